@@ -1,0 +1,195 @@
+//! `distill.toml`: the raw configuration exactly as written, before validation.
+//!
+//! Every key is optional here and unknown keys are refused (`deny_unknown_fields`), so a typo
+//! is an error that names its line instead of a setting that silently does nothing. Values
+//! whose validity depends on more than their type keep their source span
+//! ([`toml::Spanned`]) so that [`crate::plan`] can point at the line that is wrong.
+//! The reference for users is docs/config.md.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub image: ImageSection,
+    #[serde(default)]
+    pub files: Vec<FilesItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSection {
+    pub base: Option<Spanned<String>>,
+    pub variant: Option<Spanned<String>>,
+    pub platforms: Option<Spanned<Vec<String>>>,
+    pub entrypoint: Option<Spanned<Vec<String>>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    pub workdir: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ports: Vec<Spanned<String>>,
+    pub stop_signal: Option<Spanned<String>>,
+    pub compression: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesItem {
+    pub src: Spanned<String>,
+    pub dst: Spanned<String>,
+    pub mode: Option<Spanned<ModeValue>>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+}
+
+/// A mode as written: a string of octal digits, or (refused, with a hint) a bare integer,
+/// which TOML would read as decimal.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ModeValue {
+    Text(String),
+    Integer(i64),
+}
+
+/// A location in the config file, for messages: `distill.toml:12:5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// The config's text, kept to turn byte spans into line and column numbers.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn locate(&self, span: &std::ops::Range<usize>) -> Location {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        Location {
+            path: self.path.clone(),
+            line,
+            column,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{at}: {message}")]
+    Parse { at: Location, message: String },
+    #[error("{at}: {message}")]
+    Invalid {
+        at: Location,
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Read { path, .. } => Some(format!(
+                "pass the config with -f, or create {} (see docs/config.md)",
+                path.display()
+            )),
+            ConfigError::Parse { message, .. } if message.contains("unknown field") => {
+                Some("check the spelling; docs/config.md lists every key".into())
+            }
+            ConfigError::Parse { .. } => Some("see docs/config.md for the file's syntax".into()),
+            ConfigError::Invalid { hint, .. } => hint.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and parses `path`. Returns the config and its source, for later messages.
+    pub fn load(path: &Path) -> Result<(Self, Source), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let source = Source {
+            path: path.to_path_buf(),
+            text,
+        };
+        let config = Self::parse(&source)?;
+        Ok((config, source))
+    }
+
+    pub fn parse(source: &Source) -> Result<Self, ConfigError> {
+        toml::from_str(&source.text).map_err(|e| ConfigError::Parse {
+            at: source.locate(&e.span().unwrap_or(0..0)),
+            message: e.message().trim().to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(text: &str) -> Source {
+        Source {
+            path: "distill.toml".into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let err = Config::parse(&src("[image]\nbase = \"scratch\"\nentrypiont = [\"/x\"]\n"))
+            .unwrap_err();
+        let ConfigError::Parse { at, message } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(at.line, 3, "{err}");
+        assert!(message.contains("entrypiont"), "{message}");
+        assert!(err.hint().unwrap().contains("docs/config.md"));
+    }
+
+    #[test]
+    fn invalid_toml_names_the_line() {
+        let err = Config::parse(&src("[image]\n\nbase = \n")).unwrap_err();
+        assert!(err.to_string().starts_with("distill.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn files_items_keep_their_spans() {
+        let s = src(
+            "[[files]]\nsrc = \"a\"\ndst = \"/a\"\n\n[[files]]\nsrc = \"b\"\ndst = \"/b\"\nmode = \"0600\"\n",
+        );
+        let c = Config::parse(&s).unwrap();
+        assert_eq!(c.files.len(), 2);
+        assert_eq!(s.locate(&c.files[1].src.span()).line, 6);
+        assert!(
+            matches!(c.files[1].mode.as_ref().unwrap().get_ref(), ModeValue::Text(m) if m == "0600")
+        );
+    }
+}

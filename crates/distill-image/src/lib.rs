@@ -1,0 +1,15 @@
+//! distill-image: from `distill.toml` to a finished image.
+//!
+//! - [`config`]: the raw TOML, with spans for error messages;
+//! - [`plan`]: validation into a [`plan::BuildPlan`];
+//! - [`build`]: executing a plan, from layers to written outputs.
+//!
+//! The base-image recipes of the distroless family join here.
+
+pub mod build;
+pub mod config;
+pub mod plan;
+
+pub use build::{BuildError, Progress, Report, build};
+pub use config::{Config, ConfigError};
+pub use plan::{BuildPlan, Options, plan};

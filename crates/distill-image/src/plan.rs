@@ -1,0 +1,514 @@
+//! The validated build plan: raw config plus command-line options, checked and resolved.
+//!
+//! As in ripgrep, configuration comes in two stages: [`crate::config`] holds what was written,
+//! all optional; [`plan`] turns it into a [`BuildPlan`] with absolute paths, a pinned epoch,
+//! concrete platforms and defaults filled in. Nothing is built until a plan exists, so every
+//! config mistake surfaces before any work, with the line it is on.
+
+use std::path::{Component, Path, PathBuf};
+
+use distill_app::FileSpec;
+use distill_oci::{Compression, Destination, ImageSpec, Platform};
+use toml::Spanned;
+
+use crate::config::{Config, ConfigError, ModeValue, Source};
+
+/// The `PATH` every image gets unless the config sets one: distroless's.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// distroless's nonroot user and group.
+pub const NONROOT_UID: u64 = 65532;
+
+/// What came from the command line; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The build context: `[[files]] src` paths are relative to it.
+    pub context: PathBuf,
+    /// The config file; `CONTEXT/distill.toml` when `None`.
+    pub config: Option<PathBuf>,
+    pub outputs: Vec<Destination>,
+    pub platforms: Option<Vec<Platform>>,
+    pub compression: Option<Compression>,
+    /// `SOURCE_DATE_EPOCH`, already parsed.
+    pub epoch: u64,
+}
+
+/// Everything a build needs, validated.
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub platforms: Vec<Platform>,
+    pub epoch: u64,
+    pub compression: Compression,
+    /// The image config shared by every platform (its `platform` is unset).
+    pub image: ImageSpec,
+    pub files: Vec<FileSpec>,
+    pub outputs: Vec<Destination>,
+}
+
+struct Checker<'a> {
+    source: &'a Source,
+}
+
+impl Checker<'_> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        message: String,
+        hint: &str,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::Invalid {
+            at: self.source.locate(&span),
+            message,
+            hint: (!hint.is_empty()).then(|| hint.to_owned()),
+        })
+    }
+
+    fn origin(&self, span: &std::ops::Range<usize>) -> String {
+        let at = self.source.locate(span);
+        format!("{}:{}", at.path.display(), at.line)
+    }
+}
+
+/// Loads the config named by `opts` and validates it into a plan.
+pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
+    let path = opts
+        .config
+        .clone()
+        .unwrap_or_else(|| opts.context.join("distill.toml"));
+    let (config, source) = Config::load(&path)?;
+    plan_from(config, &source, opts)
+}
+
+/// Validates an already parsed config.
+pub fn plan_from(
+    config: Config,
+    source: &Source,
+    opts: &Options,
+) -> Result<BuildPlan, ConfigError> {
+    let c = Checker { source };
+    let img = config.image;
+
+    if let Some(base) = &img.base
+        && base.get_ref() != "scratch"
+    {
+        return c.err(
+            base.span(),
+            format!("Unknown base `{}`", base.get_ref()),
+            "this version builds `base = \"scratch\"` images from [[files]]",
+        );
+    }
+    let nonroot = match img
+        .variant
+        .as_ref()
+        .map(|v| (v.get_ref().as_str(), v.span()))
+    {
+        None | Some(("nonroot", _)) => true,
+        Some(("latest", _)) => false,
+        Some((other, span)) => {
+            return c.err(
+                span,
+                format!("Unknown variant `{other}`"),
+                "use \"nonroot\" (the default: uid 65532) or \"latest\" (root)",
+            );
+        }
+    };
+
+    let platforms = match (&opts.platforms, &img.platforms) {
+        (Some(p), _) => p.clone(),
+        (None, Some(list)) => {
+            let mut out = Vec::new();
+            for p in list.get_ref() {
+                match p.parse::<Platform>() {
+                    Ok(p) => out.push(p),
+                    Err(e) => {
+                        return c.err(
+                            list.span(),
+                            e.to_string(),
+                            "write platforms = [\"linux/amd64\", \"linux/arm64\"]",
+                        );
+                    }
+                }
+            }
+            out
+        }
+        (None, None) => vec![Platform::host()],
+    };
+    let mut platforms_dedup = Vec::new();
+    for p in platforms {
+        if !platforms_dedup.contains(&p) {
+            platforms_dedup.push(p);
+        }
+    }
+    if platforms_dedup.is_empty() {
+        let span = img.platforms.as_ref().map(|p| p.span()).unwrap_or(0..0);
+        return c.err(
+            span,
+            "No platform to build".into(),
+            "list at least one, such as \"linux/amd64\"",
+        );
+    }
+
+    let compression = match (opts.compression, &img.compression) {
+        (Some(c), _) => c,
+        (None, Some(s)) => match s.get_ref().parse() {
+            Ok(v) => v,
+            Err(e) => return c.err(s.span(), e, "use \"gzip\" or \"zstd\""),
+        },
+        (None, None) => Compression::Gzip,
+    };
+
+    let mut env = Vec::new();
+    if !img.env.contains_key("PATH") {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    for (k, v) in &img.env {
+        if k.is_empty() || k.contains('=') || k.contains('\0') || v.get_ref().contains('\0') {
+            return c.err(
+                v.span(),
+                format!("Invalid environment variable name `{k}`"),
+                "names are non-empty and have no `=`",
+            );
+        }
+        env.push(format!("{k}={}", v.get_ref()));
+    }
+
+    let workdir = match &img.workdir {
+        Some(w) if !w.get_ref().starts_with('/') => {
+            return c.err(
+                w.span(),
+                format!("workdir `{}` is not absolute", w.get_ref()),
+                "write it from the image root, such as \"/app\"",
+            );
+        }
+        Some(w) => Some(w.get_ref().clone()),
+        None => None,
+    };
+
+    let user = match &img.user {
+        Some(u) if u.get_ref().is_empty() || u.get_ref().contains(char::is_whitespace) => {
+            return c.err(
+                u.span(),
+                format!("Invalid user `{}`", u.get_ref()),
+                "write USER, UID or UID:GID, such as \"65532:65532\"",
+            );
+        }
+        Some(u) => Some(u.get_ref().clone()),
+        None if nonroot => Some(format!("{NONROOT_UID}:{NONROOT_UID}")),
+        None => None,
+    };
+
+    let mut exposed_ports = Vec::new();
+    for p in &img.ports {
+        exposed_ports.push(check_port(&c, p)?);
+    }
+    exposed_ports.sort();
+    exposed_ports.dedup();
+
+    let stop_signal = match &img.stop_signal {
+        Some(s) => Some(check_signal(&c, s)?),
+        None => None,
+    };
+
+    if let Some(e) = &img.entrypoint
+        && e.get_ref().is_empty()
+    {
+        return c.err(
+            e.span(),
+            "entrypoint is empty".into(),
+            "remove it, or name the program to run",
+        );
+    }
+
+    let context = std::path::absolute(&opts.context).map_err(|e| ConfigError::Read {
+        path: opts.context.clone(),
+        source: e,
+    })?;
+    let mut files = Vec::new();
+    for item in &config.files {
+        files.push(FileSpec {
+            src: context_path(&c, &context, &item.src)?,
+            dst: check_dst(&c, &item.dst)?,
+            mode: item.mode.as_ref().map(|m| check_mode(&c, m)).transpose()?,
+            uid: item.uid.unwrap_or(0),
+            gid: item.gid.unwrap_or(0),
+            origin: c.origin(&item.src.span()),
+        });
+    }
+    if files.is_empty() {
+        return c.err(
+            0..0,
+            "Nothing to put in the image".into(),
+            "add a [[files]] item with src and dst (see docs/config.md)",
+        );
+    }
+
+    Ok(BuildPlan {
+        platforms: platforms_dedup,
+        epoch: opts.epoch,
+        compression,
+        image: ImageSpec {
+            platform: None,
+            created: opts.epoch,
+            entrypoint: img.entrypoint.map(Spanned::into_inner),
+            cmd: img.cmd,
+            env,
+            workdir,
+            user,
+            labels: img.labels,
+            exposed_ports,
+            stop_signal,
+            annotations: Default::default(),
+        },
+        files,
+        outputs: opts.outputs.clone(),
+    })
+}
+
+/// Resolves a `src` inside the context; refuses absolute paths and `..` that leave it, so
+/// a build reads only what its context holds, as `docker build` does.
+fn context_path(
+    c: &Checker,
+    context: &Path,
+    src: &Spanned<String>,
+) -> Result<PathBuf, ConfigError> {
+    let rel = Path::new(src.get_ref());
+    let mut depth = 0i32;
+    for comp in rel.components() {
+        match comp {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth -= 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => depth = i32::MIN / 2,
+        }
+        if depth < 0 {
+            return c.err(
+                src.span(),
+                format!(
+                    "src `{}` is outside the build context {}",
+                    src.get_ref(),
+                    context.display()
+                ),
+                "move the file into the context, or pass a context that contains it",
+            );
+        }
+    }
+    Ok(context.join(rel))
+}
+
+fn check_dst(c: &Checker, dst: &Spanned<String>) -> Result<String, ConfigError> {
+    let d = dst.get_ref();
+    if !d.starts_with('/') {
+        return c.err(
+            dst.span(),
+            format!("dst `{d}` is not absolute"),
+            "write it from the image root, such as \"/app/\"",
+        );
+    }
+    if d.split('/').any(|p| p == "..") || d.contains('\0') {
+        return c.err(
+            dst.span(),
+            format!("dst `{d}` contains `..`"),
+            "write the plain path inside the image",
+        );
+    }
+    if d.trim_matches('/').is_empty() {
+        return c.err(
+            dst.span(),
+            "dst is the image root".into(),
+            "name a directory, such as \"/app/\"",
+        );
+    }
+    Ok(d.clone())
+}
+
+fn check_mode(c: &Checker, mode: &Spanned<ModeValue>) -> Result<u32, ConfigError> {
+    let hint = "write the mode as a string of octal digits, such as \"0644\" or \"0755\"";
+    let text = match mode.get_ref() {
+        ModeValue::Text(t) => t,
+        ModeValue::Integer(i) => {
+            return c.err(
+                mode.span(),
+                format!("mode {i} is a number, which TOML reads as decimal"),
+                hint,
+            );
+        }
+    };
+    let value = match u32::from_str_radix(text, 8) {
+        Ok(v) if !text.is_empty() && v <= 0o7777 => v,
+        _ => return c.err(mode.span(), format!("Invalid mode `{text}`"), hint),
+    };
+    if value & 0o6000 != 0 {
+        return c.err(
+            mode.span(),
+            format!("mode `{text}` sets setuid or setgid"),
+            "images carry no setuid or setgid files; drop the leading 4 or 2",
+        );
+    }
+    Ok(value)
+}
+
+fn check_port(c: &Checker, p: &Spanned<String>) -> Result<String, ConfigError> {
+    let (num, proto) = p.get_ref().split_once('/').unwrap_or((p.get_ref(), "tcp"));
+    match (num.parse::<u16>(), proto) {
+        (Ok(n), "tcp" | "udp" | "sctp") if n > 0 => Ok(format!("{n}/{proto}")),
+        _ => c.err(
+            p.span(),
+            format!("Invalid port `{}`", p.get_ref()),
+            "write PORT or PORT/PROTO, such as \"8080\" or \"53/udp\"",
+        ),
+    }
+}
+
+const SIGNALS: &[&str] = &[
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGTERM",
+    "SIGWINCH",
+    "SIGPWR",
+    "SIGRTMIN+3",
+];
+
+fn check_signal(c: &Checker, s: &Spanned<String>) -> Result<String, ConfigError> {
+    let v = s.get_ref();
+    let upper = v.to_ascii_uppercase();
+    let named = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    if SIGNALS.contains(&named.as_str()) {
+        return Ok(named);
+    }
+    match v.parse::<u8>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n.to_string()),
+        _ => c.err(
+            s.span(),
+            format!("Unknown stop signal `{v}`"),
+            "use a name such as \"SIGTERM\" or \"SIGINT\", or a number",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(text: &str) -> Result<BuildPlan, ConfigError> {
+        let source = Source {
+            path: "distill.toml".into(),
+            text: text.into(),
+        };
+        let config = Config::parse(&source)?;
+        plan_from(
+            config,
+            &source,
+            &Options {
+                context: "/ctx".into(),
+                ..Default::default()
+            },
+        )
+    }
+
+    const FILES: &str = "[[files]]\nsrc = \"app\"\ndst = \"/app\"\n";
+
+    #[test]
+    fn defaults_are_nonroot_host_platform_gzip_and_path() {
+        let p = plan_of(FILES).unwrap();
+        assert_eq!(p.image.user.as_deref(), Some("65532:65532"));
+        assert_eq!(p.platforms, vec![Platform::host()]);
+        assert_eq!(p.compression, Compression::Gzip);
+        assert_eq!(p.image.env, vec![format!("PATH={DEFAULT_PATH}")]);
+        assert_eq!(p.files[0].src, PathBuf::from("/ctx/app"));
+        assert_eq!(p.files[0].origin, "distill.toml:2");
+    }
+
+    #[test]
+    fn image_fields_are_carried_and_normalized() {
+        let p = plan_of(&format!(
+            "[image]\nvariant = \"latest\"\nentrypoint = [\"/app\"]\ncmd = [\"-v\"]\nenv = {{ B = \"2\", A = \"1\" }}\n\
+             workdir = \"/w\"\nports = [\"8080\", \"53/udp\"]\nstop_signal = \"int\"\nlabels = {{ a = \"b\" }}\n\
+             platforms = [\"linux/arm64\", \"linux/amd64\"]\ncompression = \"zstd\"\n{FILES}"
+        ))
+        .unwrap();
+        assert_eq!(p.image.user, None);
+        assert_eq!(
+            p.image.env,
+            vec![format!("PATH={DEFAULT_PATH}"), "A=1".into(), "B=2".into()]
+        );
+        assert_eq!(p.image.exposed_ports, vec!["53/udp", "8080/tcp"]);
+        assert_eq!(p.image.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(
+            p.platforms,
+            vec![Platform::linux("arm64"), Platform::linux("amd64")]
+        );
+        assert_eq!(p.compression, Compression::Zstd);
+        assert_eq!(p.image.workdir.as_deref(), Some("/w"));
+    }
+
+    fn err_of(text: &str) -> (usize, String, String) {
+        match plan_of(text).unwrap_err() {
+            e @ ConfigError::Invalid { .. } => {
+                let ConfigError::Invalid { at, .. } = &e else {
+                    unreachable!()
+                };
+                (at.line, e.to_string(), e.hint().unwrap_or_default())
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_line_and_give_a_hint() {
+        let cases = [
+            (
+                "[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = \"0999\"\n",
+                4,
+                "Invalid mode",
+            ),
+            (
+                "[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 644\n",
+                4,
+                "decimal",
+            ),
+            (
+                "[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = \"4755\"\n",
+                4,
+                "setuid",
+            ),
+            ("[[files]]\nsrc = \"a\"\ndst = \"a\"\n", 3, "not absolute"),
+            (
+                "[[files]]\nsrc = \"../a\"\ndst = \"/a\"\n",
+                2,
+                "outside the build context",
+            ),
+            (
+                "[[files]]\nsrc = \"/etc/passwd\"\ndst = \"/a\"\n",
+                2,
+                "outside the build context",
+            ),
+            ("[image]\nbase = \"ubuntu\"\n", 2, "Unknown base"),
+            ("[image]\nvariant = \"debug\"\n", 2, "Unknown variant"),
+            ("[image]\nports = [\"http\"]\n", 2, "Invalid port"),
+            ("[image]\nworkdir = \"app\"\n", 2, "not absolute"),
+            ("[image]\nstop_signal = \"SIGFOO\"\n", 2, "stop signal"),
+            ("[image]\nplatforms = [\"linux/s390x\"]\n", 2, "s390x"),
+            ("[image]\ncompression = \"lz4\"\n", 2, "lz4"),
+        ];
+        for (text, line, needle) in cases {
+            let (got_line, msg, hint) = err_of(text);
+            assert_eq!(got_line, line, "{msg}");
+            assert!(msg.contains(needle), "{msg} lacks {needle}");
+            assert!(!hint.is_empty(), "{msg} has no hint");
+        }
+    }
+
+    #[test]
+    fn an_empty_image_is_refused() {
+        let (_, msg, hint) = err_of("[image]\nentrypoint = [\"/x\"]\n");
+        assert!(msg.contains("Nothing to put"), "{msg}");
+        assert!(hint.contains("[[files]]"));
+    }
+}

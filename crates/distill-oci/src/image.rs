@@ -1,0 +1,444 @@
+//! The image model: an [`ImageSpec`] plus its layers become a config blob and a manifest, and
+//! several platform images become an index.
+//!
+//! Implements the OCI image-spec v1.1 `config.md`, `manifest.md` and `image-index.md`. The
+//! config's `created` and every history entry carry the build's epoch
+//! (`SOURCE_DATE_EPOCH`, 0 by default), never the wall clock: "The same inputs give the
+//! same digest."
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use oci_spec::image::{
+    Arch, ConfigBuilder, DescriptorBuilder, HistoryBuilder, ImageConfigurationBuilder,
+    ImageIndexBuilder, ImageManifestBuilder, MediaType, Os, PlatformBuilder, RootFsBuilder,
+};
+
+use crate::blob::{BlobStore, BlobStoreError};
+use crate::canonical;
+use crate::digest::Digest;
+use crate::layer::Layer;
+use crate::media;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("Invalid platform `{0}`: expected OS/ARCH such as linux/amd64 or linux/arm64")]
+    BadPlatform(String),
+    #[error("Unsupported architecture `{0}`: distill builds linux/amd64 and linux/arm64")]
+    UnsupportedArch(String),
+    #[error("Cannot build the OCI {what}: {source}")]
+    Spec {
+        what: &'static str,
+        source: oci_spec::OciSpecError,
+    },
+    #[error("Cannot serialize the OCI {what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Blob(#[from] BlobStoreError),
+}
+
+/// An OS and architecture, as in `linux/arm64`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn linux(architecture: &str) -> Self {
+        Self {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: (architecture == "arm64").then(|| "v8".to_owned()),
+        }
+    }
+
+    /// The platform of the machine distill runs on.
+    pub fn host() -> Self {
+        Self::linux(match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            _ => "amd64",
+        })
+    }
+
+    fn to_oci(&self) -> Result<oci_spec::image::Platform, ImageError> {
+        let mut b = PlatformBuilder::default()
+            .architecture(Arch::from(self.architecture.as_str()))
+            .os(Os::from(self.os.as_str()));
+        if let Some(v) = &self.variant {
+            b = b.variant(v.clone());
+        }
+        b.build().map_err(|source| ImageError::Spec {
+            what: "platform",
+            source,
+        })
+    }
+}
+
+impl FromStr for Platform {
+    type Err = ImageError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, variant] => (*os, *arch, Some(*variant)),
+            _ => return Err(ImageError::BadPlatform(s.to_owned())),
+        };
+        if os != "linux" {
+            return Err(ImageError::BadPlatform(s.to_owned()));
+        }
+        match (arch, variant) {
+            ("amd64", None) => Ok(Self::linux("amd64")),
+            ("arm64", None | Some("v8")) => Ok(Self::linux("arm64")),
+            _ => Err(ImageError::UnsupportedArch(
+                s.trim_start_matches("linux/").to_owned(),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)
+    }
+}
+
+/// Everything about one platform's image except its layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageSpec {
+    pub platform: Option<Platform>,
+    /// Seconds since the Unix epoch; also every layer entry's mtime.
+    pub created: u64,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=VALUE` pairs, in the order given.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// `PORT/PROTO` such as `8080/tcp`.
+    pub exposed_ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One layer plus the history line that says where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageLayer {
+    pub layer: Layer,
+    pub created_by: String,
+}
+
+/// A written platform image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    pub platform: Platform,
+    pub manifest: Digest,
+    pub manifest_size: u64,
+    pub config: Digest,
+    pub config_size: u64,
+    pub layers: Vec<Layer>,
+}
+
+/// The result of a build: one image, or an index over several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub images: Vec<BuiltImage>,
+    /// The index, when there is more than one platform.
+    pub index: Option<(Digest, u64)>,
+}
+
+impl Built {
+    /// The digest a user refers to: the index when multi-platform, else the manifest.
+    pub fn digest(&self) -> &Digest {
+        match &self.index {
+            Some((d, _)) => d,
+            None => &self.images[0].manifest,
+        }
+    }
+
+    /// The media type, digest and size of [`Built::digest`].
+    pub fn root(&self) -> (&'static str, &Digest, u64) {
+        match &self.index {
+            Some((d, s)) => (media::OCI_INDEX, d, *s),
+            None => (
+                media::OCI_MANIFEST,
+                &self.images[0].manifest,
+                self.images[0].manifest_size,
+            ),
+        }
+    }
+
+    /// Every blob the image references, each once, index and manifests first.
+    pub fn blobs(&self) -> Vec<Digest> {
+        let mut out: Vec<Digest> = Vec::new();
+        let mut push = |d: &Digest| {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
+        };
+        if let Some((d, _)) = &self.index {
+            push(d);
+        }
+        for img in &self.images {
+            push(&img.manifest);
+            push(&img.config);
+            img.layers.iter().for_each(|l| push(&l.digest));
+        }
+        out
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time: depends on nothing but the epoch (no time zone).
+fn rfc3339(epoch: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn put_json<T: serde::Serialize>(
+    store: &BlobStore,
+    what: &'static str,
+    value: &T,
+) -> Result<(Digest, u64), ImageError> {
+    let bytes = canonical::to_vec(value).map_err(|source| ImageError::Json { what, source })?;
+    let digest = store.put(&bytes)?;
+    Ok((digest, bytes.len() as u64))
+}
+
+fn descriptor(media_type: &str, digest: &Digest, size: u64) -> DescriptorBuilder {
+    DescriptorBuilder::default()
+        .media_type(MediaType::from(media_type))
+        .digest(digest.to_oci())
+        .size(size)
+}
+
+fn spec_err(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> ImageError {
+    move |source| ImageError::Spec { what, source }
+}
+
+/// Writes the config and manifest of one platform image into `store`.
+pub fn write_image(
+    store: &BlobStore,
+    spec: &ImageSpec,
+    layers: &[ImageLayer],
+) -> Result<BuiltImage, ImageError> {
+    let platform = spec.platform.clone().unwrap_or_else(Platform::host);
+    let created = rfc3339(spec.created);
+
+    let mut cfg = ConfigBuilder::default();
+    if let Some(v) = &spec.entrypoint {
+        cfg = cfg.entrypoint(v.clone());
+    }
+    if let Some(v) = &spec.cmd {
+        cfg = cfg.cmd(v.clone());
+    }
+    if !spec.env.is_empty() {
+        cfg = cfg.env(spec.env.clone());
+    }
+    if let Some(v) = &spec.workdir {
+        cfg = cfg.working_dir(v.clone());
+    }
+    if let Some(v) = &spec.user {
+        cfg = cfg.user(v.clone());
+    }
+    if !spec.labels.is_empty() {
+        cfg = cfg.labels(
+            spec.labels
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
+    if !spec.exposed_ports.is_empty() {
+        cfg = cfg.exposed_ports(spec.exposed_ports.clone());
+    }
+    if let Some(v) = &spec.stop_signal {
+        cfg = cfg.stop_signal(v.clone());
+    }
+    let cfg = cfg.build().map_err(spec_err("config"))?;
+
+    let history = layers
+        .iter()
+        .map(|l| {
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(l.created_by.clone())
+                .build()
+                .map_err(spec_err("history"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(
+            layers
+                .iter()
+                .map(|l| l.layer.diff_id.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .build()
+        .map_err(spec_err("rootfs"))?;
+    let mut config = ImageConfigurationBuilder::default()
+        .created(created.clone())
+        .architecture(Arch::from(platform.architecture.as_str()))
+        .os(Os::from(platform.os.as_str()))
+        .config(cfg)
+        .rootfs(rootfs)
+        .history(history);
+    if let Some(v) = &platform.variant {
+        config = config.variant(v.clone());
+    }
+    let config = config.build().map_err(spec_err("image config"))?;
+    let (config_digest, config_size) = put_json(store, "image config", &config)?;
+
+    let layer_descs = layers
+        .iter()
+        .map(|l| {
+            descriptor(l.layer.media_type, &l.layer.digest, l.layer.size)
+                .build()
+                .map_err(spec_err("layer descriptor"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut annotations = spec.annotations.clone();
+    annotations.insert(media::ANNOTATION_CREATED.into(), created);
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(
+            descriptor(media::OCI_CONFIG, &config_digest, config_size)
+                .build()
+                .map_err(spec_err("config descriptor"))?,
+        )
+        .layers(layer_descs)
+        .annotations(
+            annotations
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
+        .build()
+        .map_err(spec_err("manifest"))?;
+    let (manifest, manifest_size) = put_json(store, "manifest", &manifest)?;
+    Ok(BuiltImage {
+        platform,
+        manifest,
+        manifest_size,
+        config: config_digest,
+        config_size,
+        layers: layers.iter().map(|l| l.layer.clone()).collect(),
+    })
+}
+
+/// Writes an index over `images` (one per platform) when there are several.
+pub fn finish(store: &BlobStore, images: Vec<BuiltImage>) -> Result<Built, ImageError> {
+    if images.len() < 2 {
+        return Ok(Built {
+            images,
+            index: None,
+        });
+    }
+    let manifests = images
+        .iter()
+        .map(|img| {
+            descriptor(media::OCI_MANIFEST, &img.manifest, img.manifest_size)
+                .platform(img.platform.to_oci()?)
+                .build()
+                .map_err(spec_err("manifest descriptor"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests)
+        .build()
+        .map_err(spec_err("index"))?;
+    let index = put_json(store, "index", &index)?;
+    Ok(Built {
+        images,
+        index: Some(index),
+    })
+}
+
+/// The descriptor of the built image for an image layout's `index.json`, tagged `tag`.
+pub fn root_descriptor(
+    built: &Built,
+    tag: Option<&str>,
+) -> Result<oci_spec::image::Descriptor, ImageError> {
+    let (media_type, digest, size) = built.root();
+    let mut d = descriptor(media_type, digest, size);
+    if built.index.is_none() {
+        d = d.platform(built.images[0].platform.to_oci()?);
+    }
+    if let Some(tag) = tag {
+        d = d.annotations(std::collections::HashMap::from([(
+            media::ANNOTATION_REF_NAME.to_owned(),
+            tag.to_owned(),
+        )]));
+    }
+    d.build().map_err(spec_err("descriptor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn platform_parsing_accepts_the_two_debian_arches_only() {
+        assert_eq!(
+            "linux/amd64".parse::<Platform>().unwrap(),
+            Platform::linux("amd64")
+        );
+        assert_eq!(
+            "linux/arm64/v8".parse::<Platform>().unwrap(),
+            Platform::linux("arm64")
+        );
+        assert!(matches!(
+            "linux/s390x".parse::<Platform>(),
+            Err(ImageError::UnsupportedArch(_))
+        ));
+        assert!(matches!(
+            "windows/amd64".parse::<Platform>(),
+            Err(ImageError::BadPlatform(_))
+        ));
+        assert!(matches!(
+            "amd64".parse::<Platform>(),
+            Err(ImageError::BadPlatform(_))
+        ));
+    }
+
+    #[test]
+    fn config_json_is_byte_stable_with_labels_and_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::create(dir.path()).unwrap();
+        let spec = ImageSpec {
+            platform: Some(Platform::linux("amd64")),
+            labels: (0..20).map(|i| (format!("l{i}"), "v".into())).collect(),
+            exposed_ports: (0..20).map(|i| format!("{}/tcp", 8000 + i)).collect(),
+            env: vec!["A=1".into()],
+            user: Some("65532".into()),
+            ..Default::default()
+        };
+        let a = write_image(&store, &spec, &[]).unwrap();
+        for _ in 0..5 {
+            assert_eq!(write_image(&store, &spec, &[]).unwrap(), a);
+        }
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&store.read(&a.config).unwrap()).unwrap();
+        assert_eq!(cfg["created"], "1970-01-01T00:00:00Z");
+        assert_eq!(cfg["config"]["User"], "65532");
+        assert_eq!(cfg["config"]["ExposedPorts"].as_object().unwrap().len(), 20);
+    }
+}

@@ -1,0 +1,15 @@
+//! distill-test: the harness every end-to-end test stands on.
+//!
+//! - [`validate`]: re-hashes every blob of an image layout or archive and checks sizes,
+//!   media types and `diff_ids`, as go-containerregistry's `validate` does;
+//! - [`runtime`]: runs images in real runtimes: podman (through runc, with the
+//!   containers.conf these machines need) and a Docker engine started and stopped per test;
+//! - [`tools`]: finding the external tools, failing loudly when one is missing.
+
+pub mod runtime;
+pub mod tools;
+pub mod validate;
+
+pub use runtime::{DockerEngine, Podman, RunOutput};
+pub use tools::require;
+pub use validate::{Summary, validate_archive, validate_layout};

@@ -1,0 +1,3 @@
+//! One module per verb of the command line.
+
+pub mod build;

@@ -1,0 +1,52 @@
+//! The `distill` command line: parses arguments, calls one library function per command,
+//! prints data on stdout and everything else on stderr.
+
+mod commands;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "distill", version, about = "Turn an app into a distroless OCI image", long_about = None)]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an image and write it to one or more outputs; prints the image digest.
+    Build(commands::build::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ui::init_logging(cli.verbose, cli.quiet);
+    // Destructors do not run on a signal: remove the temporaries of unfinished outputs
+    // ourselves, so an interrupted build leaves nothing behind.
+    if let Err(e) = ctrlc::set_handler(|| {
+        distill_oci::cleanup::remove_all();
+        eprintln!("error: interrupted");
+        std::process::exit(130);
+    }) {
+        tracing::warn!("cannot install the interrupt handler: {e}");
+    }
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(args, cli.quiet),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            ui::report_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Fixtures shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+
+/// A C program that prints its argv, environment and ids, one per line.
+pub const PRINT_ENV_C: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
+    for (char **e = environ; *e; e++) printf("env:%s\n", *e);
+    printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
+    char cwd[512];
+    if (getcwd(cwd, sizeof cwd)) printf("cwd=%s\n", cwd);
+    return 0;
+}
+"#;
+
+/// The static test program, compiled once per test run.
+pub fn print_env_binary() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = BIN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("printenv");
+        distill_test::tools::gcc_static(PRINT_ENV_C, &path);
+        (dir, path)
+    });
+    path
+}
+
+pub const HELLO_CONFIG: &str = r#"
+[image]
+entrypoint = ["/usr/bin/printenv", "from-entrypoint"]
+cmd = ["from-cmd"]
+env = { GREETING = "hello world", APP_ENV = "prod" }
+workdir = "/srv"
+labels = { "org.opencontainers.image.title" = "printenv" }
+ports = ["8080"]
+
+[[files]]
+src = "printenv"
+dst = "/usr/bin/printenv"
+mode = "0755"
+
+[[files]]
+src = "srv"
+dst = "/srv/"
+"#;
+
+/// A build context holding the static test program, a data directory and `config`.
+pub fn context(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(print_env_binary(), dir.path().join("printenv")).unwrap();
+    std::fs::create_dir_all(dir.path().join("srv/data")).unwrap();
+    std::fs::write(dir.path().join("srv/data/greeting.txt"), "hi\n").unwrap();
+    std::fs::write(dir.path().join("distill.toml"), config).unwrap();
+    dir
+}
+
+pub fn distill() -> Command {
+    let mut c = Command::cargo_bin("distill").unwrap();
+    c.env_remove("SOURCE_DATE_EPOCH").env_remove("DISTILL_LOG");
+    c
+}
+
+/// Runs `distill build CONTEXT -o ...` and returns its output, without judging it.
+pub fn build(context: &Path, outputs: &[String]) -> Output {
+    let mut c = distill();
+    c.arg("build").arg(context);
+    for o in outputs {
+        c.arg("-o").arg(o);
+    }
+    c.output().unwrap()
+}
+
+/// Like [`build`], asserting success; returns the digest printed on stdout.
+pub fn build_ok(context: &Path, outputs: &[String]) -> String {
+    let out = build(context, outputs);
+    assert!(
+        out.status.success(),
+        "distill build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout is the digest alone: {stdout:?}");
+    assert!(
+        lines[0].starts_with("sha256:") && lines[0].len() == 71,
+        "{stdout:?}"
+    );
+    lines[0].to_owned()
+}
+
+/// Everything the test program printed about itself, checked line by line.
+pub fn assert_printenv(stdout: &str, args: &[&str], uid: u32) {
+    let argv: Vec<&str> = stdout.lines().filter(|l| l.starts_with("argv[")).collect();
+    let mut want = vec![
+        "argv[0]=/usr/bin/printenv".to_owned(),
+        "argv[1]=from-entrypoint".to_owned(),
+    ];
+    want.extend(
+        args.iter()
+            .enumerate()
+            .map(|(i, a)| format!("argv[{}]={a}", i + 2)),
+    );
+    assert_eq!(argv, want, "argv in:\n{stdout}");
+    for env in [
+        "env:GREETING=hello world",
+        "env:APP_ENV=prod",
+        "env:PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == env),
+            "{env} missing in:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.lines().any(|l| l == format!("uid={uid} gid={uid}")),
+        "uid in:\n{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l == "cwd=/srv"), "cwd in:\n{stdout}");
+}

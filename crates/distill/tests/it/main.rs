@@ -1,0 +1,7 @@
+//! End-to-end tests of the `distill` binary: one test binary, as linking dominates here.
+
+mod common;
+mod errors;
+mod outputs;
+mod reproducible;
+mod runtimes;
