@@ -11,6 +11,10 @@ use distill_oci::{
     BlobStore, BlobStoreError, Built, Digest, ImageError, ImageSpec, LayerError, SinkError, Staged,
 };
 
+use distill_apt::fetch::{Cache, Fetcher};
+pub use distill_apt::install::Progress;
+
+use crate::packages::{self, PackagesError};
 use crate::plan::BuildPlan;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +29,13 @@ pub enum BuildError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     Blob(#[from] BlobStoreError),
+    #[error(transparent)]
+    Packages(#[from] PackagesError),
+    #[error("Cannot write {path}: {source}")]
+    WriteLock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("Cannot create a staging directory in {dir}: {source}")]
     Staging {
         dir: std::path::PathBuf,
@@ -37,15 +48,11 @@ impl BuildError {
         match self {
             BuildError::Files(e) => e.hint(),
             BuildError::Sink(e) => e.hint(),
+            BuildError::Packages(e) => e.hint(),
             BuildError::Staging { .. } => Some("set TMPDIR to a writable directory".into()),
             _ => None,
         }
     }
-}
-
-/// Progress reports, so the binary can draw them as it likes.
-pub trait Progress {
-    fn step(&self, message: &str);
 }
 
 /// What a finished build reports.
@@ -53,6 +60,8 @@ pub trait Progress {
 pub struct Report {
     pub built: Built,
     pub files: usize,
+    /// Debian packages installed, per platform.
+    pub packages: usize,
 }
 
 impl Report {
@@ -61,8 +70,18 @@ impl Report {
     }
 }
 
+/// Where packages come from: the cache and the network.
+pub struct Sources<'a> {
+    pub cache: &'a Cache,
+    pub fetcher: &'a dyn Fetcher,
+}
+
 /// Builds the plan's image and writes it to every output.
-pub fn build(plan: &BuildPlan, progress: &dyn Progress) -> Result<Report, BuildError> {
+pub fn build(
+    plan: &BuildPlan,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Report, BuildError> {
     let mut outputs = plan
         .outputs
         .iter()
@@ -75,38 +94,111 @@ pub fn build(plan: &BuildPlan, progress: &dyn Progress) -> Result<Report, BuildE
         .tempdir_in(&tmp)
         .map_err(|source| BuildError::Staging { dir: tmp, source })?;
     let _cleanup = distill_oci::cleanup::Registered::new(staging.path());
-    let store = BlobStore::create(staging.path())?;
+    let store = BlobStore::create(staging.path().join("layout"))?;
 
-    progress.step("collecting files");
+    let lock = if plan.debian.include.is_empty() {
+        None
+    } else {
+        Some(packages::packages_for(
+            &plan.debian,
+            &plan.platforms,
+            sources.cache,
+            sources.fetcher,
+            progress,
+        )?)
+    };
+
+    progress.start("collecting files", 0);
     let entries = distill_app::collect(&plan.files)?;
     let files = entries.len();
-    progress.step(&format!("writing the files layer ({files} entries)"));
-    let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
-    tracing::info!(digest = %layer.digest, size = layer.size, "files layer");
-    let layers = [ImageLayer {
-        layer,
-        created_by: "distill: [[files]]".into(),
-    }];
-
-    let images = plan
-        .platforms
-        .iter()
-        .map(|p| {
-            let spec = ImageSpec {
-                platform: Some(p.clone()),
-                ..plan.image.clone()
-            };
-            write_image(&store, &spec, &layers)
+    let files_layer = if entries.is_empty() {
+        None
+    } else {
+        let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
+        tracing::info!(digest = %layer.digest, size = layer.size, "files layer");
+        Some(ImageLayer {
+            layer,
+            created_by: "distill: [[files]]".into(),
         })
-        .collect::<Result<Vec<_>, _>>()?;
+    };
+    progress.finish();
+
+    let mut images = Vec::new();
+    let mut package_count = 0;
+    for (i, p) in plan.platforms.iter().enumerate() {
+        let mut layers = Vec::new();
+        if let Some(lock) = &lock {
+            let pinned = &lock
+                .platform(&p.to_string())
+                .expect("the lock covers every platform: checked when it was read")
+                .packages;
+            let stage = staging.path().join(format!("stage-{i}"));
+            let (entries, installed) = packages::entries(
+                pinned,
+                &p.architecture,
+                &stage,
+                sources.cache,
+                sources.fetcher,
+                progress,
+            )?;
+            package_count = installed.len();
+            progress.start(&format!("writing the packages layer for {p}"), 0);
+            let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
+            progress.finish();
+            let _ = std::fs::remove_dir_all(&stage);
+            layers.push(ImageLayer {
+                layer,
+                created_by: format!("distill: debian packages {}", plan.debian.include.join(" ")),
+            });
+        }
+        layers.extend(files_layer.clone());
+        let spec = ImageSpec {
+            platform: Some(p.clone()),
+            ..plan.image.clone()
+        };
+        images.push(write_image(&store, &spec, &layers)?);
+    }
     let built = finish(&store, images)?;
 
+    progress.start("writing outputs", 0);
     for out in &mut outputs {
-        progress.step("writing output");
         out.write(&store, &built, plan.epoch)?;
     }
     for out in outputs {
         out.commit()?;
     }
-    Ok(Report { built, files })
+    progress.finish();
+    Ok(Report {
+        built,
+        files,
+        packages: package_count,
+    })
+}
+
+/// Resolves the plan's packages and writes `distill.lock` atomically beside the config.
+pub fn write_lock(
+    plan: &BuildPlan,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<std::path::PathBuf, BuildError> {
+    let lock = packages::lock(
+        &plan.debian,
+        &plan.platforms,
+        sources.cache,
+        sources.fetcher,
+        progress,
+    )?;
+    let path = plan.debian.lockfile.clone();
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let err = |source| BuildError::WriteLock {
+        path: path.clone(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".distill.lock.")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    std::io::Write::write_all(&mut tmp, lock.to_toml().as_bytes()).map_err(err)?;
+    tmp.persist(&path).map_err(|e| err(e.error))?;
+    Ok(path)
 }

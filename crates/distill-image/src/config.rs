@@ -19,13 +19,47 @@ pub struct Config {
     #[serde(default)]
     pub image: ImageSection,
     #[serde(default)]
+    pub debian: DebianSection,
+    #[serde(default)]
+    pub packages: PackagesSection,
+    #[serde(default)]
+    pub repositories: Vec<RepositoryItem>,
+    #[serde(default)]
     pub files: Vec<FilesItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianSection {
+    pub mirror: Option<Spanned<String>>,
+    /// Extra keys trusted for the Debian mirror, such as a re-signing corporate mirror's.
+    pub keyring: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesSection {
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryItem {
+    pub uri: Spanned<String>,
+    pub suites: Vec<String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    pub keyring: Option<Spanned<String>>,
+    /// `false` turns signature checks off for this repository: an explicit, loud opt-out.
+    pub signed: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSection {
     pub base: Option<Spanned<String>>,
+    pub debian: Option<Spanned<String>>,
     pub variant: Option<Spanned<String>>,
     pub platforms: Option<Spanned<Vec<String>>>,
     pub entrypoint: Option<Spanned<Vec<String>>>,

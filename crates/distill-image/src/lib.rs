@@ -2,14 +2,16 @@
 //!
 //! - [`config`]: the raw TOML, with spans for error messages;
 //! - [`plan`]: validation into a [`plan::BuildPlan`];
+//! - [`packages`]: where Debian packages become a layer;
 //! - [`build`]: executing a plan, from layers to written outputs.
 //!
 //! The base-image recipes of the distroless family join here.
 
 pub mod build;
 pub mod config;
+pub mod packages;
 pub mod plan;
 
-pub use build::{BuildError, Progress, Report, build};
+pub use build::{BuildError, Progress, Report, Sources, build, write_lock};
 pub use config::{Config, ConfigError};
 pub use plan::{BuildPlan, Options, plan};

@@ -30,6 +30,32 @@ pub struct Options {
     pub compression: Option<Compression>,
     /// `SOURCE_DATE_EPOCH`, already parsed.
     pub epoch: u64,
+    /// `--mirror`: the Debian archive, overriding the config and the host's apt sources.
+    pub mirror: Option<String>,
+    /// `--locked`: install exactly what distill.lock pins.
+    pub locked: bool,
+}
+
+/// Where Debian packages come from and which ones.
+#[derive(Debug, Clone)]
+pub struct DebianPlan {
+    pub release: distill_apt::debian::Release,
+    pub mirror: Option<String>,
+    pub keyring: Option<PathBuf>,
+    pub include: Vec<String>,
+    pub repositories: Vec<RepositoryPlan>,
+    /// `distill.lock`, beside the config file.
+    pub lockfile: PathBuf,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryPlan {
+    pub uri: String,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    pub keyring: Option<PathBuf>,
+    pub signed: bool,
 }
 
 /// Everything a build needs, validated.
@@ -41,6 +67,7 @@ pub struct BuildPlan {
     /// The image config shared by every platform (its `platform` is unset).
     pub image: ImageSpec,
     pub files: Vec<FileSpec>,
+    pub debian: DebianPlan,
     pub outputs: Vec<Destination>,
 }
 
@@ -76,6 +103,17 @@ pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
         .unwrap_or_else(|| opts.context.join("distill.toml"));
     let (config, source) = Config::load(&path)?;
     plan_from(config, &source, opts)
+}
+
+/// Resolves a path written in the config against the config file's directory.
+fn beside(source: &Source, p: &str) -> PathBuf {
+    let base = source.path.parent().unwrap_or(Path::new("."));
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 /// Validates an already parsed config.
@@ -233,11 +271,19 @@ pub fn plan_from(
             origin: c.origin(&item.src.span()),
         });
     }
-    if files.is_empty() {
+    let debian = plan_debian(
+        &c,
+        &config.debian,
+        &config.packages,
+        &config.repositories,
+        &img.debian,
+        opts,
+    )?;
+    if files.is_empty() && debian.include.is_empty() {
         return c.err(
             0..0,
             "Nothing to put in the image".into(),
-            "add a [[files]] item with src and dst (see docs/config.md)",
+            "add a [[files]] item with src and dst, or [packages] include (see docs/config.md)",
         );
     }
 
@@ -259,7 +305,98 @@ pub fn plan_from(
             annotations: Default::default(),
         },
         files,
+        debian,
         outputs: opts.outputs.clone(),
+    })
+}
+
+fn plan_debian(
+    c: &Checker,
+    section: &crate::config::DebianSection,
+    packages: &crate::config::PackagesSection,
+    repos: &[crate::config::RepositoryItem],
+    release: &Option<Spanned<String>>,
+    opts: &Options,
+) -> Result<DebianPlan, ConfigError> {
+    let release = match release {
+        None => distill_apt::debian::Release::Trixie,
+        Some(r) => match distill_apt::debian::Release::parse(r.get_ref()) {
+            Some(v) => v,
+            None => {
+                return c.err(
+                    r.span(),
+                    format!("Unknown Debian release `{}`", r.get_ref()),
+                    "use \"12\" (bookworm) or \"13\" (trixie)",
+                );
+            }
+        },
+    };
+    let mirror = match (&opts.mirror, &section.mirror) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(m))
+            if !(m.get_ref().starts_with("http://") || m.get_ref().starts_with("https://")) =>
+        {
+            return c.err(
+                m.span(),
+                format!("mirror `{}` is not an http(s) URL", m.get_ref()),
+                "write the archive's base URL, as in the host's apt sources",
+            );
+        }
+        (None, Some(m)) => Some(m.get_ref().clone()),
+        (None, None) => None,
+    };
+    let mut include = Vec::new();
+    for p in &packages.include {
+        let name = p.get_ref();
+        let valid = name.len() >= 2
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+            })
+            && name.starts_with(|ch: char| ch.is_ascii_alphanumeric());
+        if !valid {
+            return c.err(
+                p.span(),
+                format!("`{name}` is not a Debian package name"),
+                "package names are lowercase letters, digits, + - and .",
+            );
+        }
+        if !include.contains(name) {
+            include.push(name.clone());
+        }
+    }
+    let mut repositories = Vec::new();
+    for r in repos {
+        let signed = r.signed.unwrap_or(true);
+        if signed && r.keyring.is_none() {
+            return c.err(
+                r.uri.span(),
+                format!("Repository {} has no keyring", r.uri.get_ref()),
+                "add keyring = \"vendor.gpg\" with the repository's public key (or, insecurely, signed = false)",
+            );
+        }
+        repositories.push(RepositoryPlan {
+            uri: r.uri.get_ref().trim_end_matches('/').to_owned(),
+            suites: r.suites.clone(),
+            components: if r.components.is_empty() {
+                vec!["main".into()]
+            } else {
+                r.components.clone()
+            },
+            keyring: r.keyring.as_ref().map(|k| beside(c.source, k.get_ref())),
+            signed,
+        });
+    }
+    Ok(DebianPlan {
+        release,
+        mirror,
+        keyring: section
+            .keyring
+            .as_ref()
+            .map(|k| beside(c.source, k.get_ref())),
+        include,
+        repositories,
+        lockfile: beside(c.source, "distill.lock"),
+        locked: opts.locked,
     })
 }
 

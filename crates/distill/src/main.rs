@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Build an image and write it to one or more outputs; prints the image digest.
     Build(commands::build::Args),
+    /// Resolve [packages] and write distill.lock beside the config.
+    Lock(commands::lock::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, cli.quiet),
+        Command::Lock(args) => commands::lock::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

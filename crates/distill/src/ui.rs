@@ -54,40 +54,71 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<distill_image::BuildError>() {
         return e.hint();
     }
+    if let Some(e) = e.downcast_ref::<distill_image::packages::PackagesError>() {
+        return e.hint();
+    }
     None
 }
 
-/// A spinner on stderr when it is a terminal; silent otherwise, so logs stay clean.
-pub struct Spinner {
-    bar: Option<ProgressBar>,
+/// Progress bars on stderr when it is a terminal; log lines otherwise, so logs stay clean.
+pub struct Bars {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+    enabled: bool,
 }
 
-impl Spinner {
+impl Bars {
     pub fn new(quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            bar
-        });
-        Self { bar }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        Self {
+            bar: std::sync::Mutex::new(None),
+            enabled: !quiet && std::io::stderr().is_terminal(),
         }
     }
 }
 
-impl distill_image::Progress for Spinner {
-    fn step(&self, message: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(message.to_owned()),
-            None => tracing::debug!("{message}"),
+impl distill_image::Progress for Bars {
+    fn start(&self, message: &str, total: u64) {
+        tracing::info!("{message}");
+        if !self.enabled {
+            return;
+        }
+        let bar = if total > 0 {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        } else {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(100));
+            b
+        };
+        bar.set_message(message.to_owned());
+        if let Some(old) = self
+            .bar
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(bar)
+        {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, units: u64) {
+        if let Some(b) = &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
+            b.inc(units);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            b.finish_and_clear();
         }
     }
 }

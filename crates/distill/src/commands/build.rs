@@ -3,44 +3,78 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use distill_image::{Options, build, plan};
+use distill_apt::fetch::{Cache, HttpFetcher};
+use distill_image::{Sources, build, plan};
 use distill_oci::{Compression, Destination, Platform};
+
+/// What `build` and `lock` share: where the config is and what it is built for.
+#[derive(clap::Args)]
+pub struct Common {
+    /// The build context: the directory `[[files]] src` paths are relative to.
+    #[arg(default_value = ".")]
+    pub context: PathBuf,
+    /// The config file [default: CONTEXT/distill.toml].
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Platforms to build, comma-separated, such as linux/amd64,linux/arm64.
+    #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
+    pub platform: Option<Vec<Platform>>,
+    /// The Debian archive to use instead of the one in the host's apt sources.
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The build context: the directory `[[files]] src` paths are relative to.
-    #[arg(default_value = ".")]
-    context: PathBuf,
-    /// The config file [default: CONTEXT/distill.toml].
-    #[arg(short = 'f', long = "file")]
-    file: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
     /// docker-archive:FILE[:NAME:TAG]. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
     output: Vec<Destination>,
-    /// Platforms to build, comma-separated, such as linux/amd64,linux/arm64.
-    #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
-    platform: Option<Vec<Platform>>,
     /// Layer compression: gzip (default) or zstd.
     #[arg(long)]
     compression: Option<Compression>,
+    /// Install exactly the packages distill.lock pins.
+    #[arg(long)]
+    locked: bool,
+}
+
+pub fn options(
+    common: Common,
+    outputs: Vec<Destination>,
+    locked: bool,
+) -> anyhow::Result<distill_image::Options> {
+    Ok(distill_image::Options {
+        context: common.context,
+        config: common.file,
+        outputs,
+        platforms: common.platform,
+        compression: None,
+        epoch: source_date_epoch()?,
+        mirror: common.mirror,
+        locked,
+    })
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
-    let epoch = source_date_epoch()?;
-    let opts = Options {
-        context: args.context,
-        config: args.file,
-        outputs: args.output,
-        platforms: args.platform,
-        compression: args.compression,
-        epoch,
-    };
+    let mut opts = options(args.common, args.output, args.locked)?;
+    opts.compression = args.compression;
     let plan = plan(&opts).context("Invalid build configuration")?;
-    let progress = crate::ui::Spinner::new(quiet);
-    let report = build(&plan, &progress).context("Build failed")?;
-    progress.finish();
-    tracing::info!(files = report.files, "built {}", report.digest());
+    let progress = crate::ui::Bars::new(quiet);
+    let cache = Cache::new(Cache::default_root());
+    let fetcher = HttpFetcher::new();
+    let sources = Sources {
+        cache: &cache,
+        fetcher: &fetcher,
+    };
+    let report = build(&plan, &sources, &progress).context("Build failed")?;
+    tracing::info!(
+        files = report.files,
+        packages = report.packages,
+        "built {}",
+        report.digest()
+    );
     println!("{}", report.digest());
     Ok(())
 }

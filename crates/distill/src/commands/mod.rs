@@ -1,3 +1,4 @@
 //! One module per verb of the command line.
 
 pub mod build;
+pub mod lock;

@@ -1,0 +1,408 @@
+//! Reading `.deb` files (deb(5)): an `ar` archive holding `debian-binary`, `control.tar.*`
+//! and `data.tar.*`.
+//!
+//! The `ar` reader is our own: the `ar` crate panics on malformed input, and a `.deb` is
+//! hostile input until proven otherwise. Extraction never writes the package's tree to disk:
+//! file contents go to numbered files in a staging directory and the tree exists only as
+//! layer [`Entry`]s, so no crafted path or symlink can make us write outside that directory.
+//!
+//! Each entry is checked and normalized:
+//! - `..` components, absolute names, device nodes and FIFOs are refused, naming the package;
+//! - a relative symlink whose target climbs above the root is refused;
+//! - a hard link must point at a regular file seen earlier in the same package;
+//! - `bin`, `sbin`, `lib*` move under `usr/` (merged /usr), so no layer replaces the
+//!   top-level symlinks with directories;
+//! - setuid and setgid bits are dropped: images carry none.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use distill_oci::layer::{Entry, EntryKind, FileSource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DebError {
+    #[error("{package}: not a Debian package ({why})")]
+    NotADeb { package: String, why: String },
+    #[error("{package}: unsafe entry `{path}`: {why}")]
+    Unsafe {
+        package: String,
+        path: String,
+        why: &'static str,
+    },
+    #[error("{package}: cannot read {member}: {source}")]
+    Read {
+        package: String,
+        member: String,
+        source: io::Error,
+    },
+    #[error("{package}: cannot stage files in {dir}: {source}")]
+    Stage {
+        package: String,
+        dir: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl DebError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DebError::Unsafe { .. } => Some("the package is malformed or malicious; it was not installed. Remove it from the package list or report it to its repository".into()),
+            DebError::NotADeb { .. } => Some("the download is not a .deb; delete the cache entry and retry".into()),
+            _ => None,
+        }
+    }
+}
+
+/// One member of an `ar` archive: its name and where its bytes are.
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    offset: u64,
+    size: u64,
+}
+
+fn read_members(file: &mut File, package: &str) -> Result<Vec<Member>, DebError> {
+    let bad = |why: String| DebError::NotADeb {
+        package: package.to_owned(),
+        why,
+    };
+    let total = file.metadata().map_err(|e| bad(e.to_string()))?.len();
+    let mut magic = [0u8; 8];
+    file.read_exact(&mut magic)
+        .map_err(|_| bad("too short".into()))?;
+    if &magic != b"!<arch>\n" {
+        return Err(bad("no ar magic".into()));
+    }
+    let mut pos = 8u64;
+    let mut out = Vec::new();
+    while pos < total {
+        let mut h = [0u8; 60];
+        file.seek(SeekFrom::Start(pos))
+            .map_err(|e| bad(e.to_string()))?;
+        file.read_exact(&mut h)
+            .map_err(|_| bad("truncated member header".into()))?;
+        if &h[58..60] != b"`\n" {
+            return Err(bad("bad member header".into()));
+        }
+        let name = std::str::from_utf8(&h[..16]).map_err(|_| bad("bad member name".into()))?;
+        let name = name.trim_end().trim_end_matches('/').to_owned();
+        let size: u64 = std::str::from_utf8(&h[48..58])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| bad("bad member size".into()))?;
+        let offset = pos + 60;
+        if offset.checked_add(size).is_none_or(|end| end > total) {
+            return Err(bad(format!("member {name} runs past the end of the file")));
+        }
+        out.push(Member { name, offset, size });
+        pos = offset + size + (size % 2);
+        if out.len() > 16 {
+            return Err(bad("too many members".into()));
+        }
+    }
+    if out.first().map(|m| m.name.as_str()) != Some("debian-binary") {
+        return Err(bad("first member is not debian-binary".into()));
+    }
+    Ok(out)
+}
+
+fn decompressor<'a>(name: &str, r: impl Read + 'a) -> Option<Box<dyn Read + 'a>> {
+    Some(match name.rsplit_once('.').map(|(_, e)| e) {
+        Some("tar") => Box::new(r),
+        Some("gz") => Box::new(flate2::read::GzDecoder::new(r)),
+        Some("xz") => Box::new(liblzma::read::XzDecoder::new(r)),
+        Some("zst") => Box::new(zstd::Decoder::new(r).ok()?),
+        Some("bz2") => Box::new(bzip2::read::BzDecoder::new(r)),
+        _ => return None,
+    })
+}
+
+/// What a `.deb` holds, ready to become part of a layer.
+#[derive(Debug)]
+pub struct Extracted {
+    pub entries: Vec<Entry>,
+    /// `control` from control.tar, verbatim.
+    pub control: String,
+    /// `md5sums` from control.tar, if the package has one.
+    pub md5sums: Option<String>,
+}
+
+/// Top-level directories that merged /usr moves under `usr/`.
+const MERGED: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// Normalizes a tar path: no `.`, no leading `./` or `/`, merged /usr applied.
+fn normalize(raw: &str, package: &str) -> Result<Option<String>, DebError> {
+    let unsafe_ = |why| DebError::Unsafe {
+        package: package.to_owned(),
+        path: raw.to_owned(),
+        why,
+    };
+    if raw.starts_with('/') {
+        return Err(unsafe_("absolute path"));
+    }
+    let mut parts = Vec::new();
+    for p in raw.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return Err(unsafe_("`..` in the path")),
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    if MERGED.contains(&parts[0]) {
+        parts.insert(0, "usr");
+    }
+    Ok(Some(parts.join("/")))
+}
+
+/// Resolves `target` lexically from the directory of `link` (both relative to the root);
+/// `None` if it climbs above the root.
+fn resolve(link: &str, target: &str) -> Option<Vec<String>> {
+    let mut parts: Vec<String> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        let mut p: Vec<String> = link
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_owned)
+            .collect();
+        p.pop();
+        p
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c.to_owned()),
+        }
+    }
+    Some(parts)
+}
+
+/// The target to record for a symlink found at `raw` and stored at `path` (merged /usr may
+/// have moved it). A relative target is kept when it still reaches the same file after the
+/// move, and made absolute otherwise. `None` when the original target escapes the root.
+fn relocate_link(raw: &str, path: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(target.to_owned());
+    }
+    let mut want = resolve(raw, target)?;
+    if want.first().is_some_and(|c| MERGED.contains(&c.as_str())) {
+        want.insert(0, "usr".to_owned());
+    }
+    if resolve(path, target).as_ref() == Some(&want) {
+        Some(target.to_owned())
+    } else {
+        Some(format!("/{}", want.join("/")))
+    }
+}
+
+/// Extracts `deb` (package `package`); file contents go to `stage`.
+pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, DebError> {
+    let read_err = |member: &str| {
+        let (package, member) = (package.to_owned(), member.to_owned());
+        move |source| DebError::Read {
+            package,
+            member,
+            source,
+        }
+    };
+    let mut file = File::open(deb).map_err(read_err(&deb.display().to_string()))?;
+    let members = read_members(&mut file, package)?;
+    let find = |prefix: &str| members.iter().find(|m| m.name.starts_with(prefix)).cloned();
+    let not_deb = |why: &str| DebError::NotADeb {
+        package: package.to_owned(),
+        why: why.to_owned(),
+    };
+    let control_m = find("control.tar").ok_or_else(|| not_deb("no control.tar member"))?;
+    let data_m = find("data.tar").ok_or_else(|| not_deb("no data.tar member"))?;
+
+    // control.tar: small, read the two files we need, bounded.
+    let section = |m: &Member| -> Result<Box<dyn Read>, DebError> {
+        let mut f = File::open(deb).map_err(read_err(&m.name))?;
+        f.seek(SeekFrom::Start(m.offset))
+            .map_err(read_err(&m.name))?;
+        decompressor(&m.name, BufReader::new(f).take(m.size))
+            .ok_or_else(|| not_deb(&format!("unknown compression of {}", m.name)))
+    };
+    let mut control = None;
+    let mut md5sums = None;
+    let mut ar = tar::Archive::new(section(&control_m)?);
+    for e in ar.entries().map_err(read_err(&control_m.name))? {
+        let mut e = e.map_err(read_err(&control_m.name))?;
+        let name = e
+            .path()
+            .map_err(read_err(&control_m.name))?
+            .to_string_lossy()
+            .into_owned();
+        let slot = match name.trim_start_matches("./") {
+            "control" => &mut control,
+            "md5sums" => &mut md5sums,
+            _ => continue,
+        };
+        let mut s = String::new();
+        e.by_ref()
+            .take(4 << 20)
+            .read_to_string(&mut s)
+            .map_err(read_err(&control_m.name))?;
+        *slot = Some(s);
+    }
+    let control = control.ok_or_else(|| not_deb("no control file"))?;
+
+    std::fs::create_dir_all(stage).map_err(|source| DebError::Stage {
+        package: package.to_owned(),
+        dir: stage.to_path_buf(),
+        source,
+    })?;
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut files: HashMap<String, usize> = HashMap::new();
+    let mut ar = tar::Archive::new(section(&data_m)?);
+    for (n, e) in ar.entries().map_err(read_err(&data_m.name))?.enumerate() {
+        let mut e = e.map_err(read_err(&data_m.name))?;
+        let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let Some(path) = normalize(&raw, package)? else {
+            continue;
+        };
+        let h = e.header();
+        let mode = h.mode().map_err(read_err(&data_m.name))? & 0o1777;
+        let uid = h.uid().map_err(read_err(&data_m.name))?;
+        let gid = h.gid().map_err(read_err(&data_m.name))?;
+        let unsafe_ = |why| DebError::Unsafe {
+            package: package.to_owned(),
+            path: raw.clone(),
+            why,
+        };
+        let link_target = || -> Result<String, DebError> {
+            e.link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok_or_else(|| unsafe_("link without a target"))
+        };
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => {
+                let raw_target = link_target()?;
+                let target = relocate_link(&raw, &path, &raw_target)
+                    .ok_or_else(|| unsafe_("symlink target escapes the image root"))?;
+                EntryKind::Symlink { target }
+            }
+            tar::EntryType::Link => {
+                let target = normalize(&link_target()?, package)?
+                    .ok_or_else(|| unsafe_("hard link to the root"))?;
+                if !files.contains_key(&target) {
+                    return Err(unsafe_("hard link to a file the package does not hold"));
+                }
+                EntryKind::Hardlink { target }
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let staged = stage.join(format!("{n}"));
+                let mut out = File::create(&staged).map_err(|source| DebError::Stage {
+                    package: package.to_owned(),
+                    dir: stage.to_path_buf(),
+                    source,
+                })?;
+                let size = io::copy(&mut e, &mut out).map_err(read_err(&data_m.name))?;
+                files.insert(path.clone(), entries.len());
+                EntryKind::File(FileSource::Path { path: staged, size })
+            }
+            tar::EntryType::Block | tar::EntryType::Char => return Err(unsafe_("device node")),
+            tar::EntryType::Fifo => return Err(unsafe_("FIFO")),
+            _ => return Err(unsafe_("unsupported tar entry type")),
+        };
+        let mode = match kind {
+            EntryKind::Symlink { .. } => 0o777,
+            _ => mode,
+        };
+        entries.push(Entry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+    Ok(Extracted {
+        entries,
+        control,
+        md5sums,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_applies_merged_usr_and_refuses_traversal() {
+        assert_eq!(normalize("./bin/sh", "p").unwrap().unwrap(), "usr/bin/sh");
+        assert_eq!(
+            normalize("./lib/x86_64-linux-gnu/libc.so.6", "p")
+                .unwrap()
+                .unwrap(),
+            "usr/lib/x86_64-linux-gnu/libc.so.6"
+        );
+        assert_eq!(normalize("./usr/bin/x", "p").unwrap().unwrap(), "usr/bin/x");
+        assert_eq!(normalize("./", "p").unwrap(), None);
+        assert!(normalize("./usr/../../etc/passwd", "p").is_err());
+        assert!(normalize("/etc/passwd", "p").is_err());
+    }
+
+    #[test]
+    fn symlink_escape_is_detected_lexically() {
+        assert!(resolve("usr/lib/x", "../share/y").is_some());
+        assert!(resolve("usr/lib/x", "/etc/alternatives/x").is_some());
+        assert!(resolve("usr/lib/x", "../../../etc/shadow").is_none());
+        assert!(resolve("x", "../y").is_none());
+    }
+
+    #[test]
+    fn relocated_links_still_reach_their_targets() {
+        // Same directory: moves along with the link.
+        assert_eq!(
+            relocate_link(
+                "./lib/x86_64-linux-gnu/libz.so.1",
+                "usr/lib/x86_64-linux-gnu/libz.so.1",
+                "libz.so.1.2.13"
+            )
+            .unwrap(),
+            "libz.so.1.2.13"
+        );
+        // From a moved tree into /usr: still right after the move.
+        assert_eq!(
+            relocate_link("./bin/x", "usr/bin/x", "../usr/share/x").unwrap(),
+            "/usr/share/x"
+        );
+        // Unmoved link into a moved tree.
+        assert_eq!(
+            relocate_link("./usr/bin/y", "usr/bin/y", "../../bin/z").unwrap(),
+            "/usr/bin/z"
+        );
+        assert_eq!(
+            relocate_link("./usr/lib/a", "usr/lib/a", "../../../etc/shadow"),
+            None
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_deb() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.deb");
+        std::fs::write(
+            &f,
+            b"!<arch>\ndebian-binary   0           0     0     100644  999       `\n",
+        )
+        .unwrap();
+        let err = extract(&f, "x", &d.path().join("s")).unwrap_err();
+        assert!(matches!(err, DebError::NotADeb { .. }), "{err}");
+        std::fs::write(&f, b"PK\x03\x04").unwrap();
+        assert!(matches!(
+            extract(&f, "x", &d.path().join("s")),
+            Err(DebError::NotADeb { .. })
+        ));
+    }
+}

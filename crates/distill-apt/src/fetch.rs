@@ -1,0 +1,338 @@
+//! HTTP downloads behind a [`Fetcher`] trait, with retries, resume, and a verified cache.
+//!
+//! - [`Fetcher`] is the one boundary with the network, so tests can put a fixture behind it.
+//! - [`Cache`] is content-addressed (`sha256/<hex>`) and verifies every entry when it is read:
+//!   a corrupt entry is deleted and fetched again. Downloads land in `partial/` and move into
+//!   the cache only once their size and SHA-256 match, so no bad bytes are ever served.
+//! - `.deb` downloads resume with `Range`; a server that answers 200 instead of 206 restarts
+//!   the file from zero, never appending to it (index files on Debian mirrors do that).
+//! - Connection errors, timeouts and 5xx answers are retried with exponential backoff.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use backon::{BlockingRetryable, ExponentialBuilder};
+use sha2::{Digest as _, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("Cannot download {url}: {why}")]
+    Transport { url: String, why: String },
+    #[error("{url} has SHA-256 {actual}, expected {expected} (from the signed index)")]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{url} has {actual} bytes, expected {expected} (from the signed index)")]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("Cache {path}: {source}")]
+    Cache { path: PathBuf, source: io::Error },
+}
+
+impl FetchError {
+    fn transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            FetchError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. } => {
+                "the mirror served a file that differs from what its signed index promises; the file was discarded. Retry later or use another mirror".into()
+            }
+            FetchError::Status { status: 404, .. } => "the mirror does not have it; if a lockfile pins it, run `distill lock` again".into(),
+            FetchError::Transport { .. } | FetchError::Status { .. } => "check the network and the mirror URL (--mirror)".into(),
+            FetchError::Cache { path, .. } => format!("check that {} is writable, or set DISTILL_CACHE", path.display()),
+        })
+    }
+}
+
+/// The outcome of one GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// The whole resource was written.
+    Full,
+    /// Only the bytes from the requested offset were written (HTTP 206).
+    Partial,
+}
+
+/// One HTTP GET. `offset > 0` asks for the bytes from there on; the answer says whether
+/// the body starts there ([`Body::Partial`]) or at zero ([`Body::Full`]).
+pub trait Fetcher: Send + Sync {
+    fn get(&self, url: &str, offset: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError>;
+}
+
+/// The real network, through reqwest with rustls (ring).
+pub struct HttpFetcher {
+    client: reqwest::blocking::Client,
+}
+
+impl HttpFetcher {
+    pub fn new() -> Self {
+        // Idempotent; fails only when another provider is already installed, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(600))
+            .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client builds");
+        Self { client }
+    }
+}
+
+impl Default for HttpFetcher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    fn get(&self, url: &str, offset: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError> {
+        let mut req = self.client.get(url);
+        if offset > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let resp = req.send().map_err(|e| FetchError::Transport {
+            url: url.to_owned(),
+            why: error_chain(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let body = match status {
+            200 => Body::Full,
+            206 if offset > 0 => Body::Partial,
+            _ => {
+                return Err(FetchError::Status {
+                    url: url.to_owned(),
+                    status,
+                });
+            }
+        };
+        Ok((body, Box::new(resp)))
+    }
+}
+
+/// Reads a whole small resource (an index or signature) into memory.
+pub fn get_bytes(fetcher: &dyn Fetcher, url: &str) -> Result<Vec<u8>, FetchError> {
+    let attempt = || {
+        let (_, mut r) = fetcher.get(url, 0)?;
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).map_err(|e| FetchError::Transport {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })?;
+        Ok(buf)
+    };
+    attempt
+        .retry(backoff())
+        .when(FetchError::transient)
+        .notify(|e, d| tracing::warn!("retrying in {d:?}: {e}"))
+        .call()
+}
+
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(4)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// What a download must turn out to be.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A content-addressed download cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 17];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$DISTILL_CACHE`, else the user's cache directory (`~/.cache/distill`).
+    pub fn default_root() -> PathBuf {
+        std::env::var_os("DISTILL_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("distill")))
+            .unwrap_or_else(|| std::env::temp_dir().join("distill-cache"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn entry(&self, sha256: &str) -> PathBuf {
+        self.root.join("sha256").join(sha256)
+    }
+
+    fn io(&self, path: &Path) -> impl FnOnce(io::Error) -> FetchError {
+        let path = path.to_path_buf();
+        move |source| FetchError::Cache { path, source }
+    }
+
+    /// The cached file for `expected`, verified now; a corrupt entry is removed.
+    pub fn get(&self, expected: &Expected) -> Option<PathBuf> {
+        let path = self.entry(&expected.sha256);
+        match hash_file(&path) {
+            Ok((h, n)) if h == expected.sha256 && n == expected.size => Some(path),
+            Ok(_) => {
+                tracing::warn!("discarding corrupt cache entry {}", path.display());
+                let _ = fs::remove_file(&path);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Stores `bytes` (already known to hash to `expected`) and returns the entry.
+    pub fn put_bytes(&self, expected: &Expected, bytes: &[u8]) -> Result<PathBuf, FetchError> {
+        let dir = self.root.join("sha256");
+        fs::create_dir_all(&dir).map_err(self.io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(self.io(&dir))?;
+        tmp.write_all(bytes).map_err(self.io(&dir))?;
+        let path = self.entry(&expected.sha256);
+        tmp.persist(&path).map_err(|e| self.io(&path)(e.error))?;
+        Ok(path)
+    }
+
+    /// The cached file for `expected`, downloading it from `url` if needed.
+    pub fn fetch(
+        &self,
+        fetcher: &dyn Fetcher,
+        url: &str,
+        expected: &Expected,
+        resumable: bool,
+    ) -> Result<PathBuf, FetchError> {
+        if let Some(p) = self.get(expected) {
+            return Ok(p);
+        }
+        let partial_dir = self.root.join("partial");
+        fs::create_dir_all(&partial_dir).map_err(self.io(&partial_dir))?;
+        fs::create_dir_all(self.root.join("sha256")).map_err(self.io(&self.root))?;
+        let part = partial_dir.join(format!("{}.part", expected.sha256));
+        let attempt = || self.try_download(fetcher, url, expected, &part, resumable);
+        let result = attempt
+            .retry(backoff())
+            .when(FetchError::transient)
+            .notify(|e, d| tracing::warn!("retrying in {d:?}: {e}"))
+            .call();
+        match result {
+            Ok(()) => {
+                let dest = self.entry(&expected.sha256);
+                fs::rename(&part, &dest).map_err(self.io(&dest))?;
+                Ok(dest)
+            }
+            Err(e) => {
+                // Keep a partial file only when it can be resumed and is not known bad.
+                if !resumable || !e.transient() {
+                    let _ = fs::remove_file(&part);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn try_download(
+        &self,
+        fetcher: &dyn Fetcher,
+        url: &str,
+        expected: &Expected,
+        part: &Path,
+        resumable: bool,
+    ) -> Result<(), FetchError> {
+        let have = if resumable {
+            fs::metadata(part).map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
+        let have = if have >= expected.size { 0 } else { have };
+        let (body, mut reader) = fetcher.get(url, have)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(part)
+            .map_err(self.io(part))?;
+        if body == Body::Full {
+            file.set_len(0).map_err(self.io(part))?;
+        }
+        io::copy(&mut reader, &mut file).map_err(|e| FetchError::Transport {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })?;
+        file.sync_all().map_err(self.io(part))?;
+        let (actual, size) = hash_file(part).map_err(self.io(part))?;
+        if size != expected.size {
+            let _ = fs::remove_file(part);
+            return Err(FetchError::SizeMismatch {
+                url: url.to_owned(),
+                expected: expected.size,
+                actual: size,
+            });
+        }
+        if actual != expected.sha256 {
+            let _ = fs::remove_file(part);
+            return Err(FetchError::HashMismatch {
+                url: url.to_owned(),
+                expected: expected.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! distill-apt: Debian packages, verified, without apt, dpkg or root.
+//!
+//! - [`version`], [`relation`]: dpkg versions and dependency fields (Debian Policy §5.6.12, §7);
+//! - [`packages`]: `Packages` indexes;
+//! - [`resolver`]: from package names to the closed set apt would install.
+
+pub mod deb;
+pub mod debian;
+pub mod fetch;
+pub mod install;
+pub mod lock;
+pub mod packages;
+pub mod relation;
+pub mod release;
+pub mod repo;
+pub mod resolver;
+pub mod sources;
+pub mod trust;
+pub mod version;

@@ -1,0 +1,228 @@
+//! `distill.lock`: exactly which package files a build uses, per platform.
+//!
+//! Written by `distill lock` from verified indexes; read by `distill build --locked`, which
+//! then downloads exactly those files by name and checks each against the SHA-256 recorded
+//! here, without consulting the indexes again. The file is TOML, sorted, with no
+//! timestamps, so two runs on the same indexes write the same bytes.
+
+use serde::{Deserialize, Serialize};
+
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    pub version: u32,
+    /// The Debian release, `12` or `13`.
+    pub debian: String,
+    /// The packages asked for, sorted: a lock made for other roots does not match.
+    pub roots: Vec<String>,
+    #[serde(rename = "platform", default)]
+    pub platforms: Vec<PlatformLock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformLock {
+    pub platform: String,
+    #[serde(rename = "package", default)]
+    pub packages: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// The repository base URI.
+    pub repository: String,
+    pub suite: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("Cannot read lockfile {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("Invalid lockfile {path}: {why}")]
+    Invalid { path: String, why: String },
+    #[error("Lockfile {path} does not match the config: {why}")]
+    Mismatch { path: String, why: String },
+    #[error("Cannot write lockfile {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            LockError::Read { .. } => "run `distill lock` to create it".into(),
+            LockError::Invalid { .. } | LockError::Mismatch { .. } => {
+                "run `distill lock` to write a lockfile for the current config".into()
+            }
+            LockError::Write { .. } => "check that the directory is writable".into(),
+        })
+    }
+}
+
+impl Lockfile {
+    pub fn to_toml(&self) -> String {
+        let mut lock = self.clone();
+        lock.roots.sort();
+        lock.platforms.sort_by(|a, b| a.platform.cmp(&b.platform));
+        for p in &mut lock.platforms {
+            p.packages.sort_by(|a, b| {
+                a.name
+                    .cmp(&b.name)
+                    .then(a.architecture.cmp(&b.architecture))
+            });
+        }
+        let body = toml::to_string(&lock).expect("lockfile serializes");
+        format!("# Written by `distill lock`. Do not edit: run `distill lock` again.\n{body}")
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Self, LockError> {
+        let lock: Lockfile = toml::from_str(text).map_err(|e| LockError::Invalid {
+            path: path.to_owned(),
+            why: e.message().to_owned(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Invalid {
+                path: path.to_owned(),
+                why: format!(
+                    "version {} (this distill reads {LOCK_VERSION})",
+                    lock.version
+                ),
+            });
+        }
+        for p in lock.platforms.iter().flat_map(|p| &p.packages) {
+            let ok = p.sha256.len() == 64 && p.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok || p.filename.split('/').any(|c| c == "..") || p.filename.starts_with('/') {
+                return Err(LockError::Invalid {
+                    path: path.to_owned(),
+                    why: format!("bad entry for {}", p.name),
+                });
+            }
+        }
+        Ok(lock)
+    }
+
+    /// Checks that the lock was made for this Debian release, these roots and platforms.
+    pub fn check(
+        &self,
+        debian: &str,
+        roots: &[String],
+        platforms: &[String],
+        path: &str,
+    ) -> Result<(), LockError> {
+        let mismatch = |why: String| LockError::Mismatch {
+            path: path.to_owned(),
+            why,
+        };
+        if self.debian != debian {
+            return Err(mismatch(format!(
+                "it is for Debian {}, the config asks for {debian}",
+                self.debian
+            )));
+        }
+        let mut want = roots.to_vec();
+        want.sort();
+        want.dedup();
+        if self.roots != want {
+            return Err(mismatch(format!(
+                "it locks {:?}, the config asks for {:?}",
+                self.roots, want
+            )));
+        }
+        for p in platforms {
+            if !self.platforms.iter().any(|l| &l.platform == p) {
+                return Err(mismatch(format!("it has no packages for {p}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn platform(&self, platform: &str) -> Option<&PlatformLock> {
+        self.platforms.iter().find(|p| p.platform == platform)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: "1".into(),
+            architecture: "amd64".into(),
+            repository: "http://mirror.invalid/debian".into(),
+            suite: "bookworm".into(),
+            filename: format!("pool/main/{name}.deb"),
+            size: 1,
+            sha256: "0".repeat(64),
+        }
+    }
+
+    #[test]
+    fn round_trips_sorted_and_checks_the_config() {
+        let lock = Lockfile {
+            version: LOCK_VERSION,
+            debian: "12".into(),
+            roots: vec!["b".into(), "a".into()],
+            platforms: vec![PlatformLock {
+                platform: "linux/amd64".into(),
+                packages: vec![pkg("z"), pkg("a")],
+            }],
+        };
+        let text = lock.to_toml();
+        let back = Lockfile::parse(&text, "l").unwrap();
+        assert_eq!(back.roots, ["a", "b"]);
+        assert_eq!(back.platforms[0].packages[0].name, "a");
+        assert_eq!(back.to_toml(), text);
+        back.check(
+            "12",
+            &["a".into(), "b".into()],
+            &["linux/amd64".into()],
+            "l",
+        )
+        .unwrap();
+        assert!(
+            back.check("13", &["a".into(), "b".into()], &[], "l")
+                .is_err()
+        );
+        assert!(back.check("12", &["a".into()], &[], "l").is_err());
+        assert!(
+            back.check(
+                "12",
+                &["a".into(), "b".into()],
+                &["linux/arm64".into()],
+                "l"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn traversal_in_a_filename_is_invalid() {
+        let mut lock = Lockfile {
+            version: LOCK_VERSION,
+            debian: "12".into(),
+            roots: vec![],
+            platforms: vec![PlatformLock {
+                platform: "linux/amd64".into(),
+                packages: vec![pkg("a")],
+            }],
+        };
+        lock.platforms[0].packages[0].filename = "../../etc/passwd".into();
+        assert!(Lockfile::parse(&lock.to_toml(), "l").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! A repository suite, loaded the way apt-secure(8) says: `InRelease` (or `Release` plus
+//! `Release.gpg`) verified first, then every index checked against the SHA-256 the verified
+//! Release lists, fetched through `by-hash` paths when the suite offers them.
+//!
+//! Decompressed indexes are kept in the cache under the SHA-256 that Release gives for the
+//! uncompressed file, so a warm load reads, verifies and parses, with no decompression.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::fetch::{Cache, Expected, FetchError, Fetcher, get_bytes};
+use crate::packages::{self, Package, PackagesError};
+use crate::release::{Release, ReleaseError};
+use crate::trust::{Keyring, TrustError};
+
+/// One suite of one repository.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Base URI, without a trailing slash.
+    pub uri: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    pub keyring: Arc<Keyring>,
+    /// `false` only when the user explicitly opted out of signature checks.
+    pub signed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Packages(#[from] PackagesError),
+    #[error("Cannot decompress {url}: {why}")]
+    Decompress { url: String, why: String },
+    #[error("Suite {suite} at {uri} has no Packages index for {component}/{arch}")]
+    NoIndex {
+        uri: String,
+        suite: String,
+        component: String,
+        arch: String,
+    },
+}
+
+impl RepoError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RepoError::Fetch(e) => e.hint(),
+            RepoError::Trust(e) => e.hint(),
+            RepoError::Release(e) => e.hint(),
+            RepoError::NoIndex { .. } => {
+                Some("check the suite, components and architecture".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Suite {
+    fn dists(&self) -> String {
+        format!("{}/dists/{}", self.uri, self.suite)
+    }
+
+    /// Fetches and verifies the suite's Release.
+    pub fn release(&self, fetcher: &dyn Fetcher, now: u64) -> Result<Release, RepoError> {
+        let inrelease = format!("{}/InRelease", self.dists());
+        let text = match get_bytes(fetcher, &inrelease) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if self.signed {
+                    self.keyring.verify_inline(&text, &inrelease)?
+                } else {
+                    tracing::warn!("{inrelease}: signature NOT checked (signed = false)");
+                    strip_clearsign(&text)
+                }
+            }
+            Err(e) if e.is_not_found() => {
+                let url = format!("{}/Release", self.dists());
+                let release = get_bytes(fetcher, &url)?;
+                if self.signed {
+                    let sig_url = format!("{url}.gpg");
+                    let sig = get_bytes(fetcher, &sig_url)?;
+                    self.keyring.verify_detached(&release, &sig, &url)?
+                } else {
+                    tracing::warn!("{url}: signature NOT checked (signed = false)");
+                    String::from_utf8_lossy(&release).into_owned()
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let release = Release::parse(&text, &inrelease)?;
+        release.check(&self.suite, &inrelease, now)?;
+        Ok(release)
+    }
+
+    /// Loads every component's `Packages` for `arch`; `repo` tags the packages.
+    pub fn packages(
+        &self,
+        release: &Release,
+        arch: &str,
+        repo: usize,
+        cache: &Cache,
+        fetcher: &dyn Fetcher,
+    ) -> Result<Vec<Package>, RepoError> {
+        let mut out = Vec::new();
+        for comp in &self.components {
+            let base = format!("{comp}/binary-{arch}/Packages");
+            let label = format!("{}/{base}", self.dists());
+            let plain = release.sha256.get(&base).map(|(size, sha)| Expected {
+                size: *size,
+                sha256: sha.clone(),
+            });
+            // Warm path: the decompressed index, verified against the signed Release.
+            if let Some(p) = plain.as_ref().and_then(|e| cache.get(e)) {
+                let text = std::fs::read_to_string(&p).map_err(|e| RepoError::Decompress {
+                    url: label.clone(),
+                    why: e.to_string(),
+                })?;
+                out.extend(packages::parse(&text, repo, &label)?);
+                continue;
+            }
+            let (ext, (size, sha)) = [".xz", ".gz", ""]
+                .iter()
+                .find_map(|ext| {
+                    release
+                        .sha256
+                        .get(&format!("{base}{ext}"))
+                        .map(|e| (*ext, e.clone()))
+                })
+                .ok_or_else(|| RepoError::NoIndex {
+                    uri: self.uri.clone(),
+                    suite: self.suite.clone(),
+                    component: comp.clone(),
+                    arch: arch.to_owned(),
+                })?;
+            let url = if release.acquire_by_hash {
+                format!("{}/{comp}/binary-{arch}/by-hash/SHA256/{sha}", self.dists())
+            } else {
+                format!("{}/{base}{ext}", self.dists())
+            };
+            let expected = Expected { size, sha256: sha };
+            let path = cache.fetch(fetcher, &url, &expected, false)?;
+            let file = std::fs::File::open(&path).map_err(|e| RepoError::Decompress {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+            let mut reader: Box<dyn Read> = match ext {
+                ".xz" => Box::new(liblzma::read::XzDecoder::new(file)),
+                ".gz" => Box::new(flate2::read::GzDecoder::new(file)),
+                _ => Box::new(file),
+            };
+            let mut text = String::new();
+            reader
+                .read_to_string(&mut text)
+                .map_err(|e| RepoError::Decompress {
+                    url: url.clone(),
+                    why: e.to_string(),
+                })?;
+            if let Some(plain) = &plain {
+                let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+                if actual != plain.sha256 {
+                    return Err(FetchError::HashMismatch {
+                        url: format!("{url} (decompressed)"),
+                        expected: plain.sha256.clone(),
+                        actual,
+                    }
+                    .into());
+                }
+                cache.put_bytes(plain, text.as_bytes())?;
+            }
+            out.extend(packages::parse(&text, repo, &label)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The text of a clearsigned message without verifying it (the explicit opt-out only).
+fn strip_clearsign(text: &str) -> String {
+    let Some(start) = text.find("\n\n") else {
+        return text.to_owned();
+    };
+    let body = &text[start + 2..];
+    let end = body
+        .find("-----BEGIN PGP SIGNATURE-----")
+        .unwrap_or(body.len());
+    body[..end]
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}

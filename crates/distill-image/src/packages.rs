@@ -1,0 +1,160 @@
+//! Where Debian packages become a layer.
+//!
+//! `[packages] include` → the suites of the chosen Debian release (plus `[[repositories]]`)
+//! → resolution per platform, or the pins of `distill.lock` with `--locked` → verified
+//! downloads → extraction → one layer of every package's files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use distill_apt::debian::{DebianError, Mirrors, load_universe, now};
+use distill_apt::fetch::{Cache, Fetcher};
+use distill_apt::install::{self, InstallError, Installed, Progress};
+use distill_apt::lock::{LOCK_VERSION, LockError, LockedPackage, Lockfile, PlatformLock};
+use distill_apt::repo::Suite;
+use distill_apt::resolver::ResolveError;
+use distill_apt::trust::{Keyring, TrustError};
+use distill_oci::Platform;
+use distill_oci::layer::Entry;
+
+use crate::plan::DebianPlan;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackagesError {
+    #[error(transparent)]
+    Debian(#[from] DebianError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("Resolving for {platform}: {source}")]
+    Resolve {
+        platform: String,
+        source: ResolveError,
+    },
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+impl PackagesError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PackagesError::Debian(e) => e.hint(),
+            PackagesError::Trust(e) => e.hint(),
+            PackagesError::Resolve { source, .. } => source.hint(),
+            PackagesError::Install(e) => e.hint(),
+            PackagesError::Lock(e) => e.hint(),
+        }
+    }
+}
+
+/// The host's apt configuration, where the default mirror comes from.
+pub const APT_DIR: &str = "/etc/apt";
+
+/// Every suite the plan draws packages from, each with the keys it is trusted with.
+pub fn suites(plan: &DebianPlan) -> Result<Vec<Suite>, PackagesError> {
+    let mut keyring = Keyring::debian();
+    if let Some(k) = &plan.keyring {
+        keyring.extend(Keyring::load(k)?);
+    }
+    let mirrors = Mirrors::find(plan.mirror.as_deref(), Path::new(APT_DIR))?;
+    let mut out = mirrors.suites(plan.release, &Arc::new(keyring));
+    for r in &plan.repositories {
+        let keyring = Arc::new(match &r.keyring {
+            Some(k) => Keyring::load(k)?,
+            None => Keyring::default(),
+        });
+        for s in &r.suites {
+            out.push(Suite {
+                uri: r.uri.clone(),
+                suite: s.clone(),
+                components: r.components.clone(),
+                keyring: keyring.clone(),
+                signed: r.signed,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves the plan's packages for each platform from the verified indexes.
+pub fn lock(
+    plan: &DebianPlan,
+    platforms: &[Platform],
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    progress: &dyn Progress,
+) -> Result<Lockfile, PackagesError> {
+    let suites = suites(plan)?;
+    let mut out = Vec::new();
+    for platform in platforms {
+        progress.start(&format!("resolving for {platform}"), 0);
+        let universe = load_universe(&suites, &platform.architecture, cache, fetcher, now())?;
+        let resolved =
+            universe
+                .resolve(&plan.include)
+                .map_err(|source| PackagesError::Resolve {
+                    platform: platform.to_string(),
+                    source,
+                })?;
+        tracing::info!(
+            "{platform}: {} packages for {:?}",
+            resolved.len(),
+            plan.include
+        );
+        out.push(PlatformLock {
+            platform: platform.to_string(),
+            packages: resolved
+                .iter()
+                .map(|p| install::locked(p, &suites))
+                .collect(),
+        });
+        progress.finish();
+    }
+    let mut roots = plan.include.clone();
+    roots.sort();
+    Ok(Lockfile {
+        version: LOCK_VERSION,
+        debian: plan.release.number().to_owned(),
+        roots,
+        platforms: out,
+    })
+}
+
+/// The packages a build installs: from distill.lock with `--locked`, else resolved now.
+pub fn packages_for(
+    plan: &DebianPlan,
+    platforms: &[Platform],
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    progress: &dyn Progress,
+) -> Result<Lockfile, PackagesError> {
+    if !plan.locked {
+        return lock(plan, platforms, cache, fetcher, progress);
+    }
+    let path = plan.lockfile.display().to_string();
+    let text = std::fs::read_to_string(&plan.lockfile).map_err(|source| LockError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let lock = Lockfile::parse(&text, &path)?;
+    let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+    lock.check(plan.release.number(), &plan.include, &names, &path)?;
+    Ok(lock)
+}
+
+/// Downloads and extracts `pkgs` for `arch`; contents are staged under `stage`.
+pub fn entries(
+    pkgs: &[LockedPackage],
+    arch: &str,
+    stage: &Path,
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    progress: &dyn Progress,
+) -> Result<(Vec<Entry>, Vec<Installed>), PackagesError> {
+    let debs = install::download(pkgs, cache, fetcher, progress, 4)?;
+    progress.start("extracting packages", 0);
+    let out = install::extract(pkgs, &debs, stage, arch)?;
+    progress.finish();
+    Ok(out)
+}
