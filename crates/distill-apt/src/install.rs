@@ -130,7 +130,12 @@ pub fn download(
     progress.finish();
     let mut out = Vec::with_capacity(pkgs.len());
     // Work is handed out in order, so every result before a failure is present.
-    for r in results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten() {
+    for r in results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+    {
         out.push(r?);
     }
     Ok(out)
@@ -156,7 +161,13 @@ pub fn extract(
     let mut merged: BTreeMap<String, Entry> = BTreeMap::new();
     let mut installed = Vec::new();
     for (i, (p, deb)) in pkgs.iter().zip(debs).enumerate() {
-        let x = deb::extract(deb, &p.name, &stage.join(format!("{i}")))?;
+        let x = deb::extract(deb, &p.name, &stage.join(format!("{i}"))).inspect_err(|e| {
+            // The bytes match the index, but a package we refuse should not linger in the
+            // cache as if it were usable.
+            if matches!(e, DebError::Unsafe { .. }) {
+                let _ = std::fs::remove_file(deb);
+            }
+        })?;
         for e in x.entries {
             match merged.get(&e.path) {
                 Some(prev) if prev.kind == EntryKind::Dir && e.kind == EntryKind::Dir => {}

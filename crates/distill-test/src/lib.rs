@@ -4,8 +4,11 @@
 //!   media types and `diff_ids`, as go-containerregistry's `validate` does;
 //! - [`runtime`]: runs images in real runtimes: podman (through runc, with the
 //!   containers.conf these machines need) and a Docker engine started and stopped per test;
+//! - [`aptrepo`], [`http`]: a signed apt repository made in the test, served on 127.0.0.1;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
 
+pub mod aptrepo;
+pub mod http;
 pub mod runtime;
 pub mod tools;
 pub mod validate;

@@ -32,12 +32,19 @@ pub struct Hinted {
 
 /// Prints `error: ...`, the chain of causes, and the first hint any layer of it offers.
 pub fn report_error(err: &anyhow::Error) {
-    let mut chain = err.chain();
-    if let Some(top) = chain.next() {
-        eprintln!("error: {top}");
-    }
-    for cause in chain {
-        eprintln!("  caused by: {cause}");
+    let mut last = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        let text = cause.to_string();
+        // Library errors often quote their source; print each message once.
+        if i > 0 && last.contains(&text) {
+            continue;
+        }
+        if i == 0 {
+            eprintln!("error: {text}");
+        } else {
+            eprintln!("  caused by: {text}");
+        }
+        last = text;
     }
     if let Some(hint) = err.chain().find_map(hint_of) {
         eprintln!("hint: {hint}");

@@ -3,5 +3,6 @@
 mod common;
 mod errors;
 mod outputs;
+mod packages;
 mod reproducible;
 mod runtimes;

@@ -1,0 +1,350 @@
+//! A local, signed apt repository made inside a test: a GnuPG key made for the test,
+//! `.deb` files written here (so hostile ones can be made too), `Packages`, `Release` and a
+//! clearsigned `InRelease` per suite, laid out as a Debian mirror and its security archive.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::tools::{require, run_ok};
+
+/// A signing key in its own GnuPG home.
+pub struct GpgKey {
+    home: tempfile::TempDir,
+    /// The ASCII-armored public key.
+    pub public: PathBuf,
+}
+
+impl GpgKey {
+    pub fn generate(name: &str) -> Self {
+        require("gpg");
+        let home = tempfile::Builder::new().prefix("gpg").tempdir().unwrap();
+        let gpg = |args: &[&str]| {
+            let mut c = Command::new("gpg");
+            c.arg("--homedir")
+                .arg(home.path())
+                .args([
+                    "--batch",
+                    "--quiet",
+                    "--no-permission-warning",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase",
+                    "",
+                ])
+                .args(args);
+            run_ok(&mut c)
+        };
+        gpg(&[
+            "--quick-gen-key",
+            &format!("{name} <{name}@test.invalid>"),
+            "ed25519",
+            "sign",
+            "0",
+        ]);
+        let public = home.path().join("public.asc");
+        let armored = gpg(&["--armor", "--export"]);
+        std::fs::write(&public, armored).unwrap();
+        Self { home, public }
+    }
+
+    /// Clearsigns `text` as `InRelease` is signed.
+    pub fn clearsign(&self, text: &str) -> String {
+        let mut child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args([
+                "--batch",
+                "--quiet",
+                "--no-permission-warning",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--digest-algo",
+                "SHA256",
+                "--clearsign",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// One member of a test package's data.tar.
+#[derive(Debug, Clone)]
+pub enum DebEntry {
+    Dir(String),
+    File {
+        path: String,
+        content: Vec<u8>,
+        mode: u32,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+}
+
+/// A test package.
+#[derive(Debug, Clone)]
+pub struct DebSpec {
+    pub name: String,
+    pub version: String,
+    pub depends: Option<String>,
+    pub entries: Vec<DebEntry>,
+}
+
+impl DebSpec {
+    pub fn new(name: &str, version: &str) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            depends: None,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn depends(mut self, d: &str) -> Self {
+        self.depends = Some(d.into());
+        self
+    }
+
+    pub fn file(mut self, path: &str, content: &str) -> Self {
+        self.entries.push(DebEntry::File {
+            path: path.into(),
+            content: content.as_bytes().to_vec(),
+            mode: 0o644,
+        });
+        self
+    }
+
+    pub fn entry(mut self, e: DebEntry) -> Self {
+        self.entries.push(e);
+        self
+    }
+
+    fn control(&self) -> String {
+        let mut c = format!(
+            "Package: {}\nVersion: {}\nArchitecture: amd64\nMaintainer: Test <t@test.invalid>\nDescription: test package\n",
+            self.name, self.version
+        );
+        if let Some(d) = &self.depends {
+            c += &format!("Depends: {d}\n");
+        }
+        c
+    }
+
+    /// The `.deb` bytes. Names are written raw into the tar headers, so a hostile path
+    /// (`../x`) goes in exactly as given.
+    pub fn build(&self) -> Vec<u8> {
+        let tar_gz = |entries: Vec<(tar::Header, Vec<u8>)>| {
+            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            ));
+            for (h, data) in entries {
+                b.append(&h, data.as_slice()).unwrap();
+            }
+            b.into_inner().unwrap().finish().unwrap()
+        };
+        let header = |name: &str, ty: tar::EntryType, size: u64, mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_entry_type(ty);
+            h.set_size(size);
+            h.set_mode(mode);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_cksum();
+            h
+        };
+        let control = self.control().into_bytes();
+        let control_tar = tar_gz(vec![
+            (
+                header("./", tar::EntryType::Directory, 0, 0o755),
+                Vec::new(),
+            ),
+            (
+                header(
+                    "./control",
+                    tar::EntryType::Regular,
+                    control.len() as u64,
+                    0o644,
+                ),
+                control,
+            ),
+        ]);
+        let mut data = vec![(
+            header("./", tar::EntryType::Directory, 0, 0o755),
+            Vec::new(),
+        )];
+        for e in &self.entries {
+            data.push(match e {
+                DebEntry::Dir(p) => (
+                    header(&format!("./{p}/"), tar::EntryType::Directory, 0, 0o755),
+                    Vec::new(),
+                ),
+                DebEntry::File {
+                    path,
+                    content,
+                    mode,
+                } => (
+                    header(
+                        &format!("./{path}"),
+                        tar::EntryType::Regular,
+                        content.len() as u64,
+                        *mode,
+                    ),
+                    content.clone(),
+                ),
+                DebEntry::Symlink { path, target } => {
+                    let mut h = header(&format!("./{path}"), tar::EntryType::Symlink, 0, 0o777);
+                    let t = target.as_bytes();
+                    h.as_old_mut().linkname[..t.len()].copy_from_slice(t);
+                    h.set_cksum();
+                    (h, Vec::new())
+                }
+            });
+        }
+        let data_tar = tar_gz(data);
+        let mut ar = b"!<arch>\n".to_vec();
+        for (name, body) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", control_tar),
+            ("data.tar.gz", data_tar),
+        ] {
+            ar.extend(
+                format!(
+                    "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                    name,
+                    0,
+                    0,
+                    0,
+                    100644,
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            ar.extend(&body);
+            if body.len() % 2 == 1 {
+                ar.push(b'\n');
+            }
+        }
+        ar
+    }
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn date(t: std::time::SystemTime) -> String {
+    httpdate::fmt_http_date(t).replace("GMT", "UTC")
+}
+
+/// A mirror (`debian/`) and its security archive (`debian-security/`) under one root.
+pub struct AptRepo {
+    pub root: tempfile::TempDir,
+}
+
+impl Default for AptRepo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AptRepo {
+    pub fn new() -> Self {
+        Self {
+            root: tempfile::Builder::new()
+                .prefix("aptrepo")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Publishes `debs` as `archive/dists/suite` (component main, amd64), signed by `key`,
+    /// valid for `valid_for` seconds from now (negative: already expired).
+    pub fn publish(
+        &self,
+        archive: &str,
+        suite: &str,
+        debs: &[DebSpec],
+        key: &GpgKey,
+        valid_for: i64,
+    ) {
+        let base = self.root.path().join(archive);
+        let mut packages = String::new();
+        for d in debs {
+            let bytes = d.build();
+            let filename = format!("pool/main/{}_{}_amd64.deb", d.name, d.version);
+            std::fs::create_dir_all(base.join("pool/main")).unwrap();
+            std::fs::write(base.join(&filename), &bytes).unwrap();
+            packages += &d.control();
+            packages += &format!(
+                "Filename: {filename}\nSize: {}\nSHA256: {}\n\n",
+                bytes.len(),
+                sha256(&bytes)
+            );
+        }
+        let dists = base.join("dists").join(suite);
+        let bin = dists.join("main/binary-amd64");
+        std::fs::create_dir_all(&bin).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(packages.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        std::fs::write(bin.join("Packages"), &packages).unwrap();
+        std::fs::write(bin.join("Packages.gz"), &gz).unwrap();
+        let now = std::time::SystemTime::now();
+        let until = if valid_for >= 0 {
+            now + std::time::Duration::from_secs(valid_for as u64)
+        } else {
+            now - std::time::Duration::from_secs((-valid_for) as u64)
+        };
+        let release = format!(
+            "Origin: Test\nLabel: Test\nSuite: {suite}\nCodename: {suite}\nDate: {}\nValid-Until: {}\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages\n {} {} main/binary-amd64/Packages.gz\n",
+            date(now),
+            date(until),
+            sha256(packages.as_bytes()),
+            packages.len(),
+            sha256(&gz),
+            gz.len()
+        );
+        std::fs::write(dists.join("Release"), &release).unwrap();
+        std::fs::write(dists.join("InRelease"), key.clearsign(&release)).unwrap();
+    }
+
+    /// A Debian 12 layout: `bookworm` holding `debs`, empty `-updates` and `-security`.
+    pub fn bookworm(&self, debs: &[DebSpec], key: &GpgKey) {
+        self.publish("debian", "bookworm", debs, key, 86_400);
+        self.publish("debian", "bookworm-updates", &[], key, 86_400);
+        self.publish("debian-security", "bookworm-security", &[], key, 86_400);
+    }
+
+    /// The file of a published package, for tampering.
+    pub fn deb_path(&self, d: &DebSpec) -> PathBuf {
+        self.root.path().join(format!(
+            "debian/pool/main/{}_{}_amd64.deb",
+            d.name, d.version
+        ))
+    }
+}

@@ -1,0 +1,113 @@
+//! A static file server on 127.0.0.1 for tests: serves a directory, answers `Range`
+//! requests with 206, and counts requests. Stopped when dropped.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+pub struct FileServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    requests: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FileServer {
+    /// Serves `root` on a free port of 127.0.0.1.
+    pub fn start(root: &Path) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let root = root.to_path_buf();
+        let (s, r) = (stop.clone(), requests.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                r.fetch_add(1, Ordering::SeqCst);
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &root);
+                });
+            }
+        });
+        Self {
+            addr,
+            stop,
+            requests,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    let mut range: Option<u64> = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+            range = v.trim().trim_end_matches('-').parse().ok();
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let rel: PathBuf = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != "." && *c != "..")
+        .collect();
+    let full = root.join(rel);
+    let Ok(mut f) = std::fs::File::open(&full).and_then(|f| {
+        if f.metadata()?.is_file() {
+            Ok(f)
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+    }) else {
+        return conn.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    };
+    let len = f.metadata()?.len();
+    let (status, start) = match range {
+        Some(s) if s < len => ("206 Partial Content", s),
+        _ => ("200 OK", 0),
+    };
+    f.seek(SeekFrom::Start(start))?;
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        len - start
+    )?;
+    let mut body = Vec::new();
+    f.read_to_end(&mut body)?;
+    conn.write_all(&body)
+}

@@ -1,0 +1,309 @@
+//! Issue #3: Debian packages from a local signed repository made in the test and served on
+//! 127.0.0.1. Hostile repositories and packages each end in a clear error, a non-zero exit,
+//! nothing written and a cache that holds only verified entries.
+
+use std::path::Path;
+
+use distill_test::aptrepo::{AptRepo, DebEntry, DebSpec, GpgKey};
+use distill_test::http::FileServer;
+use distill_test::validate_layout;
+
+use crate::common::distill;
+
+fn good_packages() -> Vec<DebSpec> {
+    vec![
+        DebSpec::new("hello-app", "1.0-1")
+            .depends("libgreet (>= 2), base-stuff | other-stuff")
+            .file("usr/bin/hello-app", "#!app\n"),
+        DebSpec::new("libgreet", "2.1-1")
+            .file("lib/x86_64-linux-gnu/libgreet.so.2.1", "ELF-ish\n")
+            .entry(DebEntry::Symlink {
+                path: "lib/x86_64-linux-gnu/libgreet.so.2".into(),
+                target: "libgreet.so.2.1".into(),
+            }),
+        DebSpec::new("base-stuff", "5").file("etc/base.conf", "base\n"),
+        DebSpec::new("other-stuff", "1").file("etc/other.conf", "other\n"),
+        DebSpec::new("unrelated", "1").file("etc/unrelated", "x\n"),
+    ]
+}
+
+/// A repository, its server, its key, a context whose config includes `include`, and a
+/// private cache.
+struct Fixture {
+    repo: AptRepo,
+    server: FileServer,
+    key: GpgKey,
+    ctx: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    out: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(debs: &[DebSpec], include: &[&str]) -> Self {
+        let key = GpgKey::generate("repo");
+        let repo = AptRepo::new();
+        repo.bookworm(debs, &key);
+        let server = FileServer::start(repo.path());
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::copy(&key.public, ctx.path().join("repo.asc")).unwrap();
+        let list: Vec<String> = include.iter().map(|p| format!("\"{p}\"")).collect();
+        std::fs::write(
+            ctx.path().join("distill.toml"),
+            format!(
+                "[image]\ndebian = \"12\"\nentrypoint = [\"/usr/bin/hello-app\"]\n\n[debian]\nkeyring = \"repo.asc\"\n\n[packages]\ninclude = [{}]\n",
+                list.join(", ")
+            ),
+        )
+        .unwrap();
+        Self {
+            repo,
+            server,
+            key,
+            ctx,
+            cache: tempfile::tempdir().unwrap(),
+            out: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, verb: &str, extra: &[&str]) -> std::process::Output {
+        let mut c = distill();
+        c.env("DISTILL_CACHE", self.cache.path())
+            .arg(verb)
+            .arg(self.ctx.path())
+            .args(["--mirror", &self.server.url("/debian")])
+            .args(extra);
+        c.output().unwrap()
+    }
+
+    fn build(&self, name: &str, extra: &[&str]) -> std::process::Output {
+        let dest = format!("oci:{}", self.out.path().join(name).display());
+        let mut args = vec!["-o", dest.as_str()];
+        args.extend_from_slice(extra);
+        self.run("build", &args)
+    }
+
+    /// The failure contract: non-zero, `needles` and a hint on stderr, no output, clean cache.
+    fn assert_fails(&self, needles: &[&str]) {
+        let o = self.build("img", &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "build succeeded:\n{stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "stderr lacks {n:?}:\n{stderr}");
+        }
+        assert!(stderr.contains("hint: "), "no hint:\n{stderr}");
+        assert_eq!(
+            std::fs::read_dir(self.out.path()).unwrap().count(),
+            0,
+            "output written"
+        );
+        assert_cache_clean(self.cache.path());
+    }
+}
+
+/// Every cache entry hashes to its name and nothing is half-downloaded.
+fn assert_cache_clean(cache: &Path) {
+    use sha2::Digest;
+    if let Ok(d) = std::fs::read_dir(cache.join("sha256")) {
+        for e in d {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let bytes = std::fs::read(e.path()).unwrap();
+            assert_eq!(
+                hex::encode(sha2::Sha256::digest(&bytes)),
+                name,
+                "corrupt cache entry"
+            );
+        }
+    }
+    if let Ok(d) = std::fs::read_dir(cache.join("partial")) {
+        let left: Vec<_> = d.map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "partial downloads left: {left:?}");
+    }
+}
+
+fn layer_paths(layout: &Path) -> Vec<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let blob = |d: &serde_json::Value| layout.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&index["manifests"][0]["digest"])).unwrap())
+            .unwrap();
+    let mut out = Vec::new();
+    for l in manifest["layers"].as_array().unwrap() {
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+            std::fs::File::open(blob(&l["digest"])).unwrap(),
+        ));
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let mut s = e.path().unwrap().display().to_string();
+            if let Some(t) = e.link_name().unwrap() {
+                s += &format!(" -> {}", t.display());
+            }
+            out.push(s);
+        }
+    }
+    out
+}
+
+#[test]
+fn packages_resolve_download_and_land_in_a_layer() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let o = f.build("img", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let layout = f.out.path().join("img");
+    validate_layout(&layout).unwrap();
+    let paths = layer_paths(&layout);
+    for want in [
+        "usr/bin/hello-app",
+        "usr/lib/x86_64-linux-gnu/libgreet.so.2.1",
+        "usr/lib/x86_64-linux-gnu/libgreet.so.2 -> libgreet.so.2.1",
+        "etc/base.conf",
+        "bin -> usr/bin",
+        "lib -> usr/lib",
+        "lib64 -> usr/lib64",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.trim_end_matches('/') == want),
+            "{want} missing in {paths:#?}"
+        );
+    }
+    for absent in ["etc/other.conf", "etc/unrelated"] {
+        assert!(
+            !paths.iter().any(|p| p == absent),
+            "{absent} should not be installed"
+        );
+    }
+    assert_cache_clean(f.cache.path());
+}
+
+#[test]
+fn lock_is_stable_and_locked_builds_are_reproducible() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let lockfile = f.ctx.path().join("distill.lock");
+    assert!(f.run("lock", &[]).status.success());
+    let first = std::fs::read_to_string(&lockfile).unwrap();
+    assert!(f.run("lock", &[]).status.success());
+    assert_eq!(std::fs::read_to_string(&lockfile).unwrap(), first);
+    for name in ["hello-app", "libgreet", "base-stuff"] {
+        assert!(first.contains(&format!("name = \"{name}\"")), "{first}");
+    }
+    assert!(!first.contains("other-stuff"));
+
+    let a = f.build("a", &["--locked"]);
+    let b = f.build("b", &["--locked"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "locked builds differ");
+
+    // A pinned version that is gone from the mirror.
+    std::fs::remove_file(f.repo.deb_path(&good_packages()[1])).unwrap();
+    std::fs::remove_dir_all(f.cache.path()).unwrap();
+    let o = f.build("c", &["--locked"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("libgreet 2.1-1 is gone") && stderr.contains("distill lock"),
+        "{stderr}"
+    );
+
+    // A lock for other packages does not match the config.
+    let cfg = std::fs::read_to_string(f.ctx.path().join("distill.toml")).unwrap();
+    std::fs::write(
+        f.ctx.path().join("distill.toml"),
+        cfg.replace("\"hello-app\"", "\"hello-app\", \"unrelated\""),
+    )
+    .unwrap();
+    let o = f.build("d", &["--locked"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success()
+            && stderr.contains("does not match the config")
+            && stderr.contains("hint: run `distill lock`"),
+        "{stderr}"
+    );
+    assert!(!f.out.path().join("c").exists() && !f.out.path().join("d").exists());
+}
+
+#[test]
+fn tampered_inrelease_is_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let p = f.repo.path().join("debian/dists/bookworm/InRelease");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replacen("Suite: bookworm", "Suite: bookwarm", 1)).unwrap();
+    f.assert_fails(&["InRelease", "not signed by a trusted key"]);
+}
+
+#[test]
+fn signature_by_an_unknown_key_is_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let stranger = GpgKey::generate("stranger");
+    f.repo
+        .publish("debian", "bookworm", &good_packages(), &stranger, 86_400);
+    f.assert_fails(&["not signed by a trusted key"]);
+    drop(f.key);
+}
+
+#[test]
+fn expired_valid_until_is_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    f.repo
+        .publish("debian", "bookworm", &good_packages(), &f.key, -3600);
+    f.assert_fails(&["expired", "Valid-Until"]);
+}
+
+#[test]
+fn tampered_packages_index_is_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let p = f
+        .repo
+        .path()
+        .join("debian/dists/bookworm/main/binary-amd64/Packages.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"Package: hello-app\nVersion: 9\n").unwrap();
+    std::fs::write(&p, gz.finish().unwrap()).unwrap();
+    f.assert_fails(&["Packages", "expected"]);
+}
+
+#[test]
+fn tampered_deb_is_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let p = f.repo.deb_path(&good_packages()[2]);
+    let mut bytes = std::fs::read(&p).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0xff;
+    std::fs::write(&p, bytes).unwrap();
+    f.assert_fails(&["base-stuff", "SHA-256"]);
+}
+
+#[test]
+fn deb_with_path_traversal_is_refused() {
+    let mut debs = good_packages();
+    debs[2] = DebSpec::new("base-stuff", "5").file("../../../../tmp/distill-pwned", "x\n");
+    let f = Fixture::new(&debs, &["hello-app"]);
+    f.assert_fails(&["base-stuff", "unsafe entry", ".."]);
+    assert!(!Path::new("/tmp/distill-pwned").exists());
+}
+
+#[test]
+fn deb_with_symlink_escape_is_refused() {
+    let mut debs = good_packages();
+    debs[2] = DebSpec::new("base-stuff", "5").entry(DebEntry::Symlink {
+        path: "usr/lib/evil".into(),
+        target: "../../../../etc/shadow".into(),
+    });
+    let f = Fixture::new(&debs, &["hello-app"]);
+    f.assert_fails(&["base-stuff", "escapes the image root"]);
+}
+
+#[test]
+fn missing_package_is_named() {
+    let f = Fixture::new(&good_packages(), &["no-such-package"]);
+    f.assert_fails(&["no-such-package", "not in any configured repository"]);
+}
+
+#[test]
+fn unsatisfiable_dependency_shows_the_chain() {
+    let mut debs = good_packages();
+    debs[1] = DebSpec::new("libgreet", "1.0-1").file("usr/lib/libgreet.so.1", "x");
+    let f = Fixture::new(&debs, &["hello-app"]);
+    f.assert_fails(&["libgreet (>= 2)", "needed by hello-app"]);
+}
