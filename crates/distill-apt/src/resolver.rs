@@ -109,6 +109,11 @@ impl Universe {
         self.packages.is_empty()
     }
 
+    /// Every candidate's version.
+    pub fn versions(&self) -> impl Iterator<Item = &Version> {
+        self.packages.iter().map(|p| &p.version)
+    }
+
     pub fn get(&self, name: &str) -> Option<&Package> {
         self.by_name.get(name).map(|&i| &self.packages[i])
     }

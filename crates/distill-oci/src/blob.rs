@@ -115,7 +115,8 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
-    /// Flushes, syncs and moves the blob to its address. Returns its digest and size.
+    /// Flushes and moves the blob to its address. Returns its digest and size. No fsync:
+    /// blob stores are staging areas, and outputs are made durable when committed.
     pub fn commit(self) -> Result<(Digest, u64), BlobStoreError> {
         let (buf, digest, size) = self.inner.finish();
         let file = buf
@@ -124,7 +125,6 @@ impl BlobWriter {
         // Temporary files start as 0600; a blob is public content, readable like any file.
         file.set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(|e| self.store.write_err(e))?;
-        file.sync_all().map_err(|e| self.store.write_err(e))?;
         let dest = self.store.path(&digest);
         self.tmp
             .persist(&dest)

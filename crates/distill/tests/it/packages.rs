@@ -307,3 +307,41 @@ fn unsatisfiable_dependency_shows_the_chain() {
     let f = Fixture::new(&debs, &["hello-app"]);
     f.assert_fails(&["libgreet (>= 2)", "needed by hello-app"]);
 }
+
+/// End to end against the host's real Debian mirror: `[packages] include = ["python3"]` on
+/// scratch gives an image whose Python runs in podman, as nonroot.
+#[test]
+fn python3_from_the_host_mirror_runs_in_podman() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("distill.toml"),
+        "[image]\ndebian = \"12\"\nentrypoint = [\"/usr/bin/python3.11\"]\n\n[packages]\ninclude = [\"python3\"]\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("py.tar");
+    let o = distill()
+        .arg("build")
+        .arg(ctx.path())
+        .arg("-o")
+        .arg(format!("oci-archive:{}", archive.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (summary, dir) = distill_test::validate_archive(&archive).unwrap();
+    assert_eq!(summary.images.len(), 1);
+    let paths = layer_paths(dir.path());
+    for want in [
+        "usr/bin/python3.11",
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+        "lib64 -> usr/lib64",
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want} missing");
+    }
+    let run = distill_test::Podman::new().run(
+        &format!("oci-archive:{}", archive.display()),
+        &["-c", "import os, ssl, sqlite3, zlib; print('py', os.getuid(), ssl.OPENSSL_VERSION.split()[0])"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "py 65532 OpenSSL");
+}
