@@ -67,6 +67,8 @@ impl DebianError {
 pub struct Mirrors {
     pub debian: String,
     pub security: String,
+    /// Keyrings the host's apt sources name (`Signed-By`) for the mirrors in use.
+    pub keyrings: Vec<std::path::PathBuf>,
 }
 
 impl Mirrors {
@@ -86,7 +88,19 @@ impl Mirrors {
             (Some(s), None) => s.uri.clone(),
             _ => format!("{debian}-security"),
         };
-        Ok(Self { debian, security })
+        let keyrings = match mirror {
+            Some(_) => Vec::new(),
+            None => [&host.debian, &host.security]
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.signed_by.clone())
+                .collect(),
+        };
+        Ok(Self {
+            debian,
+            security,
+            keyrings,
+        })
     }
 
     /// The suites of `release`: base, `-updates`, `-security`, component `main`.

@@ -336,3 +336,171 @@ impl Cache {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Serves one body; records the offsets asked for; can answer 200 to ranges, fail once,
+    /// or cut the body short once.
+    struct Fake {
+        body: Vec<u8>,
+        honour_range: bool,
+        cut_first: Mutex<bool>,
+        fail_first: Mutex<bool>,
+        offsets: Mutex<Vec<u64>>,
+    }
+
+    impl Fake {
+        fn new(body: &[u8]) -> Self {
+            Self {
+                body: body.to_vec(),
+                honour_range: true,
+                cut_first: Mutex::new(false),
+                fail_first: Mutex::new(false),
+                offsets: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Fetcher for Fake {
+        fn get(&self, url: &str, offset: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError> {
+            self.offsets.lock().unwrap().push(offset);
+            if std::mem::take(&mut *self.fail_first.lock().unwrap()) {
+                return Err(FetchError::Status {
+                    url: url.into(),
+                    status: 503,
+                });
+            }
+            let (kind, start) = if offset > 0 && self.honour_range {
+                (Body::Partial, offset as usize)
+            } else {
+                (Body::Full, 0)
+            };
+            let mut data = self.body[start..].to_vec();
+            if std::mem::take(&mut *self.cut_first.lock().unwrap()) {
+                // A connection that drops mid-body: half the bytes, then an error.
+                data.truncate(data.len() / 2);
+                return Ok((
+                    kind,
+                    Box::new(std::io::Cursor::new(data).chain(FailingReader)),
+                ));
+            }
+            Ok((kind, Box::new(std::io::Cursor::new(data))))
+        }
+    }
+
+    struct FailingReader;
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))
+        }
+    }
+
+    fn expected(body: &[u8]) -> Expected {
+        Expected {
+            size: body.len() as u64,
+            sha256: hex::encode(Sha256::digest(body)),
+        }
+    }
+
+    #[test]
+    fn partial_download_resumes_with_a_range_request() {
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("partial")).unwrap();
+        let e = expected(&body);
+        std::fs::write(
+            dir.path()
+                .join("partial")
+                .join(format!("{}.part", e.sha256)),
+            &body[..40_000],
+        )
+        .unwrap();
+        let f = Fake::new(&body);
+        let p = cache.fetch(&f, "http://x/a.deb", &e, true).unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), body);
+        assert_eq!(*f.offsets.lock().unwrap(), vec![40_000]);
+    }
+
+    #[test]
+    fn a_200_answer_to_a_range_request_restarts_the_file() {
+        let body = b"0123456789".repeat(1000);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("partial")).unwrap();
+        let e = expected(&body);
+        std::fs::write(
+            dir.path()
+                .join("partial")
+                .join(format!("{}.part", e.sha256)),
+            &body[..3000],
+        )
+        .unwrap();
+        let mut f = Fake::new(&body);
+        f.honour_range = false;
+        let p = cache.fetch(&f, "http://x/a.deb", &e, true).unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), body);
+    }
+
+    #[test]
+    fn a_5xx_is_retried_and_a_mismatch_leaves_nothing() {
+        let body = b"hello".to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let f = Fake::new(&body);
+        *f.fail_first.lock().unwrap() = true;
+        cache
+            .fetch(&f, "http://x/i", &expected(&body), false)
+            .unwrap();
+        assert_eq!(f.offsets.lock().unwrap().len(), 2);
+
+        let wrong = Expected {
+            size: 5,
+            sha256: "0".repeat(64),
+        };
+        let err = cache
+            .fetch(&Fake::new(&body), "http://x/j", &wrong, true)
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("partial"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(!dir.path().join("sha256").join("0".repeat(64)).exists());
+    }
+
+    #[test]
+    fn a_corrupt_cache_entry_is_discarded_and_fetched_again() {
+        let body = b"package bytes".to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let e = expected(&body);
+        let f = Fake::new(&body);
+        let p = cache.fetch(&f, "http://x/a", &e, true).unwrap();
+        std::fs::write(&p, b"package byteZ").unwrap();
+        assert!(cache.get(&e).is_none(), "corrupt entry served");
+        let p = cache.fetch(&f, "http://x/a", &e, true).unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), body);
+        assert_eq!(f.offsets.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_connection_dropped_mid_body_is_resumed() {
+        let body: Vec<u8> = (0..50_000u32).map(|i| (i % 13) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let f = Fake::new(&body);
+        *f.cut_first.lock().unwrap() = true;
+        let p = cache
+            .fetch(&f, "http://x/a.deb", &expected(&body), true)
+            .unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), body);
+        // The retry asked only for the bytes it did not have.
+        assert_eq!(*f.offsets.lock().unwrap(), vec![0, 25_000]);
+    }
+}

@@ -83,7 +83,12 @@ impl Suite {
                 let release = get_bytes(fetcher, &url)?;
                 if self.signed {
                     let sig_url = format!("{url}.gpg");
-                    let sig = get_bytes(fetcher, &sig_url)?;
+                    let sig = match get_bytes(fetcher, &sig_url) {
+                        Err(e) if e.is_not_found() => {
+                            return Err(TrustError::Unsigned { url: self.dists() }.into());
+                        }
+                        r => r?,
+                    };
                     self.keyring.verify_detached(&release, &sig, &url)?
                 } else {
                     tracing::warn!("{url}: signature NOT checked (signed = false)");

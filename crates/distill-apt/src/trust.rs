@@ -37,6 +37,8 @@ pub enum TrustError {
         url: String,
         why: String,
     },
+    #[error("Repository {url} is unsigned: it has neither InRelease nor Release.gpg")]
+    Unsigned { url: String },
     #[error("{what} from {url} is not signed by a trusted key (signed by {signers})")]
     NotTrusted {
         what: String,
@@ -49,6 +51,7 @@ impl TrustError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             TrustError::NotTrusted { .. } => "the file was tampered with, or the repository's key is missing: add the repository's keyring (`keyring =` in [[repositories]]), or check the mirror".into(),
+            TrustError::Unsigned { .. } => "distill refuses unsigned repositories; if you trust this one anyway, set signed = false in its [[repositories]] entry".into(),
             TrustError::Malformed { .. } => "the mirror served something that is not a signed Release file; check the mirror URL".into(),
             TrustError::BadKeyring { .. } | TrustError::ReadKeyring { .. } => "give the repository's public key as a binary (.gpg) or ASCII-armored (.asc) keyring".into(),
         })

@@ -58,6 +58,14 @@ pub fn suites(plan: &DebianPlan) -> Result<Vec<Suite>, PackagesError> {
         keyring.extend(Keyring::load(k)?);
     }
     let mirrors = Mirrors::find(plan.mirror.as_deref(), Path::new(APT_DIR))?;
+    // The system keyring, when the host names one, is trusted too; one that cannot be used
+    // only costs its keys, since the embedded Debian keys remain.
+    for k in mirrors.keyrings.iter().filter(|k| k.is_file()) {
+        match Keyring::load(k) {
+            Ok(ring) => keyring.extend(ring),
+            Err(e) => tracing::warn!("ignoring the host keyring: {e}"),
+        }
+    }
     let mut out = mirrors.suites(plan.release, &Arc::new(keyring));
     for r in &plan.repositories {
         let keyring = Arc::new(match &r.keyring {

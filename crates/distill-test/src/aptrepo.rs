@@ -52,6 +52,15 @@ impl GpgKey {
 
     /// Clearsigns `text` as `InRelease` is signed.
     pub fn clearsign(&self, text: &str) -> String {
+        self.sign(text, "--clearsign")
+    }
+
+    /// An armored detached signature, as `Release.gpg`.
+    pub fn detach_sign(&self, text: &str) -> String {
+        self.sign(text, "--detach-sign")
+    }
+
+    fn sign(&self, text: &str, how: &str) -> String {
         let mut child = Command::new("gpg")
             .arg("--homedir")
             .arg(self.home.path())
@@ -65,7 +74,8 @@ impl GpgKey {
                 "",
                 "--digest-algo",
                 "SHA256",
-                "--clearsign",
+                "--armor",
+                how,
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

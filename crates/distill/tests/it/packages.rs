@@ -345,3 +345,25 @@ fn python3_from_the_host_mirror_runs_in_podman() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), "py 65532 OpenSSL");
 }
+
+#[test]
+fn release_gpg_fallback_is_verified_and_unsigned_repositories_are_refused() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let dists = f.repo.path().join("debian/dists/bookworm");
+    std::fs::remove_file(dists.join("InRelease")).unwrap();
+    let release = std::fs::read_to_string(dists.join("Release")).unwrap();
+    std::fs::write(dists.join("Release.gpg"), f.key.detach_sign(&release)).unwrap();
+    let o = f.build("ok", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(f.out.path().join("ok")).unwrap();
+
+    std::fs::write(
+        dists.join("Release"),
+        release.replace("Label: Test", "Label: Evil"),
+    )
+    .unwrap();
+    f.assert_fails(&["Release", "not signed by a trusted key"]);
+
+    std::fs::remove_file(dists.join("Release.gpg")).unwrap();
+    f.assert_fails(&["is unsigned", "signed = false"]);
+}
