@@ -367,3 +367,47 @@ fn release_gpg_fallback_is_verified_and_unsigned_repositories_are_refused() {
     std::fs::remove_file(dists.join("Release.gpg")).unwrap();
     f.assert_fails(&["is unsigned", "signed = false"]);
 }
+
+#[test]
+fn extra_repository_is_trusted_with_its_own_keyring_only() {
+    let f = Fixture::new(&good_packages(), &["vendor-app"]);
+    let vendor = GpgKey::generate("vendor");
+    f.repo.publish(
+        "vendor",
+        "stable",
+        &[DebSpec::new("vendor-app", "3.0")
+            .depends("libgreet")
+            .file("opt/vendor/app", "v\n")],
+        &vendor,
+        86_400,
+    );
+    std::fs::copy(&vendor.public, f.ctx.path().join("vendor.asc")).unwrap();
+    let cfg = std::fs::read_to_string(f.ctx.path().join("distill.toml")).unwrap();
+    let with_repo = format!(
+        "{cfg}\n[[repositories]]\nuri = \"{}\"\nsuites = [\"stable\"]\nkeyring = \"vendor.asc\"\n",
+        f.server.url("/vendor")
+    );
+    std::fs::write(f.ctx.path().join("distill.toml"), &with_repo).unwrap();
+    let o = f.build("img", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let paths = layer_paths(&f.out.path().join("img"));
+    assert!(paths.iter().any(|p| p == "opt/vendor/app"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "usr/lib/x86_64-linux-gnu/libgreet.so.2.1")
+    );
+    std::fs::remove_dir_all(f.out.path().join("img")).unwrap();
+
+    // The Debian mirror's key does not vouch for the vendor's repository.
+    std::fs::copy(&f.key.public, f.ctx.path().join("vendor.asc")).unwrap();
+    f.assert_fails(&["vendor", "not signed by a trusted key"]);
+
+    // A repository without a keyring is a config error, unless explicitly unsigned.
+    std::fs::write(
+        f.ctx.path().join("distill.toml"),
+        with_repo.replace("keyring = \"vendor.asc\"\n", ""),
+    )
+    .unwrap();
+    f.assert_fails(&["has no keyring", "signed = false"]);
+}
