@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use distill_oci::layer::{Entry, EntryKind, FileSource};
+use distill_oci::layer::{Entry, EntryKind, FileSource, LayerError, normalize_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DebError {
@@ -132,31 +132,30 @@ pub struct Extracted {
 /// Top-level directories that merged /usr moves under `usr/`.
 const MERGED: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
-/// Normalizes a tar path: no `.`, no leading `./` or `/`, merged /usr applied.
+/// Normalizes a tar path: no `.`, no leading `./`, merged /usr applied. `None` for the root.
 fn normalize(raw: &str, package: &str) -> Result<Option<String>, DebError> {
     let unsafe_ = |why| DebError::Unsafe {
         package: package.to_owned(),
         path: raw.to_owned(),
         why,
     };
+    // Package paths are relative (`./usr/...`); an absolute one is not a mistake to fix.
     if raw.starts_with('/') {
         return Err(unsafe_("absolute path"));
     }
-    let mut parts = Vec::new();
-    for p in raw.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => return Err(unsafe_("`..` in the path")),
-            p => parts.push(p),
-        }
-    }
-    if parts.is_empty() {
+    if raw.split('/').all(|p| p.is_empty() || p == ".") {
         return Ok(None);
     }
-    if MERGED.contains(&parts[0]) {
-        parts.insert(0, "usr");
-    }
-    Ok(Some(parts.join("/")))
+    let path = normalize_path(raw).map_err(|e| match e {
+        LayerError::BadPath { why, .. } => unsafe_(why),
+        _ => unsafe_("invalid path"),
+    })?;
+    let top = path.split('/').next().unwrap_or_default();
+    Ok(Some(if MERGED.contains(&top) {
+        format!("usr/{path}")
+    } else {
+        path
+    }))
 }
 
 /// Resolves `target` lexically from the directory of `link` (both relative to the root);

@@ -11,10 +11,9 @@ use distill_oci::{
     BlobStore, BlobStoreError, Built, Digest, ImageError, ImageSpec, LayerError, SinkError, Staged,
 };
 
-use distill_apt::fetch::{Cache, Fetcher};
 pub use distill_apt::install::Progress;
 
-use crate::packages::{self, PackagesError};
+use crate::packages::{self, PackagesError, Sources};
 use crate::plan::BuildPlan;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +69,6 @@ impl Report {
     }
 }
 
-/// Where packages come from: the cache and the network.
-pub struct Sources<'a> {
-    pub cache: &'a Cache,
-    pub fetcher: &'a dyn Fetcher,
-}
-
 /// Builds the plan's image and writes it to every output.
 pub fn build(
     plan: &BuildPlan,
@@ -102,8 +95,7 @@ pub fn build(
         Some(packages::packages_for(
             &plan.debian,
             &plan.platforms,
-            sources.cache,
-            sources.fetcher,
+            sources,
             progress,
         )?)
     };
@@ -133,14 +125,8 @@ pub fn build(
                 .expect("the lock covers every platform: checked when it was read")
                 .packages;
             let stage = staging.path().join(format!("stage-{i}"));
-            let (entries, installed) = packages::entries(
-                pinned,
-                &p.architecture,
-                &stage,
-                sources.cache,
-                sources.fetcher,
-                progress,
-            )?;
+            let (entries, installed) =
+                packages::entries(pinned, &p.architecture, &stage, sources, progress)?;
             package_count = installed.len();
             progress.start(&format!("writing the packages layer for {p}"), 0);
             let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
@@ -181,13 +167,7 @@ pub fn write_lock(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<std::path::PathBuf, BuildError> {
-    let lock = packages::lock(
-        &plan.debian,
-        &plan.platforms,
-        sources.cache,
-        sources.fetcher,
-        progress,
-    )?;
+    let lock = packages::lock(&plan.debian, &plan.platforms, sources, progress)?;
     let path = plan.debian.lockfile.clone();
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let err = |source| BuildError::WriteLock {

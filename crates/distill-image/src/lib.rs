@@ -12,6 +12,7 @@ pub mod config;
 pub mod packages;
 pub mod plan;
 
-pub use build::{BuildError, Progress, Report, Sources, build, write_lock};
+pub use build::{BuildError, Progress, Report, build, write_lock};
 pub use config::{Config, ConfigError};
+pub use packages::Sources;
 pub use plan::{BuildPlan, Options, plan};

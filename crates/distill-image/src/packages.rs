@@ -48,6 +48,12 @@ impl PackagesError {
     }
 }
 
+/// Where packages come from: the cache and the network.
+pub struct Sources<'a> {
+    pub cache: &'a Cache,
+    pub fetcher: &'a dyn Fetcher,
+}
+
 /// The host's apt configuration, where the default mirror comes from.
 pub const APT_DIR: &str = "/etc/apt";
 
@@ -89,15 +95,20 @@ pub fn suites(plan: &DebianPlan) -> Result<Vec<Suite>, PackagesError> {
 pub fn lock(
     plan: &DebianPlan,
     platforms: &[Platform],
-    cache: &Cache,
-    fetcher: &dyn Fetcher,
+    sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Lockfile, PackagesError> {
     let suites = suites(plan)?;
     let mut out = Vec::new();
     for platform in platforms {
         progress.start(&format!("resolving for {platform}"), 0);
-        let universe = load_universe(&suites, &platform.architecture, cache, fetcher, now())?;
+        let universe = load_universe(
+            &suites,
+            &platform.architecture,
+            sources.cache,
+            sources.fetcher,
+            now(),
+        )?;
         let resolved =
             universe
                 .resolve(&plan.include)
@@ -133,12 +144,11 @@ pub fn lock(
 pub fn packages_for(
     plan: &DebianPlan,
     platforms: &[Platform],
-    cache: &Cache,
-    fetcher: &dyn Fetcher,
+    sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Lockfile, PackagesError> {
     if !plan.locked {
-        return lock(plan, platforms, cache, fetcher, progress);
+        return lock(plan, platforms, sources, progress);
     }
     let path = plan.lockfile.display().to_string();
     let text = std::fs::read_to_string(&plan.lockfile).map_err(|source| LockError::Read {
@@ -156,11 +166,10 @@ pub fn entries(
     pkgs: &[LockedPackage],
     arch: &str,
     stage: &Path,
-    cache: &Cache,
-    fetcher: &dyn Fetcher,
+    sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<(Vec<Entry>, Vec<Installed>), PackagesError> {
-    let debs = install::download(pkgs, cache, fetcher, progress, 4)?;
+    let debs = install::download(pkgs, sources.cache, sources.fetcher, progress, 4)?;
     progress.start("extracting packages", 0);
     let out = install::extract(pkgs, &debs, stage, arch)?;
     progress.finish();

@@ -21,33 +21,31 @@ impl GpgKey {
     pub fn generate(name: &str) -> Self {
         require("gpg");
         let home = tempfile::Builder::new().prefix("gpg").tempdir().unwrap();
-        let gpg = |args: &[&str]| {
-            let mut c = Command::new("gpg");
-            c.arg("--homedir")
-                .arg(home.path())
-                .args([
-                    "--batch",
-                    "--quiet",
-                    "--no-permission-warning",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    "",
-                ])
-                .args(args);
-            run_ok(&mut c)
-        };
-        gpg(&[
-            "--quick-gen-key",
-            &format!("{name} <{name}@test.invalid>"),
-            "ed25519",
-            "sign",
-            "0",
-        ]);
         let public = home.path().join("public.asc");
-        let armored = gpg(&["--armor", "--export"]);
-        std::fs::write(&public, armored).unwrap();
-        Self { home, public }
+        let key = Self { home, public };
+        let uid = format!("{name} <{name}@test.invalid>");
+        run_ok(
+            key.gpg()
+                .args(["--quick-gen-key", &uid, "ed25519", "sign", "0"]),
+        );
+        let armored = run_ok(key.gpg().args(["--armor", "--export"]));
+        std::fs::write(&key.public, armored).unwrap();
+        key
+    }
+
+    /// `gpg` on this key's home, unattended, with no passphrase.
+    fn gpg(&self) -> Command {
+        let mut c = Command::new("gpg");
+        c.arg("--homedir").arg(self.home.path()).args([
+            "--batch",
+            "--quiet",
+            "--no-permission-warning",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
+        c
     }
 
     /// Clearsigns `text` as `InRelease` is signed.
@@ -61,22 +59,9 @@ impl GpgKey {
     }
 
     fn sign(&self, text: &str, how: &str) -> String {
-        let mut child = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args([
-                "--batch",
-                "--quiet",
-                "--no-permission-warning",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-                "--digest-algo",
-                "SHA256",
-                "--armor",
-                how,
-            ])
+        let mut child = self
+            .gpg()
+            .args(["--digest-algo", "SHA256", "--armor", how])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -88,7 +73,7 @@ impl GpgKey {
             .write_all(text.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
+        assert!(out.status.success(), "gpg {how} failed");
         String::from_utf8(out.stdout).unwrap()
     }
 }

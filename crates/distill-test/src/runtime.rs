@@ -73,11 +73,23 @@ impl Podman {
 
     /// `podman run --rm --network none IMAGE ARGS...`; IMAGE may be `oci-archive:FILE`.
     pub fn run(&self, image: &str, args: &[&str]) -> RunOutput {
-        output_of(
-            self.cmd()
-                .args(["run", "--rm", "--network", "none", "--quiet", image])
-                .args(args),
-        )
+        let mut out = None;
+        for _ in 0..3 {
+            let o = output_of(
+                self.cmd()
+                    .args(["run", "--rm", "--network", "none", "--quiet", image])
+                    .args(args),
+            );
+            // podman 4.3 can lose a container's exit code under load ("no such exit code",
+            // reported as 127) although the container ran; that is podman's race, not the
+            // image's result, so run again.
+            let lost = o.stderr.contains("no such exit code");
+            out = Some(o);
+            if !lost {
+                break;
+            }
+        }
+        out.expect("ran at least once")
     }
 
     /// `podman load -i ARCHIVE`; returns what podman printed.
