@@ -14,7 +14,7 @@
 //!   top-level symlinks with directories;
 //! - setuid and setgid bits are dropped: images carry none.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -260,7 +260,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
         source,
     })?;
     let mut entries: Vec<Entry> = Vec::new();
-    let mut files: HashMap<String, usize> = HashMap::new();
+    let mut files: HashSet<String> = HashSet::new();
     let mut ar = tar::Archive::new(section(&data_m)?);
     for (n, e) in ar.entries().map_err(read_err(&data_m.name))?.enumerate() {
         let mut e = e.map_err(read_err(&data_m.name))?;
@@ -293,7 +293,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
             tar::EntryType::Link => {
                 let target = normalize(&link_target()?, package)?
                     .ok_or_else(|| unsafe_("hard link to the root"))?;
-                if !files.contains_key(&target) {
+                if !files.contains(&target) {
                     return Err(unsafe_("hard link to a file the package does not hold"));
                 }
                 EntryKind::Hardlink { target }
@@ -306,7 +306,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
                     source,
                 })?;
                 let size = io::copy(&mut e, &mut out).map_err(read_err(&data_m.name))?;
-                files.insert(path.clone(), entries.len());
+                files.insert(path.clone());
                 EntryKind::File(FileSource::Path { path: staged, size })
             }
             tar::EntryType::Block | tar::EntryType::Char => return Err(unsafe_("device node")),

@@ -8,7 +8,7 @@ use distill_app::FilesError;
 use distill_oci::image::{ImageLayer, finish, write_image};
 use distill_oci::layer::write_layer;
 use distill_oci::{
-    BlobStore, BlobStoreError, Built, Digest, ImageError, ImageSpec, LayerError, SinkError, Staged,
+    BlobStore, BlobStoreError, Built, Digest, ImageError, ImageSpec, LayerError, Outputs, SinkError,
 };
 
 pub use distill_apt::install::Progress;
@@ -75,11 +75,7 @@ pub fn build(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Report, BuildError> {
-    let mut outputs = plan
-        .outputs
-        .iter()
-        .map(Staged::open)
-        .collect::<Result<Vec<_>, _>>()?;
+    let outputs = Outputs::open(&plan.outputs)?;
 
     let tmp = std::env::temp_dir();
     let staging = tempfile::Builder::new()
@@ -147,12 +143,7 @@ pub fn build(
     let built = finish(&store, images)?;
 
     progress.start("writing outputs", 0);
-    for out in &mut outputs {
-        out.write(&store, &built, plan.epoch)?;
-    }
-    for out in outputs {
-        out.commit()?;
-    }
+    outputs.finish(&store, &built, plan.epoch)?;
     progress.finish();
     Ok(Report {
         built,

@@ -24,4 +24,4 @@ pub use dest::{Destination, DestinationError};
 pub use digest::Digest;
 pub use image::{Built, BuiltImage, ImageError, ImageLayer, ImageSpec, Platform};
 pub use layer::{Compression, Entry, EntryKind, FileSource, Layer, LayerError, LayerWriter};
-pub use sink::{SinkError, Staged, write_output};
+pub use sink::{Outputs, SinkError, Staged, write_output};

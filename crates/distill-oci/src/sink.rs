@@ -388,24 +388,38 @@ fn write_archive(
     tar.into_inner()?.flush()
 }
 
-/// Writes `built` to every destination: all are opened first and committed only when all
-/// were written, so one bad destination leaves none of them behind.
+/// Several outputs written as one: all are opened first (proving them writable before any
+/// work) and committed only when all were written, so one bad destination leaves none of
+/// them behind.
+pub struct Outputs(Vec<Staged>);
+
+impl Outputs {
+    pub fn open(dests: &[Destination]) -> Result<Self, SinkError> {
+        dests
+            .iter()
+            .map(Staged::open)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// Writes `built`, whose blobs are in `store`, to every output and commits them.
+    pub fn finish(mut self, store: &BlobStore, built: &Built, epoch: u64) -> Result<(), SinkError> {
+        for s in &mut self.0 {
+            s.write(store, built, epoch)?;
+        }
+        self.0.into_iter().try_for_each(Staged::commit)
+    }
+}
+
+/// Writes `built` to every destination at once; see [`Outputs`].
 pub fn write_output(
     store: &BlobStore,
     built: &Built,
     epoch: u64,
     dests: &[Destination],
 ) -> Result<(), SinkError> {
-    let mut staged = dests
-        .iter()
-        .map(Staged::open)
-        .collect::<Result<Vec<_>, _>>()?;
-    for s in &mut staged {
-        s.write(store, built, epoch)?;
-    }
-    staged.into_iter().try_for_each(Staged::commit)
+    Outputs::open(dests)?.finish(store, built, epoch)
 }
-
 #[cfg(test)]
 mod tests {
     use super::qualified_name;

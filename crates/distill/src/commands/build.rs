@@ -20,7 +20,7 @@ pub struct Common {
     #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
     pub platform: Option<Vec<Platform>>,
     /// The Debian archive to use instead of the one in the host's apt sources.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_mirror)]
     pub mirror: Option<String>,
 }
 
@@ -38,6 +38,14 @@ pub struct Args {
     /// Install exactly the packages distill.lock pins.
     #[arg(long)]
     locked: bool,
+}
+
+fn parse_mirror(s: &str) -> Result<String, String> {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        Ok(s.trim_end_matches('/').to_owned())
+    } else {
+        Err("expected an http:// or https:// URL, as in the host's apt sources".into())
+    }
 }
 
 pub fn options(
