@@ -3,8 +3,9 @@
 //!
 //! The `ar` reader is our own: the `ar` crate panics on malformed input, and a `.deb` is
 //! hostile input until proven otherwise. Extraction never writes the package's tree to disk:
-//! file contents go to numbered files in a staging directory and the tree exists only as
-//! layer [`Entry`]s, so no crafted path or symlink can make us write outside that directory.
+//! file contents go, one after another, into a single staging file and the tree exists only
+//! as layer [`Entry`]s, so no crafted path or symlink can make us write outside the staging
+//! directory.
 //!
 //! Each entry is checked and normalized:
 //! - `..` components, absolute names, device nodes and FIFOs are refused, naming the package;
@@ -16,7 +17,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use distill_oci::layer::{Entry, EntryKind, FileSource, LayerError, normalize_path};
@@ -259,10 +260,21 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
         dir: stage.to_path_buf(),
         source,
     })?;
+    // Every file's bytes go, one after the other, into one staging file.
+    let staged_path = stage.join("contents");
+    let mut staged =
+        io::BufWriter::new(
+            File::create(&staged_path).map_err(|source| DebError::Stage {
+                package: package.to_owned(),
+                dir: stage.to_path_buf(),
+                source,
+            })?,
+        );
+    let mut staged_len = 0u64;
     let mut entries: Vec<Entry> = Vec::new();
     let mut files: HashSet<String> = HashSet::new();
     let mut ar = tar::Archive::new(section(&data_m)?);
-    for (n, e) in ar.entries().map_err(read_err(&data_m.name))?.enumerate() {
+    for e in ar.entries().map_err(read_err(&data_m.name))? {
         let mut e = e.map_err(read_err(&data_m.name))?;
         let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
         let Some(path) = normalize(&raw, package)? else {
@@ -299,15 +311,15 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
                 EntryKind::Hardlink { target }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let staged = stage.join(format!("{n}"));
-                let mut out = File::create(&staged).map_err(|source| DebError::Stage {
-                    package: package.to_owned(),
-                    dir: stage.to_path_buf(),
-                    source,
-                })?;
-                let size = io::copy(&mut e, &mut out).map_err(read_err(&data_m.name))?;
+                let offset = staged_len;
+                let size = io::copy(&mut e, &mut staged).map_err(read_err(&data_m.name))?;
+                staged_len += size;
                 files.insert(path.clone());
-                EntryKind::File(FileSource::Path { path: staged, size })
+                EntryKind::File(FileSource::Slice {
+                    path: staged_path.clone(),
+                    offset,
+                    size,
+                })
             }
             tar::EntryType::Block | tar::EntryType::Char => return Err(unsafe_("device node")),
             tar::EntryType::Fifo => return Err(unsafe_("FIFO")),
@@ -325,6 +337,11 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
             gid,
         });
     }
+    staged.flush().map_err(|source| DebError::Stage {
+        package: package.to_owned(),
+        dir: stage.to_path_buf(),
+        source,
+    })?;
     Ok(Extracted {
         entries,
         control,

@@ -85,17 +85,7 @@ pub fn build(
     let _cleanup = distill_oci::cleanup::Registered::new(staging.path());
     let store = BlobStore::create(staging.path().join("layout"))?;
 
-    let lock = if plan.debian.include.is_empty() {
-        None
-    } else {
-        Some(packages::packages_for(
-            &plan.debian,
-            &plan.platforms,
-            sources,
-            progress,
-        )?)
-    };
-
+    // Local files first: a missing one fails the build before any network work.
     progress.start("collecting files", 0);
     let entries = distill_app::collect(&plan.files)?;
     let files = entries.len();
@@ -110,6 +100,17 @@ pub fn build(
         })
     };
     progress.finish();
+
+    let lock = if plan.debian.include.is_empty() {
+        None
+    } else {
+        Some(packages::packages_for(
+            &plan.debian,
+            &plan.platforms,
+            sources,
+            progress,
+        )?)
+    };
 
     let mut images = Vec::new();
     let mut package_count = 0;

@@ -42,6 +42,8 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 "#;
 
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// podman with private storage.
 pub struct Podman {
     dir: tempfile::TempDir,
@@ -71,18 +73,39 @@ impl Podman {
         c
     }
 
-    /// `podman run --rm --network none IMAGE ARGS...`; IMAGE may be `oci-archive:FILE`.
+    /// `podman run --network none IMAGE ARGS...`; IMAGE may be `oci-archive:FILE`. The
+    /// container is removed afterwards.
     pub fn run(&self, image: &str, args: &[&str]) -> RunOutput {
         let mut out = None;
-        for _ in 0..3 {
+        for attempt in 0..3 {
+            // No `--rm`: with it, podman 4.3's cleanup process can remove the container
+            // before `podman run` reads its exit code ("no such exit code", reported as 127).
+            let name = format!("distill-test-{}-{attempt}", std::process::id());
+            let name = format!(
+                "{name}-{}",
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
             let o = output_of(
                 self.cmd()
-                    .args(["run", "--rm", "--network", "none", "--quiet", image])
+                    .args([
+                        "run",
+                        "--name",
+                        &name,
+                        "--network",
+                        "none",
+                        "--quiet",
+                        image,
+                    ])
                     .args(args),
             );
-            // podman 4.3 can lose a container's exit code under load ("no such exit code",
-            // reported as 127) although the container ran; that is podman's race, not the
-            // image's result, so run again.
+            let _ = self
+                .cmd()
+                .args(["rm", "--force", &name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            // Should podman still lose the exit code, that is its race, not the image's
+            // result: run again.
             let lost = o.stderr.contains("no such exit code");
             out = Some(o);
             if !lost {
