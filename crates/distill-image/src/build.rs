@@ -61,6 +61,8 @@ pub struct Report {
     pub files: usize,
     /// Debian packages installed, per platform.
     pub packages: usize,
+    /// What each registry output's push did.
+    pub pushed: Vec<distill_oci::registry::PushReport>,
 }
 
 impl Report {
@@ -75,7 +77,7 @@ pub fn build(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Report, BuildError> {
-    let outputs = Outputs::open(&plan.outputs)?;
+    let outputs = Outputs::open(&plan.outputs, &plan.registry)?;
 
     let tmp = std::env::temp_dir();
     let staging = tempfile::Builder::new()
@@ -144,12 +146,13 @@ pub fn build(
     let built = finish(&store, images)?;
 
     progress.start("writing outputs", 0);
-    outputs.finish(&store, &built, plan.epoch)?;
+    let pushed = outputs.finish(&store, &built, plan.epoch)?;
     progress.finish();
     Ok(Report {
         built,
         files,
         packages: package_count,
+        pushed,
     })
 }
 

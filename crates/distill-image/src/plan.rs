@@ -34,6 +34,8 @@ pub struct Options {
     pub mirror: Option<String>,
     /// `--locked`: install exactly what distill.lock pins.
     pub locked: bool,
+    /// How to reach registries (`--ca-cert`, `--insecure-registry`).
+    pub registry: distill_oci::registry::RegistryOptions,
 }
 
 /// Where Debian packages come from and which ones.
@@ -69,6 +71,7 @@ pub struct BuildPlan {
     pub files: Vec<FileSpec>,
     pub debian: DebianPlan,
     pub outputs: Vec<Destination>,
+    pub registry: distill_oci::registry::RegistryOptions,
 }
 
 struct Checker<'a> {
@@ -307,6 +310,7 @@ pub fn plan_from(
         files,
         debian,
         outputs: opts.outputs.clone(),
+        registry: opts.registry.clone(),
     })
 }
 

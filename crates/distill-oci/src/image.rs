@@ -140,6 +140,8 @@ pub struct ImageLayer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltImage {
     pub platform: Platform,
+    /// The manifest's media type: OCI for what distill writes, maybe Docker's when pulled.
+    pub media_type: &'static str,
     pub manifest: Digest,
     pub manifest_size: u64,
     pub config: Digest,
@@ -151,15 +153,15 @@ pub struct BuiltImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
     pub images: Vec<BuiltImage>,
-    /// The index, when there is more than one platform.
-    pub index: Option<(Digest, u64)>,
+    /// The index (media type, digest, size), when there is more than one platform.
+    pub index: Option<(&'static str, Digest, u64)>,
 }
 
 impl Built {
     /// The digest a user refers to: the index when multi-platform, else the manifest.
     pub fn digest(&self) -> &Digest {
         match &self.index {
-            Some((d, _)) => d,
+            Some((_, d, _)) => d,
             None => &self.images[0].manifest,
         }
     }
@@ -167,9 +169,9 @@ impl Built {
     /// The media type, digest and size of [`Built::digest`].
     pub fn root(&self) -> (&'static str, &Digest, u64) {
         match &self.index {
-            Some((d, s)) => (media::OCI_INDEX, d, *s),
+            Some((m, d, s)) => (m, d, *s),
             None => (
-                media::OCI_MANIFEST,
+                self.images[0].media_type,
                 &self.images[0].manifest,
                 self.images[0].manifest_size,
             ),
@@ -184,7 +186,7 @@ impl Built {
                 out.push(d.clone());
             }
         };
-        if let Some((d, _)) = &self.index {
+        if let Some((_, d, _)) = &self.index {
             push(d);
         }
         for img in &self.images {
@@ -326,6 +328,7 @@ pub fn write_image(
     let (manifest, manifest_size) = put_json(store, "manifest", &manifest)?;
     Ok(BuiltImage {
         platform,
+        media_type: media::OCI_MANIFEST,
         manifest,
         manifest_size,
         config: config_digest,
@@ -345,7 +348,7 @@ pub fn finish(store: &BlobStore, images: Vec<BuiltImage>) -> Result<Built, Image
     let manifests = images
         .iter()
         .map(|img| {
-            descriptor(media::OCI_MANIFEST, &img.manifest, img.manifest_size)
+            descriptor(img.media_type, &img.manifest, img.manifest_size)
                 .platform(img.platform.to_oci()?)
                 .build()
                 .map_err(spec_err("manifest descriptor"))
@@ -357,10 +360,10 @@ pub fn finish(store: &BlobStore, images: Vec<BuiltImage>) -> Result<Built, Image
         .manifests(manifests)
         .build()
         .map_err(spec_err("index"))?;
-    let index = put_json(store, "index", &index)?;
+    let (digest, size) = put_json(store, "index", &index)?;
     Ok(Built {
         images,
-        index: Some(index),
+        index: Some((media::OCI_INDEX, digest, size)),
     })
 }
 

@@ -17,7 +17,9 @@ pub mod digest;
 pub mod image;
 pub mod layer;
 pub mod media;
+pub mod registry;
 pub mod sink;
+pub mod transfer;
 
 pub use blob::{BlobStore, BlobStoreError};
 pub use dest::{Destination, DestinationError};

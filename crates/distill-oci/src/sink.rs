@@ -38,8 +38,21 @@ pub enum SinkError {
     NotALayout { dest: String, path: PathBuf },
     #[error("Cannot write {dest}: a docker-archive holds one platform, this build has {count}")]
     MultiPlatformDockerArchive { dest: String, count: usize },
-    #[error("Pushing to a registry ({dest}) is not supported yet")]
-    RegistryUnsupported { dest: String },
+    #[error("Invalid registry reference in {dest}: {source}")]
+    Reference {
+        dest: String,
+        source: crate::registry::ReferenceError,
+    },
+    #[error("Cannot push {dest}: {source}")]
+    Push {
+        dest: String,
+        source: crate::registry::TransferError,
+    },
+    #[error("Cannot reach the registry of {dest}: {source}")]
+    Connect {
+        dest: String,
+        source: crate::registry::RegistryError,
+    },
     #[error(transparent)]
     Image(#[from] ImageError),
     #[error(transparent)]
@@ -66,9 +79,9 @@ impl SinkError {
                 "pass one --platform, or use an oci-archive: destination for a multi-platform image"
                     .into()
             }
-            SinkError::RegistryUnsupported { .. } => {
-                "write an oci: or oci-archive: output and copy it with `skopeo copy`".into()
-            }
+            SinkError::Push { source, .. } => return source.hint(),
+            SinkError::Connect { source, .. } => return source.hint(),
+            SinkError::Reference { .. } => "write docker://HOST[:PORT]/REPOSITORY[:TAG]".into(),
             SinkError::Io { path, .. } => format!("check that {} is writable", path.display()),
             _ => return None,
         })
@@ -80,24 +93,52 @@ pub struct Staged {
     dest: Destination,
     target: PathBuf,
     tmp: Tmp,
-    _cleanup: crate::cleanup::Registered,
+    _cleanup: Option<crate::cleanup::Registered>,
+    /// What a registry push did.
+    pushed: Option<crate::registry::PushReport>,
+    /// A repository of the same registry that holds the blobs, to mount them from.
+    mount_from: Option<String>,
 }
 
 enum Tmp {
     Dir(TempDir),
     File(NamedTempFile),
+    /// A registry: nothing is visible there until the manifests are PUT.
+    Registry(Box<crate::registry::Client>),
 }
 
 impl Staged {
-    /// Reserves a temporary place next to `dest`, proving it is writable before any work.
-    pub fn open(dest: &Destination) -> Result<Self, SinkError> {
+    /// Reserves a temporary place next to `dest`, proving it is writable before any work; for
+    /// a registry, connects and settles the scheme and credentials.
+    pub fn open(
+        dest: &Destination,
+        opts: &crate::registry::RegistryOptions,
+    ) -> Result<Self, SinkError> {
         let label = dest.to_string();
         let target = match dest {
             Destination::OciDir { path, .. }
             | Destination::OciArchive { path, .. }
             | Destination::DockerArchive { path, .. } => absolute(path, &label)?,
-            Destination::Registry { .. } => {
-                return Err(SinkError::RegistryUnsupported { dest: label });
+            Destination::Registry { reference } => {
+                let r: crate::registry::Reference =
+                    reference.parse().map_err(|source| SinkError::Reference {
+                        dest: label.clone(),
+                        source,
+                    })?;
+                let client = crate::registry::Client::connect(&r, opts).map_err(|source| {
+                    SinkError::Connect {
+                        dest: label.clone(),
+                        source,
+                    }
+                })?;
+                return Ok(Self {
+                    dest: dest.clone(),
+                    target: PathBuf::new(),
+                    _cleanup: None,
+                    tmp: Tmp::Registry(Box::new(client)),
+                    pushed: None,
+                    mount_from: None,
+                });
             }
         };
         let parent = target.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -150,12 +191,15 @@ impl Staged {
         let path = match &tmp {
             Tmp::Dir(d) => d.path(),
             Tmp::File(f) => f.path(),
+            Tmp::Registry(_) => unreachable!("registries return early"),
         };
         Ok(Self {
             dest: dest.clone(),
             target,
-            _cleanup: crate::cleanup::Registered::new(path),
+            _cleanup: Some(crate::cleanup::Registered::new(path)),
             tmp,
+            pushed: None,
+            mount_from: None,
         })
     }
 
@@ -209,8 +253,23 @@ impl Staged {
                     source,
                 })
             }
+            (Destination::Registry { .. }, Tmp::Registry(client)) => {
+                let report =
+                    crate::registry::push(store, built, client, self.mount_from.as_deref())
+                        .map_err(|source| SinkError::Push {
+                            dest: label.clone(),
+                            source,
+                        })?;
+                self.pushed = Some(report);
+                Ok(())
+            }
             _ => unreachable!("the temporary's kind follows the destination"),
         }
+    }
+
+    /// Whether this output is a registry (pushed last, once every local output is written).
+    pub fn is_registry(&self) -> bool {
+        matches!(self.tmp, Tmp::Registry(_))
     }
 
     /// Moves the finished output to its destination.
@@ -227,6 +286,7 @@ impl Staged {
             }
         };
         match self.tmp {
+            Tmp::Registry(_) => {}
             Tmp::File(file) => {
                 file.as_file()
                     .set_permissions(fs::Permissions::from_mode(0o644))
@@ -394,20 +454,46 @@ fn write_archive(
 pub struct Outputs(Vec<Staged>);
 
 impl Outputs {
-    pub fn open(dests: &[Destination]) -> Result<Self, SinkError> {
-        dests
+    pub fn open(
+        dests: &[Destination],
+        opts: &crate::registry::RegistryOptions,
+    ) -> Result<Self, SinkError> {
+        let mut staged = dests
             .iter()
-            .map(Staged::open)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self)
+            .map(|d| Staged::open(d, opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Local outputs are written first: a push is the one step that cannot be undone.
+        staged.sort_by_key(Staged::is_registry);
+        Ok(Self(staged))
+    }
+
+    /// Lets pushes to `source`'s registry mount blobs from its repository instead of
+    /// uploading them.
+    pub fn mount_from(&mut self, source: &crate::registry::Reference) {
+        for s in &mut self.0 {
+            if let Tmp::Registry(c) = &s.tmp
+                && c.reference().host == source.host
+                && c.reference().repository != source.repository
+            {
+                s.mount_from = Some(source.repository.clone());
+            }
+        }
     }
 
     /// Writes `built`, whose blobs are in `store`, to every output and commits them.
-    pub fn finish(mut self, store: &BlobStore, built: &Built, epoch: u64) -> Result<(), SinkError> {
+    /// Returns what each registry push did.
+    pub fn finish(
+        mut self,
+        store: &BlobStore,
+        built: &Built,
+        epoch: u64,
+    ) -> Result<Vec<crate::registry::PushReport>, SinkError> {
         for s in &mut self.0 {
             s.write(store, built, epoch)?;
         }
-        self.0.into_iter().try_for_each(Staged::commit)
+        let pushed = self.0.iter().filter_map(|s| s.pushed.clone()).collect();
+        self.0.into_iter().try_for_each(Staged::commit)?;
+        Ok(pushed)
     }
 }
 
@@ -418,7 +504,9 @@ pub fn write_output(
     epoch: u64,
     dests: &[Destination],
 ) -> Result<(), SinkError> {
-    Outputs::open(dests)?.finish(store, built, epoch)
+    Outputs::open(dests, &Default::default())?
+        .finish(store, built, epoch)
+        .map(drop)
 }
 #[cfg(test)]
 mod tests {

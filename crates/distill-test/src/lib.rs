@@ -5,10 +5,13 @@
 //! - [`runtime`]: runs images in real runtimes: podman (through runc, with the
 //!   containers.conf these machines need) and a Docker engine started and stopped per test;
 //! - [`aptrepo`], [`http`]: a signed apt repository made in the test, served on 127.0.0.1;
+//! - [`registry`]: Debian's docker-registry on 127.0.0.1 (plain, or TLS and htpasswd) and a
+//!   fault-injecting proxy;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
 
 pub mod aptrepo;
 pub mod http;
+pub mod registry;
 pub mod runtime;
 pub mod tools;
 pub mod validate;

@@ -27,6 +27,10 @@ enum Command {
     Build(commands::build::Args),
     /// Resolve [packages] and write distill.lock beside the config.
     Lock(commands::lock::Args),
+    /// Copy an image to a registry (or any destination); prints its digest.
+    Push(commands::push::PushArgs),
+    /// Copy an image from a registry to local outputs; prints its digest.
+    Pull(commands::push::PullArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, cli.quiet),
         Command::Lock(args) => commands::lock::run(args, cli.quiet),
+        Command::Push(args) => commands::push::push(args),
+        Command::Pull(args) => commands::push::pull(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -64,6 +64,9 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<distill_image::packages::PackagesError>() {
         return e.hint();
     }
+    if let Some(e) = e.downcast_ref::<distill_oci::transfer::CopyError>() {
+        return e.hint();
+    }
     None
 }
 

@@ -24,12 +24,34 @@ pub struct Common {
     pub mirror: Option<String>,
 }
 
+/// How to reach registries.
+#[derive(clap::Args, Default)]
+pub struct RegistryArgs {
+    /// A PEM file of CA certificates to trust for registries, beside the system roots.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// A registry that may be reached over plain HTTP (loopback registries always may).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> distill_oci::registry::RegistryOptions {
+        distill_oci::registry::RegistryOptions {
+            ca_certs: self.ca_cert.clone(),
+            insecure: self.insecure_registry.clone(),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
-    /// docker-archive:FILE[:NAME:TAG]. Repeat for several outputs.
+    /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO:TAG. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
     output: Vec<Destination>,
     /// Layer compression: gzip (default) or zstd.
@@ -62,12 +84,14 @@ pub fn options(
         epoch: source_date_epoch()?,
         mirror: common.mirror,
         locked,
+        registry: Default::default(),
     })
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let mut opts = options(args.common, args.output, args.locked)?;
     opts.compression = args.compression;
+    opts.registry = args.registry.options();
     let plan = plan(&opts).context("Invalid build configuration")?;
     let progress = crate::ui::Bars::new(quiet);
     let cache = Cache::new(Cache::default_root());
@@ -88,7 +112,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// `SOURCE_DATE_EPOCH` (reproducible-builds.org): the build's only clock. 0 when unset.
-fn source_date_epoch() -> anyhow::Result<u64> {
+pub fn source_date_epoch() -> anyhow::Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Err(_) => Ok(0),
         Ok(v) if v.trim().is_empty() => Ok(0),

@@ -4,5 +4,6 @@ mod common;
 mod errors;
 mod outputs;
 mod packages;
+mod registry;
 mod reproducible;
 mod runtimes;

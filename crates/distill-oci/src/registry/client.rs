@@ -1,0 +1,772 @@
+//! The OCI distribution protocol client (distribution-spec v1.1): blobs and manifests over
+//! HTTP, with the auth flows registries use.
+//!
+//! - Auth: anonymous first; on `401` the `WWW-Authenticate` challenge decides: `Basic` sends
+//!   the credential, `Bearer` trades it (or nothing) for a token at the realm, per scope.
+//!   A token the registry rejects is fetched once more, then the request fails.
+//! - TLS: the system roots plus `--ca-cert`; plain HTTP only for a loopback registry or one
+//!   named by `--insecure-registry`.
+//! - Faults: connection errors, 429 and 5xx are retried with backoff by the callers, per
+//!   idempotent unit of work (a whole blob upload, a manifest PUT).
+//! - Secrets never enter an error or a log line: messages carry URLs, statuses and the
+//!   registry's error codes, never headers.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::blocking::{Client as Http, RequestBuilder, Response};
+use reqwest::{Method, StatusCode};
+
+use super::auth::{self, Credential, CredentialError};
+use super::reference::Reference;
+use crate::digest::Digest;
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Extra CA certificates (PEM) to trust, beside the system roots.
+    pub ca_certs: Vec<PathBuf>,
+    /// Hosts that may be reached over plain HTTP.
+    pub insecure: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{registry} refused the credentials for {repository} (HTTP 401{})", detail(.why))]
+    Unauthorized {
+        registry: String,
+        repository: String,
+        why: String,
+    },
+    #[error("{registry} denies access to {repository} (HTTP 403{})", detail(.why))]
+    Denied {
+        registry: String,
+        repository: String,
+        why: String,
+    },
+    #[error("{method} {url} answered HTTP {status}{}", detail(.why))]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        why: String,
+    },
+    #[error("Cannot reach {url}: {why}")]
+    Transport { url: String, why: String },
+    #[error("{what} from {url} has digest {actual}, expected {expected}")]
+    DigestMismatch {
+        what: &'static str,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{host} does not speak HTTPS, and plain HTTP is only used for loopback registries")]
+    Insecure { host: String },
+    #[error("Cannot use CA certificate {path}: {why}")]
+    CaCert { path: PathBuf, why: String },
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error("Invalid answer from {url}: {why}")]
+    Protocol { url: String, why: String },
+    #[error("Cannot read blob {digest}: {why}")]
+    Local { digest: String, why: String },
+}
+
+fn detail(why: &str) -> String {
+    if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {why}")
+    }
+}
+
+impl RegistryError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            RegistryError::Unauthorized { registry, .. } => format!(
+                "check the credentials for {registry}: DISTILL_REGISTRY_USERNAME/DISTILL_REGISTRY_PASSWORD, or `docker login {registry}`"
+            ),
+            RegistryError::Denied { .. } => "the account lacks push or pull rights on that repository".into(),
+            RegistryError::Insecure { host } => format!("if {host} is yours and HTTP is intended, pass --insecure-registry {host}"),
+            RegistryError::CaCert { .. } => "give a PEM file holding the registry's CA certificate".into(),
+            RegistryError::Transport { .. } => "check the registry address and the network; for a private CA pass --ca-cert".into(),
+            RegistryError::DigestMismatch { .. } => "the registry served other bytes than it named; retry, or check for a proxy that rewrites content".into(),
+            _ => return None,
+        })
+    }
+
+    /// Worth another try: the network or the server failed, not the request.
+    pub fn transient(&self) -> bool {
+        match self {
+            RegistryError::Transport { .. } => true,
+            RegistryError::Status { status, .. } => {
+                *status >= 500 || *status == 429 || *status == 408
+            }
+            _ => false,
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The `errors` of a registry's JSON error body, as `CODE: message`.
+fn registry_errors(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let parts: Vec<String> = v["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e["code"].as_str().unwrap_or("?"),
+                        e["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.join("; ")
+}
+
+/// The `error_description` (or `error`) parameter of a Bearer challenge (RFC 6750 §3).
+fn challenge_error(h: &str) -> Option<String> {
+    let param = |name: &str| {
+        let start = h.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = h[start..].find('"')?;
+        Some(h[start..start + end].to_owned())
+    };
+    param("error_description").or_else(|| param("error"))
+}
+
+/// One `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+fn parse_challenge(h: &str) -> Option<Challenge> {
+    let (scheme, params) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut realm = None;
+    let mut service = None;
+    let mut scope = None;
+    // key="value" pairs; values may hold commas (scopes do), so split on `",`.
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = if let Some(v) = after.strip_prefix('"') {
+            let end = v.find('"')?;
+            (
+                &v[..end],
+                v[end + 1..]
+                    .trim_start()
+                    .trim_start_matches(',')
+                    .trim_start(),
+            )
+        } else {
+            match after.split_once(',') {
+                Some((v, n)) => (v, n.trim_start()),
+                None => (after, ""),
+            }
+        };
+        match key.trim() {
+            "realm" => realm = Some(value.to_owned()),
+            "service" => service = Some(value.to_owned()),
+            "scope" => scope = Some(value.to_owned()),
+            _ => {}
+        }
+        rest = next;
+    }
+    Some(Challenge::Bearer {
+        realm: realm?,
+        service,
+        scope,
+    })
+}
+
+/// A connection to one registry for one repository.
+pub struct Client {
+    http: Http,
+    /// `https://HOST` or `http://HOST`.
+    base: String,
+    reference: Reference,
+    credential: Option<Credential>,
+    /// The `Authorization` header that worked last, reused until rejected.
+    authorization: Mutex<Option<String>>,
+    /// Blob bytes handed to the network, failed attempts included.
+    sent: Arc<AtomicU64>,
+}
+
+/// What `Accept` lists when fetching a manifest.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+impl Client {
+    /// Connects to the registry of `reference`: picks the scheme, looks up credentials.
+    pub fn connect(reference: &Reference, opts: &RegistryOptions) -> Result<Self, RegistryError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = Http::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(900))
+            .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")));
+        for path in &opts.ca_certs {
+            let bad = |why: String| RegistryError::CaCert {
+                path: path.clone(),
+                why,
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no certificate in it".into()));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().map_err(|e| RegistryError::Transport {
+            url: reference.host.clone(),
+            why: error_chain(&e),
+        })?;
+        let credential = auth::lookup(&reference.host)?;
+        let mut client = Self {
+            http,
+            base: format!("https://{}", reference.host),
+            reference: reference.clone(),
+            credential,
+            authorization: Mutex::new(None),
+            sent: Arc::new(AtomicU64::new(0)),
+        };
+        // The API root answers 200 or 401 on any registry; it also settles the scheme.
+        let plain_ok =
+            reference.is_loopback() || opts.insecure.iter().any(|h| h == &reference.host);
+        match client.http.get(format!("{}/v2/", client.base)).send() {
+            Ok(_) => {}
+            Err(e) if plain_ok && (e.is_connect() || e.is_request()) => {
+                client.base = format!("http://{}", reference.host);
+                client
+                    .http
+                    .get(format!("{}/v2/", client.base))
+                    .send()
+                    .map_err(|e| RegistryError::Transport {
+                        url: format!("{}/v2/", client.base),
+                        why: error_chain(&e),
+                    })?;
+            }
+            Err(e)
+                if e.is_connect()
+                    && !plain_ok
+                    && error_chain(&e).to_lowercase().contains("http") =>
+            {
+                return Err(RegistryError::Insecure {
+                    host: reference.host.clone(),
+                });
+            }
+            Err(e) => {
+                return Err(RegistryError::Transport {
+                    url: format!("{}/v2/", client.base),
+                    why: error_chain(&e),
+                });
+            }
+        }
+        Ok(client)
+    }
+
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// Blob bytes sent so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.base, self.reference.repository)
+    }
+
+    fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_owned()
+        } else {
+            format!("{}{location}", self.base)
+        }
+    }
+
+    /// Sends a request built by `make`, answering one auth challenge if the registry asks.
+    fn send(
+        &self,
+        method: Method,
+        url: &str,
+        make: &dyn Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        let go = |auth: Option<&str>| {
+            let mut rb = self.http.request(method.clone(), url);
+            if let Some(a) = auth {
+                rb = rb.header(reqwest::header::AUTHORIZATION, a);
+            }
+            make(rb).send().map_err(|e| RegistryError::Transport {
+                url: url.to_owned(),
+                why: error_chain(&e),
+            })
+        };
+        let cached = self
+            .authorization
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let resp = go(cached.as_deref())?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return self.check(resp, &method, url);
+        }
+        let challenge = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(parse_challenge);
+        let body = resp.text().unwrap_or_default();
+        let Some(challenge) = challenge else {
+            return Err(self.unauthorized(registry_errors(&body)));
+        };
+        let header = self.authorize(&challenge)?;
+        let resp = go(Some(&header))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            // A HEAD answer has no body: RFC 6750's error_description says why instead.
+            let described = resp
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(challenge_error);
+            let body = resp.text().unwrap_or_default();
+            let why = Some(registry_errors(&body))
+                .filter(|w| !w.is_empty())
+                .or(described)
+                .unwrap_or_default();
+            return Err(self.unauthorized(why));
+        }
+        *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = Some(header);
+        self.check(resp, &method, url)
+    }
+
+    fn unauthorized(&self, why: String) -> RegistryError {
+        RegistryError::Unauthorized {
+            registry: self.reference.host.clone(),
+            repository: self.reference.repository.clone(),
+            why: if self.credential.is_none() && why.is_empty() {
+                "no credentials are configured".into()
+            } else {
+                why
+            },
+        }
+    }
+
+    /// Turns 403 and other failures into errors; passes success and 404 through.
+    fn check(&self, resp: Response, method: &Method, url: &str) -> Result<Response, RegistryError> {
+        let status = resp.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND || status.is_redirection() {
+            return Ok(resp);
+        }
+        let body = resp.text().unwrap_or_default();
+        if status == StatusCode::FORBIDDEN {
+            return Err(RegistryError::Denied {
+                registry: self.reference.host.clone(),
+                repository: self.reference.repository.clone(),
+                why: registry_errors(&body),
+            });
+        }
+        Err(RegistryError::Status {
+            method: method.to_string(),
+            url: url.to_owned(),
+            status: status.as_u16(),
+            why: registry_errors(&body),
+        })
+    }
+
+    /// The `Authorization` header that answers `challenge`.
+    fn authorize(&self, challenge: &Challenge) -> Result<String, RegistryError> {
+        match challenge {
+            Challenge::Basic => self
+                .credential
+                .as_ref()
+                .and_then(Credential::basic_header)
+                .ok_or_else(|| self.unauthorized(String::new())),
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                let scope = scope.clone().unwrap_or_else(|| {
+                    format!("repository:{}:pull,push", self.reference.repository)
+                });
+                let mut rb = self.http.get(realm).query(&[("scope", scope.as_str())]);
+                if let Some(s) = service {
+                    rb = rb.query(&[("service", s.as_str())]);
+                }
+                match &self.credential {
+                    Some(Credential::Basic { username, password }) => {
+                        rb = rb.basic_auth(username, Some(password))
+                    }
+                    Some(Credential::IdentityToken(_)) | None => {}
+                }
+                let resp = rb.send().map_err(|e| RegistryError::Transport {
+                    url: realm.clone(),
+                    why: error_chain(&e),
+                })?;
+                if resp.status() == StatusCode::UNAUTHORIZED
+                    || resp.status() == StatusCode::FORBIDDEN
+                {
+                    return Err(
+                        self.unauthorized("the token service refused the credentials".into())
+                    );
+                }
+                let text = resp.text().unwrap_or_default();
+                let v: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|_| RegistryError::Protocol {
+                        url: realm.clone(),
+                        why: "the token answer is not JSON".into(),
+                    })?;
+                let token = v["token"]
+                    .as_str()
+                    .or_else(|| v["access_token"].as_str())
+                    .ok_or_else(|| RegistryError::Protocol {
+                        url: realm.clone(),
+                        why: "no token in the answer".into(),
+                    })?;
+                Ok(format!("Bearer {token}"))
+            }
+        }
+    }
+
+    /// Whether the repository already has the blob.
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self.send(Method::HEAD, &url, &|rb| rb)?;
+        Ok(resp.status().is_success())
+    }
+
+    /// Mounts a blob from another repository of the same registry; `false` if the registry
+    /// declined (the caller then uploads).
+    pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
+        let url = self.url("blobs/uploads/");
+        let resp = self.send(Method::POST, &url, &|rb| {
+            rb.query(&[("mount", digest.to_string().as_str()), ("from", from)])
+                .header(reqwest::header::CONTENT_LENGTH, 0)
+        })?;
+        Ok(resp.status() == StatusCode::CREATED)
+    }
+
+    fn start_upload(&self) -> Result<String, RegistryError> {
+        let url = self.url("blobs/uploads/");
+        let resp = self.send(Method::POST, &url, &|rb| {
+            rb.header(reqwest::header::CONTENT_LENGTH, 0)
+        })?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(RegistryError::Protocol {
+                url,
+                why: format!("upload start answered {}", resp.status()),
+            });
+        }
+        self.location(&resp, &url)
+    }
+
+    fn location(&self, resp: &Response, url: &str) -> Result<String, RegistryError> {
+        resp.headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(|l| self.absolute(l))
+            .ok_or_else(|| RegistryError::Protocol {
+                url: url.to_owned(),
+                why: "no Location header".into(),
+            })
+    }
+
+    /// Uploads a blob of `size` bytes read from `open()`: in one PUT when it is at most
+    /// `chunk` bytes, else in PATCH chunks of `chunk` bytes and a closing PUT.
+    pub fn upload_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        chunk: u64,
+        open: &dyn Fn() -> std::io::Result<Box<dyn Read + Send>>,
+    ) -> Result<(), RegistryError> {
+        let local = |e: std::io::Error| RegistryError::Local {
+            digest: digest.to_string(),
+            why: e.to_string(),
+        };
+        let mut location = self.start_upload()?;
+        let with_digest = |loc: &str| {
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            format!("{loc}{sep}digest={digest}")
+        };
+        if size <= chunk {
+            let body = Counting::new(open().map_err(local)?, self.sent.clone());
+            let url = with_digest(&location);
+            let body = Mutex::new(Some(body));
+            let resp = self.send(Method::PUT, &url, &|rb| {
+                let b = body.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let rb = rb.header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+                match b {
+                    Some(b) => rb.body(reqwest::blocking::Body::sized(b, size)),
+                    None => rb.body(Vec::new()),
+                }
+            })?;
+            return self.expect_created(resp, &url, digest);
+        }
+        let mut reader = open().map_err(local)?;
+        let mut offset = 0u64;
+        while offset < size {
+            let n = chunk.min(size - offset);
+            let mut buf = vec![0u8; n as usize];
+            reader.read_exact(&mut buf).map_err(local)?;
+            self.sent.fetch_add(n, Ordering::SeqCst);
+            let url = location.clone();
+            let resp = self.send(Method::PATCH, &url, &|rb| {
+                rb.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .header(
+                        reqwest::header::CONTENT_RANGE,
+                        format!("{}-{}", offset, offset + n - 1),
+                    )
+                    .body(buf.clone())
+            })?;
+            if resp.status() != StatusCode::ACCEPTED {
+                return Err(RegistryError::Protocol {
+                    url,
+                    why: format!("chunk upload answered {}", resp.status()),
+                });
+            }
+            location = self.location(&resp, &location)?;
+            offset += n;
+        }
+        let url = with_digest(&location);
+        let resp = self.send(Method::PUT, &url, &|rb| {
+            rb.header(reqwest::header::CONTENT_LENGTH, 0)
+        })?;
+        self.expect_created(resp, &url, digest)
+    }
+
+    fn expect_created(
+        &self,
+        resp: Response,
+        url: &str,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
+        if resp.status() != StatusCode::CREATED {
+            return Err(RegistryError::Protocol {
+                url: url.to_owned(),
+                why: format!("blob upload answered {}", resp.status()),
+            });
+        }
+        if let Some(d) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            && d != digest.to_string()
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: "uploaded blob",
+                url: url.to_owned(),
+                expected: digest.to_string(),
+                actual: d.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// PUTs a manifest or index under `target` (a tag or its digest), as these exact bytes.
+    pub fn put_manifest(
+        &self,
+        target: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError> {
+        let url = self.url(&format!("manifests/{target}"));
+        let digest = Digest::of(bytes);
+        let resp = self.send(Method::PUT, &url, &|rb| {
+            rb.header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(bytes.to_vec())
+        })?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(RegistryError::Protocol {
+                url,
+                why: format!("manifest upload answered {}", resp.status()),
+            });
+        }
+        if let Some(d) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            && d != digest.to_string()
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: "manifest",
+                url,
+                expected: digest.to_string(),
+                actual: d.to_owned(),
+            });
+        }
+        Ok(digest)
+    }
+
+    /// Fetches a manifest or index: its bytes, media type and digest. A digest reference
+    /// is verified against the bytes.
+    pub fn get_manifest(&self, target: &str) -> Result<(Vec<u8>, String, Digest), RegistryError> {
+        let url = self.url(&format!("manifests/{target}"));
+        let resp = self.send(Method::GET, &url, &|rb| {
+            rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT)
+        })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::Status {
+                method: "GET".into(),
+                url,
+                status: 404,
+                why: "no such manifest".into(),
+            });
+        }
+        let media_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let bytes = resp.bytes().map_err(|e| RegistryError::Transport {
+            url: url.clone(),
+            why: error_chain(&e),
+        })?;
+        let digest = Digest::of(&bytes);
+        if let Ok(want) = target.parse::<Digest>()
+            && want != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: "manifest",
+                url,
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        Ok((bytes.to_vec(), media_type, digest))
+    }
+
+    /// Streams a blob into `out`, verifying its digest.
+    pub fn get_blob(
+        &self,
+        digest: &Digest,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, RegistryError> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let mut resp = self.send(Method::GET, &url, &|rb| rb)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::Status {
+                method: "GET".into(),
+                url,
+                status: 404,
+                why: "no such blob".into(),
+            });
+        }
+        let mut w = crate::digest::HashingWriter::new(out);
+        std::io::copy(&mut resp, &mut w).map_err(|e| RegistryError::Transport {
+            url: url.clone(),
+            why: e.to_string(),
+        })?;
+        let (_, actual, n) = w.finish();
+        if &actual != digest {
+            return Err(RegistryError::DigestMismatch {
+                what: "blob",
+                url,
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(n)
+    }
+}
+
+/// Counts the bytes a request body hands to the network.
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Counting {
+    fn new(inner: Box<dyn Read + Send>, sent: Arc<AtomicU64>) -> Self {
+        Self { inner, sent }
+    }
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse_with_commas_inside_scopes() {
+        assert_eq!(
+            parse_challenge("Basic realm=\"Registry\""),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            parse_challenge(
+                "Bearer realm=\"https://auth.invalid/token\",service=\"reg\",scope=\"repository:a/b:pull,push\""
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.invalid/token".into(),
+                service: Some("reg".into()),
+                scope: Some("repository:a/b:pull,push".into()),
+            })
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(
+            challenge_error(
+                "Bearer realm=\"r\",error=\"invalid_token\",error_description=\"token expired\""
+            )
+            .as_deref(),
+            Some("token expired")
+        );
+        assert_eq!(parse_challenge("Bearer service=\"x\""), None);
+    }
+
+    #[test]
+    fn registry_error_bodies_become_short_text() {
+        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#;
+        assert_eq!(
+            registry_errors(body),
+            "UNAUTHORIZED: authentication required"
+        );
+        assert_eq!(registry_errors("<html>"), "");
+    }
+}

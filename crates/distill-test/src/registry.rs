@@ -1,0 +1,298 @@
+//! Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1, plain or with TLS from a
+//! CA made in the test and htpasswd auth; and a loopback proxy that injects faults.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::tools::{require, run_ok};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running registry, stopped by its PID when dropped.
+pub struct RegistryServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The CA that signed its certificate, when it speaks TLS.
+    pub ca: Option<PathBuf>,
+    /// `(user, password)` when it requires auth.
+    pub login: Option<(String, String)>,
+}
+
+impl RegistryServer {
+    /// Plain HTTP, anonymous.
+    pub fn plain() -> Self {
+        Self::start(false)
+    }
+
+    /// TLS from a CA made here, and htpasswd auth for `tester` / `s3cret-pw`.
+    pub fn tls_with_auth() -> Self {
+        Self::start(true)
+    }
+
+    fn start(secure: bool) -> Self {
+        require("docker-registry");
+        let dir = tempfile::Builder::new()
+            .prefix("registry")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            d.join("data").display()
+        );
+        let (mut ca, mut login) = (None, None);
+        if secure {
+            require("openssl");
+            require("htpasswd");
+            let ssl = |args: &[&str]| run_ok(Command::new("openssl").current_dir(d).args(args));
+            ssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=distill test CA",
+            ]);
+            ssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ]);
+            std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+            ssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ]);
+            let htpasswd = run_ok(Command::new("htpasswd").args(["-Bbn", "tester", "s3cret-pw"]));
+            std::fs::write(d.join("htpasswd"), htpasswd).unwrap();
+            config += &format!(
+                "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\nauth:\n  htpasswd:\n    realm: distill-test\n    path: {0}/htpasswd\n",
+                d.display()
+            );
+            ca = Some(d.join("ca.crt"));
+            login = Some(("tester".to_owned(), "s3cret-pw".to_owned()));
+        }
+        std::fs::write(d.join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(d.join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            dir,
+            addr,
+            ca,
+            login,
+        }
+    }
+
+    /// A directory with the CA as `ca.crt`, for `skopeo --cert-dir`.
+    pub fn cert_dir(&self) -> Option<PathBuf> {
+        self.ca.as_ref().map(|_| self.dir.path().to_path_buf())
+    }
+
+    /// skopeo's flags for this registry.
+    pub fn skopeo_flags(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        match self.cert_dir() {
+            Some(d) => {
+                let certs = self.dir.path().join("certs");
+                std::fs::create_dir_all(&certs).unwrap();
+                std::fs::copy(d.join("ca.crt"), certs.join("ca.crt")).unwrap();
+                f.push(format!("--cert-dir={}", certs.display()));
+            }
+            None => f.push("--tls-verify=false".into()),
+        }
+        if let Some((u, p)) = &self.login {
+            f.push(format!("--creds={u}:{p}"));
+        }
+        f
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Faults a [`FaultProxy`] injects, each once.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    /// Drop the connection halfway through the first request body larger than this.
+    pub drop_body_over: Option<u64>,
+    /// Answer 503 to the first manifest PUT instead of forwarding it.
+    pub manifest_503: bool,
+}
+
+/// A loopback HTTP proxy in front of a registry: one request per connection, forwarded,
+/// except for the faults it was told to inject.
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    /// Connections dropped mid-body (at most one).
+    pub dropped: Arc<AtomicUsize>,
+    /// Manifest PUTs answered 503 (at most one).
+    pub refused: Arc<AtomicUsize>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, faults: Faults) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (s, dr, rf) = (stop.clone(), dropped.clone(), refused.clone());
+        let upstream = upstream.to_owned();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (up, dr, rf) = (upstream.clone(), dr.clone(), rf.clone());
+                std::thread::spawn(move || {
+                    let _ = relay(conn, &up, faults, &dr, &rf);
+                });
+            }
+        });
+        Self {
+            addr,
+            stop,
+            dropped,
+            refused,
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: &str,
+    faults: Faults,
+    dropped: &AtomicUsize,
+    refused: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut length = 0u64;
+    let mut first = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if first.is_empty() {
+            first = line.clone();
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    let mut client_w = client;
+    let once = |n: &AtomicUsize| {
+        n.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    };
+    if faults.manifest_503
+        && first.starts_with("PUT ")
+        && first.contains("/manifests/")
+        && once(refused)
+    {
+        let mut body = vec![0u8; length as usize];
+        reader.read_exact(&mut body)?;
+        return client_w.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(&head)?;
+    if let Some(limit) = faults.drop_body_over
+        && length > limit
+        && once(dropped)
+    {
+        let mut half = vec![0u8; (length / 2) as usize];
+        reader.read_exact(&mut half)?;
+        up.write_all(&half)?;
+        // Both sides see the connection die mid-body.
+        let _ = up.shutdown(std::net::Shutdown::Both);
+        return client_w.shutdown(std::net::Shutdown::Both);
+    }
+    std::io::copy(&mut reader.by_ref().take(length), &mut up)?;
+    std::io::copy(&mut up, &mut client_w)?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `distill push SRC DEST` and `distill pull docker://REF --output DEST...`: copy an image.
+
+use anyhow::Context;
+use distill_oci::Destination;
+use distill_oci::transfer::copy;
+
+use super::build::{RegistryArgs, source_date_epoch};
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE or docker://REF.
+    src: Destination,
+    /// Where to: docker://HOST/REPO:TAG, or any output form.
+    dest: Destination,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print a JSON report (digest, blobs uploaded, present and mounted, bytes sent).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PullArgs {
+    /// The image: docker://HOST/REPO[:TAG][@DIGEST].
+    src: Destination,
+    /// Where to write it. Repeat for several outputs.
+    #[arg(short, long = "output", required = true, value_name = "DEST")]
+    output: Vec<Destination>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn push(args: PushArgs) -> anyhow::Result<()> {
+    let (digest, pushed) = copy(
+        &args.src,
+        std::slice::from_ref(&args.dest),
+        &args.registry.options(),
+        source_date_epoch()?,
+    )
+    .with_context(|| format!("Push of {} to {} failed", args.src, args.dest))?;
+    if args.json {
+        let report = pushed.into_iter().next().unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::json!({
+                "digest": digest.to_string(),
+                "blobs_uploaded": report.blobs_uploaded,
+                "blobs_present": report.blobs_present,
+                "blobs_mounted": report.blobs_mounted,
+                "bytes_sent": report.bytes_sent,
+            })
+        );
+    } else {
+        println!("{digest}");
+    }
+    Ok(())
+}
+
+pub fn pull(args: PullArgs) -> anyhow::Result<()> {
+    if !matches!(args.src, Destination::Registry { .. }) {
+        anyhow::bail!(crate::ui::Hinted {
+            message: format!("{} is not a registry reference", args.src),
+            hint: "pull takes docker://HOST/REPO:TAG; to copy local images use `distill push`"
+                .into(),
+        });
+    }
+    let (digest, _) = copy(
+        &args.src,
+        &args.output,
+        &args.registry.options(),
+        source_date_epoch()?,
+    )
+    .with_context(|| format!("Pull of {} failed", args.src))?;
+    println!("{digest}");
+    Ok(())
+}

@@ -1,0 +1,388 @@
+//! Issue #7: pushing to and pulling from Debian's docker-registry on 127.0.0.1, plain and
+//! with TLS and htpasswd auth, checked with skopeo; re-push sends nothing; bad credentials
+//! and expired tokens fail cleanly; injected faults do not break a push.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use distill_test::registry::{FaultProxy, Faults, RegistryServer};
+use distill_test::tools::{require, run_ok};
+use distill_test::validate_layout;
+
+use crate::common::*;
+
+fn with_registry(cmd: &mut assert_cmd::Command, reg: &RegistryServer) {
+    if let Some(ca) = &reg.ca {
+        cmd.arg("--ca-cert").arg(ca);
+    }
+    if let Some((u, p)) = &reg.login {
+        cmd.env("DISTILL_REGISTRY_USERNAME", u)
+            .env("DISTILL_REGISTRY_PASSWORD", p);
+    }
+    cmd.env("DOCKER_CONFIG", "/nonexistent");
+}
+
+fn skopeo(reg: &RegistryServer, args: &[&str]) -> String {
+    require("skopeo");
+    let mut c = Command::new("skopeo");
+    c.arg(args[0]).args(reg.skopeo_flags()).args(&args[1..]);
+    if args[0] == "copy" {
+        // copy takes source and destination flags apart.
+        c = Command::new("skopeo");
+        let flags = reg.skopeo_flags();
+        c.arg("copy");
+        for f in &flags {
+            let f = f.replacen("--", "--src-", 1);
+            c.arg(f);
+        }
+        for f in &flags {
+            c.arg(f.replacen("--", "--dest-", 1));
+        }
+        c.args(&args[1..]);
+    }
+    run_ok(&mut c)
+}
+
+/// Pushes `src` with `distill push --json`; returns the report.
+fn push(reg: &RegistryServer, src: &str, dest: &str) -> serde_json::Value {
+    let mut c = distill();
+    c.args(["push", src, dest, "--json"]);
+    with_registry(&mut c, reg);
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn build_layouts(dir: &Path) -> (String, String) {
+    let ctx = context(HELLO_CONFIG);
+    let single = build_ok(
+        ctx.path(),
+        &[format!("oci:{}:v1", dir.join("single").display())],
+    );
+    let mut c = distill();
+    c.arg("build")
+        .arg(ctx.path())
+        .args(["--platform", "linux/amd64,linux/arm64"]);
+    c.arg("-o")
+        .arg(format!("oci:{}:v1", dir.join("multi").display()));
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        single,
+        String::from_utf8(o.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+/// Every blob of layout `a` is in layout `b`, byte for byte.
+fn assert_blobs_contained(a: &Path, b: &Path) {
+    for e in std::fs::read_dir(a.join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        let other = b.join("blobs/sha256").join(e.file_name());
+        assert_eq!(
+            std::fs::read(e.path()).unwrap(),
+            std::fs::read(&other).unwrap_or_default(),
+            "{:?}",
+            e.file_name()
+        );
+    }
+}
+
+fn round_trip(reg: &RegistryServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let (single, multi) = build_layouts(dir.path());
+    let a = &reg.addr;
+    for (name, digest) in [("single", &single), ("multi", &multi)] {
+        let report = push(
+            reg,
+            &format!("oci:{}:v1", dir.path().join(name).display()),
+            &format!("docker://{a}/app:{name}"),
+        );
+        assert_eq!(report["digest"], digest.as_str());
+        let raw = skopeo(
+            reg,
+            &["inspect", "--raw", &format!("docker://{a}/app:{name}")],
+        );
+        assert_eq!(
+            format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes()))
+            ),
+            *digest,
+            "{name}: registry bytes differ"
+        );
+        let back = dir.path().join(format!("{name}-back"));
+        skopeo(
+            reg,
+            &[
+                "copy",
+                "--all",
+                "--preserve-digests",
+                &format!("docker://{a}/app:{name}"),
+                &format!("oci:{}:v1", back.display()),
+            ],
+        );
+        assert_blobs_contained(&dir.path().join(name), &back);
+    }
+    // An image skopeo pushed, pulled by distill.
+    skopeo(
+        reg,
+        &[
+            "copy",
+            "--all",
+            &format!("oci:{}:v1", dir.path().join("multi").display()),
+            &format!("docker://{a}/by-skopeo:1"),
+        ],
+    );
+    let pulled = dir.path().join("pulled");
+    let mut c = distill();
+    c.args([
+        "pull",
+        &format!("docker://{a}/by-skopeo:1"),
+        "-o",
+        &format!("oci:{}", pulled.display()),
+    ]);
+    with_registry(&mut c, reg);
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "pull: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), multi);
+    let summary = validate_layout(&pulled).unwrap();
+    assert_eq!(summary.images.len(), 2);
+}
+
+#[test]
+fn push_and_pull_round_trip_on_a_plain_registry() {
+    round_trip(&RegistryServer::plain());
+}
+
+#[test]
+fn push_and_pull_round_trip_with_tls_and_htpasswd() {
+    round_trip(&RegistryServer::tls_with_auth());
+}
+
+#[test]
+fn build_pushes_directly_and_pushing_again_sends_nothing() {
+    let reg = RegistryServer::tls_with_auth();
+    let ctx = context(HELLO_CONFIG);
+    let mut c = distill();
+    c.arg("build")
+        .arg(ctx.path())
+        .args(["-o", &format!("docker://{}/direct:1", reg.addr)]);
+    with_registry(&mut c, &reg);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digest = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let info: serde_json::Value = serde_json::from_str(&skopeo(
+        &reg,
+        &["inspect", &format!("docker://{}/direct:1", reg.addr)],
+    ))
+    .unwrap();
+    assert_eq!(info["Digest"], digest.as_str());
+
+    let first = push(
+        &reg,
+        &format!("docker://{}/direct:1", reg.addr),
+        &format!("docker://{}/copy:1", reg.addr),
+    );
+    assert_eq!(first["blobs_mounted"], 2, "{first}");
+    assert_eq!(first["bytes_sent"], 0);
+    let again = push(
+        &reg,
+        &format!("docker://{}/direct:1", reg.addr),
+        &format!("docker://{}/copy:1", reg.addr),
+    );
+    assert_eq!(
+        (
+            again["blobs_uploaded"].as_u64(),
+            again["bytes_sent"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(again["blobs_present"], 2);
+}
+
+#[test]
+fn wrong_password_fails_clearly_without_the_secret() {
+    let reg = RegistryServer::tls_with_auth();
+    let ctx = context(HELLO_CONFIG);
+    let out = tempfile::tempdir().unwrap();
+    let mut c = distill();
+    c.arg("build").arg(ctx.path());
+    c.args([
+        "-o",
+        &format!("docker://{}/app:1", reg.addr),
+        "-o",
+        &format!("oci:{}", out.path().join("l").display()),
+    ]);
+    with_registry(&mut c, &reg);
+    c.env("DISTILL_REGISTRY_PASSWORD", "not-the-Pa55word");
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("refused the credentials") && stderr.contains("hint: "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not-the-Pa55word") && !stderr.contains("s3cret-pw"),
+        "secret leaked:\n{stderr}"
+    );
+    // Credentials are checked when outputs open: the local output is not written either.
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+/// A registry that speaks the bearer flow and rejects every token as expired.
+fn expired_token_registry() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{addr}/token");
+    let handle = std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            // The client tries TLS first: bytes that are not an HTTP request end the
+            // connection, as they would on a plain-HTTP registry.
+            let mut first = Vec::new();
+            if reader.read_until(b'\n', &mut first).is_err()
+                || !first.starts_with(b"GET ")
+                    && !first.starts_with(b"PUT ")
+                    && !first.starts_with(b"POST ")
+                    && !first.starts_with(b"HEAD ")
+            {
+                continue;
+            }
+            let first = String::from_utf8_lossy(&first).into_owned();
+            loop {
+                let mut l = Vec::new();
+                if reader.read_until(b'\n', &mut l).unwrap_or(0) == 0 || l == b"\r\n" {
+                    break;
+                }
+            }
+            let resp = if first.contains("/token") {
+                let body = r#"{"token":"tok-SECRET-123","expires_in":1}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}"#;
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"test\",scope=\"repository:app:pull,push\",error=\"invalid_token\",error_description=\"token expired\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let _ = conn.write_all(resp.as_bytes());
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn expired_token_fails_clearly_without_the_secret() {
+    let (addr, _server) = expired_token_registry();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(HELLO_CONFIG);
+    build_ok(
+        ctx.path(),
+        &[format!("oci:{}:v1", dir.path().join("l").display())],
+    );
+    let o = distill()
+        .args([
+            "push",
+            &format!("oci:{}:v1", dir.path().join("l").display()),
+            &format!("docker://{addr}/app:1"),
+        ])
+        .env("DISTILL_REGISTRY_USERNAME", "u")
+        .env("DISTILL_REGISTRY_PASSWORD", "pw-SECRET-456")
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("token expired") && stderr.contains("hint: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRET"), "secret leaked:\n{stderr}");
+}
+
+#[test]
+fn push_survives_a_dropped_connection_and_a_503() {
+    let reg = RegistryServer::plain();
+    // A 10 MiB incompressible file: its layer goes up in chunks, and one is cut mid-body.
+    let ctx =
+        context(&(HELLO_CONFIG.to_owned() + "\n[[files]]\nsrc = \"noise\"\ndst = \"/noise\"\n"));
+    let mut noise = vec![0u8; 10 << 20];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(ctx.path().join("noise"), &noise).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let digest = build_ok(
+        ctx.path(),
+        &[format!("oci:{}:v1", dir.path().join("l").display())],
+    );
+    let proxy = FaultProxy::start(
+        &reg.addr,
+        Faults {
+            drop_body_over: Some(1 << 20),
+            manifest_503: true,
+        },
+    );
+    let report = push(
+        &reg,
+        &format!("oci:{}:v1", dir.path().join("l").display()),
+        &format!("docker://{}/faulty:1", proxy.addr),
+    );
+    assert_eq!(report["digest"], digest.as_str());
+    assert_eq!(
+        proxy.dropped.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no connection was dropped"
+    );
+    assert_eq!(
+        proxy.refused.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no 503 was served"
+    );
+    let raw = skopeo(
+        &reg,
+        &[
+            "inspect",
+            "--raw",
+            &format!("docker://{}/faulty:1", reg.addr),
+        ],
+    );
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes()))
+        ),
+        digest
+    );
+    let back = dir.path().join("back");
+    skopeo(
+        &reg,
+        &[
+            "copy",
+            "--preserve-digests",
+            &format!("docker://{}/faulty:1", reg.addr),
+            &format!("oci:{}:v1", back.display()),
+        ],
+    );
+    assert_blobs_contained(&dir.path().join("l"), &back);
+}
