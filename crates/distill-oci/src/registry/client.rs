@@ -32,6 +32,9 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Hosts that may be reached over plain HTTP.
     pub insecure: Vec<String>,
+    /// Blobs larger than this are uploaded in chunks of this size; 0 means the default.
+    /// Useful behind proxies that limit the size of a request.
+    pub chunk_size: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +223,7 @@ pub struct Client {
     authorization: Mutex<Option<String>>,
     /// Blob bytes handed to the network, failed attempts included.
     sent: Arc<AtomicU64>,
+    chunk_size: u64,
 }
 
 /// What `Accept` lists when fetching a manifest.
@@ -260,6 +264,7 @@ impl Client {
             credential,
             authorization: Mutex::new(None),
             sent: Arc::new(AtomicU64::new(0)),
+            chunk_size: opts.chunk_size,
         };
         // The API root answers 200 or 401 on any registry; it also settles the scheme.
         let plain_ok =
@@ -298,6 +303,11 @@ impl Client {
 
     pub fn reference(&self) -> &Reference {
         &self.reference
+    }
+
+    /// The chunk size asked for; 0 for the default.
+    pub fn chunk_size(&self) -> u64 {
+        self.chunk_size
     }
 
     /// Blob bytes sent so far.
@@ -505,14 +515,15 @@ impl Client {
             })
     }
 
-    /// Uploads a blob of `size` bytes read from `open()`: in one PUT when it is at most
-    /// `chunk` bytes, else in PATCH chunks of `chunk` bytes and a closing PUT.
+    /// Uploads a blob of `size` bytes, read from `open(offset)`: in one streamed PUT when it
+    /// is at most `chunk` bytes, else in streamed PATCH chunks of `chunk` bytes and a
+    /// closing PUT.
     pub fn upload_blob(
         &self,
         digest: &Digest,
         size: u64,
         chunk: u64,
-        open: &dyn Fn() -> std::io::Result<Box<dyn Read + Send>>,
+        open: &dyn Fn(u64) -> std::io::Result<Box<dyn Read + Send>>,
     ) -> Result<(), RegistryError> {
         let local = |e: std::io::Error| RegistryError::Local {
             digest: digest.to_string(),
@@ -523,35 +534,43 @@ impl Client {
             let sep = if loc.contains('?') { '&' } else { '?' };
             format!("{loc}{sep}digest={digest}")
         };
+        // A body can be sent once; `send` asks for it again only after an auth challenge,
+        // which the upload start above has already answered.
+        let body = |offset: u64, n: u64| -> Result<reqwest::blocking::Body, RegistryError> {
+            let r = open(offset).map_err(local)?;
+            Ok(reqwest::blocking::Body::sized(
+                Counting::new(Box::new(r.take(n)), self.sent.clone()),
+                n,
+            ))
+        };
         if size <= chunk {
-            let body = Counting::new(open().map_err(local)?, self.sent.clone());
             let url = with_digest(&location);
-            let body = Mutex::new(Some(body));
+            let b = Mutex::new(Some(body(0, size)?));
             let resp = self.send(Method::PUT, &url, &|rb| {
-                let b = body.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let rb = rb.header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
-                match b {
-                    Some(b) => rb.body(reqwest::blocking::Body::sized(b, size)),
+                match b.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(b) => rb.body(b),
                     None => rb.body(Vec::new()),
                 }
             })?;
             return self.expect_created(resp, &url, digest);
         }
-        let mut reader = open().map_err(local)?;
         let mut offset = 0u64;
         while offset < size {
             let n = chunk.min(size - offset);
-            let mut buf = vec![0u8; n as usize];
-            reader.read_exact(&mut buf).map_err(local)?;
-            self.sent.fetch_add(n, Ordering::SeqCst);
             let url = location.clone();
+            let b = Mutex::new(Some(body(offset, n)?));
             let resp = self.send(Method::PATCH, &url, &|rb| {
-                rb.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                let rb = rb
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .header(
                         reqwest::header::CONTENT_RANGE,
                         format!("{}-{}", offset, offset + n - 1),
-                    )
-                    .body(buf.clone())
+                    );
+                match b.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(b) => rb.body(b),
+                    None => rb.body(Vec::new()),
+                }
             })?;
             if resp.status() != StatusCode::ACCEPTED {
                 return Err(RegistryError::Protocol {

@@ -23,8 +23,8 @@ use crate::image::{Built, BuiltImage, Platform};
 use crate::layer::Layer;
 use crate::media;
 
-/// Blobs larger than this go up in chunks of this size.
-pub const CHUNK: u64 = 8 << 20;
+/// Blobs larger than this go up in chunks of this size, unless `--chunk-size` says otherwise.
+pub const CHUNK: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -107,8 +107,15 @@ pub fn push(
                 return Ok(1);
             }
             let path = store.path(digest);
-            client.upload_blob(digest, *size, CHUNK, &|| {
-                Ok(Box::new(std::fs::File::open(&path)?))
+            let chunk = if client.chunk_size() == 0 {
+                CHUNK
+            } else {
+                client.chunk_size()
+            };
+            client.upload_blob(digest, *size, chunk, &|offset| {
+                let mut f = std::fs::File::open(&path)?;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset))?;
+                Ok(Box::new(f))
             })?;
             Ok(2)
         })?;

@@ -33,6 +33,10 @@ pub struct RegistryArgs {
     /// A registry that may be reached over plain HTTP (loopback registries always may).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
+    /// Upload blobs larger than this many bytes in chunks of this size (default 64 MiB),
+    /// for proxies that limit request sizes.
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub chunk_size: Option<u64>,
 }
 
 impl RegistryArgs {
@@ -40,6 +44,7 @@ impl RegistryArgs {
         distill_oci::registry::RegistryOptions {
             ca_certs: self.ca_cert.clone(),
             insecure: self.insecure_registry.clone(),
+            chunk_size: self.chunk_size.unwrap_or(0),
         }
     }
 }

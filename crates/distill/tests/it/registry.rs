@@ -45,10 +45,10 @@ fn skopeo(reg: &RegistryServer, args: &[&str]) -> String {
     run_ok(&mut c)
 }
 
-/// Pushes `src` with `distill push --json`; returns the report.
-fn push(reg: &RegistryServer, src: &str, dest: &str) -> serde_json::Value {
+/// Pushes `src` with `distill push --json EXTRA...`; returns the report.
+fn push_with(reg: &RegistryServer, src: &str, dest: &str, extra: &[&str]) -> serde_json::Value {
     let mut c = distill();
-    c.args(["push", src, dest, "--json"]);
+    c.args(["push", src, dest, "--json"]).args(extra);
     with_registry(&mut c, reg);
     let o = c.output().unwrap();
     assert!(
@@ -57,6 +57,10 @@ fn push(reg: &RegistryServer, src: &str, dest: &str) -> serde_json::Value {
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn push(reg: &RegistryServer, src: &str, dest: &str) -> serde_json::Value {
+    push_with(reg, src, dest, &[])
 }
 
 fn build_layouts(dir: &Path) -> (String, String) {
@@ -319,7 +323,7 @@ fn expired_token_fails_clearly_without_the_secret() {
 #[test]
 fn push_survives_a_dropped_connection_and_a_503() {
     let reg = RegistryServer::plain();
-    // A 10 MiB incompressible file: its layer goes up in chunks, and one is cut mid-body.
+    // A 10 MiB incompressible file, so its layer is large.
     let ctx =
         context(&(HELLO_CONFIG.to_owned() + "\n[[files]]\nsrc = \"noise\"\ndst = \"/noise\"\n"));
     let mut noise = vec![0u8; 10 << 20];
