@@ -17,6 +17,9 @@ pub struct Lockfile {
     pub debian: String,
     /// The packages asked for, sorted: a lock made for other roots does not match.
     pub roots: Vec<String>,
+    /// The base image, pinned by digest, when it comes from a registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     #[serde(rename = "platform", default)]
     pub platforms: Vec<PlatformLock>,
 }
@@ -178,6 +181,7 @@ mod tests {
             version: LOCK_VERSION,
             debian: "12".into(),
             roots: vec!["b".into(), "a".into()],
+            base: None,
             platforms: vec![PlatformLock {
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("z"), pkg("a")],
@@ -217,6 +221,7 @@ mod tests {
             version: LOCK_VERSION,
             debian: "12".into(),
             roots: vec![],
+            base: None,
             platforms: vec![PlatformLock {
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("a")],

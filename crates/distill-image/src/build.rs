@@ -13,8 +13,38 @@ use distill_oci::{
 
 pub use distill_apt::install::Progress;
 
+use crate::base;
 use crate::packages::{self, PackagesError, Sources};
-use crate::plan::BuildPlan;
+use crate::plan::{Base, BuildPlan};
+
+/// The base pinned in `lock`, which must be the config's base repository.
+fn pinned_base(
+    lock: &distill_apt::lock::Lockfile,
+    want: &distill_oci::registry::Reference,
+    path: &std::path::Path,
+) -> Result<distill_oci::registry::Reference, BuildError> {
+    let mismatch = || BuildError::LockWithoutBase {
+        path: path.to_path_buf(),
+        base: want.to_string(),
+    };
+    let pinned: distill_oci::registry::Reference = lock
+        .base
+        .as_deref()
+        .and_then(|b| b.strip_prefix("docker://"))
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(mismatch)?;
+    let same = pinned.host == want.host
+        && pinned.repository == want.repository
+        && want
+            .digest
+            .as_ref()
+            .is_none_or(|d| pinned.digest.as_ref() == Some(d));
+    if same && pinned.digest.is_some() {
+        Ok(pinned)
+    } else {
+        Err(mismatch())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -30,6 +60,13 @@ pub enum BuildError {
     Blob(#[from] BlobStoreError),
     #[error(transparent)]
     Packages(#[from] PackagesError),
+    #[error(transparent)]
+    Base(#[from] crate::base::BaseError),
+    #[error("distill.lock {path} pins no base image, but the config builds on {base}")]
+    LockWithoutBase {
+        path: std::path::PathBuf,
+        base: String,
+    },
     #[error("Cannot write {path}: {source}")]
     WriteLock {
         path: std::path::PathBuf,
@@ -48,6 +85,10 @@ impl BuildError {
             BuildError::Files(e) => e.hint(),
             BuildError::Sink(e) => e.hint(),
             BuildError::Packages(e) => e.hint(),
+            BuildError::Base(e) => e.hint(),
+            BuildError::LockWithoutBase { .. } => {
+                Some("run `distill lock` to pin the base image".into())
+            }
             BuildError::Staging { .. } => Some("set TMPDIR to a writable directory".into()),
             _ => None,
         }
@@ -103,22 +144,46 @@ pub fn build(
     };
     progress.finish();
 
-    let lock = if plan.debian.include.is_empty() {
-        None
-    } else {
+    let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
+    let lock = if needs_lock {
         Some(packages::packages_for(
             &plan.debian,
             &plan.platforms,
             sources,
             progress,
         )?)
+    } else {
+        None
+    };
+
+    let base = match &plan.base {
+        Base::Scratch => None,
+        Base::Registry(r) => {
+            let pinned = match lock.as_ref().filter(|_| plan.debian.locked) {
+                Some(l) => pinned_base(l, r, &plan.debian.lockfile)?,
+                None => base::pin(r, &plan.registry)?,
+            };
+            progress.start(&format!("pulling base {pinned}"), 0);
+            let built = base::pull(&pinned, &store, &plan.registry)?;
+            progress.finish();
+            Some((pinned, built))
+        }
     };
 
     let mut images = Vec::new();
     let mut package_count = 0;
     for (i, p) in plan.platforms.iter().enumerate() {
         let mut layers = Vec::new();
-        if let Some(lock) = &lock {
+        let mut spec = ImageSpec {
+            platform: Some(p.clone()),
+            ..plan.image.clone()
+        };
+        if let Some((reference, built)) = &base {
+            let img = base::for_platform(built, p, reference)?;
+            layers.extend(base::layers(&store, img, reference)?);
+            spec = base::merge(&spec, &store, img, reference, plan.explicit_user)?;
+        }
+        if let Some(lock) = lock.as_ref().filter(|_| !plan.debian.include.is_empty()) {
             let pinned = &lock
                 .platform(&p.to_string())
                 .expect("the lock covers every platform: checked when it was read")
@@ -137,10 +202,6 @@ pub fn build(
             });
         }
         layers.extend(files_layer.clone());
-        let spec = ImageSpec {
-            platform: Some(p.clone()),
-            ..plan.image.clone()
-        };
         images.push(write_image(&store, &spec, &layers)?);
     }
     let built = finish(&store, images)?;
@@ -162,7 +223,10 @@ pub fn write_lock(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<std::path::PathBuf, BuildError> {
-    let lock = packages::lock(&plan.debian, &plan.platforms, sources, progress)?;
+    let mut lock = packages::lock(&plan.debian, &plan.platforms, sources, progress)?;
+    if let Base::Registry(r) = &plan.base {
+        lock.base = Some(format!("docker://{}", base::pin(r, &plan.registry)?));
+    }
     let path = plan.debian.lockfile.clone();
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let err = |source| BuildError::WriteLock {

@@ -2,11 +2,13 @@
 //!
 //! - [`config`]: the raw TOML, with spans for error messages;
 //! - [`plan`]: validation into a [`plan::BuildPlan`];
+//! - [`base`]: building on an image from a registry;
 //! - [`packages`]: where Debian packages become a layer;
 //! - [`build`]: executing a plan, from layers to written outputs.
 //!
 //! The base-image recipes of the distroless family join here.
 
+pub mod base;
 pub mod build;
 pub mod config;
 pub mod packages;

@@ -98,9 +98,20 @@ pub fn lock(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Lockfile, PackagesError> {
-    let suites = suites(plan)?;
     let mut out = Vec::new();
-    for platform in platforms {
+    if plan.include.is_empty() {
+        // Nothing to resolve: no index is worth fetching.
+        out.extend(platforms.iter().map(|p| PlatformLock {
+            platform: p.to_string(),
+            packages: Vec::new(),
+        }));
+    }
+    let suites = if plan.include.is_empty() {
+        Vec::new()
+    } else {
+        suites(plan)?
+    };
+    for platform in platforms.iter().filter(|_| !plan.include.is_empty()) {
         progress.start(&format!("resolving for {platform}"), 0);
         let universe = load_universe(
             &suites,
@@ -133,6 +144,7 @@ pub fn lock(
     let mut roots = plan.include.clone();
     roots.sort();
     Ok(Lockfile {
+        base: None,
         version: LOCK_VERSION,
         debian: plan.release.number().to_owned(),
         roots,

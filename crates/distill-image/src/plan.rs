@@ -60,9 +60,21 @@ pub struct RepositoryPlan {
     pub signed: bool,
 }
 
+/// What the image starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// Nothing.
+    Scratch,
+    /// An image in a registry: its layers are kept, its config is the default for ours.
+    Registry(distill_oci::registry::Reference),
+}
+
 /// Everything a build needs, validated.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
+    pub base: Base,
+    /// Whether the config named a variant; without one, a registry base keeps its user.
+    pub explicit_user: bool,
     pub platforms: Vec<Platform>,
     pub epoch: u64,
     pub compression: Compression,
@@ -128,15 +140,29 @@ pub fn plan_from(
     let c = Checker { source };
     let img = config.image;
 
-    if let Some(base) = &img.base
-        && base.get_ref() != "scratch"
-    {
-        return c.err(
-            base.span(),
-            format!("Unknown base `{}`", base.get_ref()),
-            "this version builds `base = \"scratch\"` images from [[files]]",
-        );
-    }
+    let base = match &img.base {
+        None => Base::Scratch,
+        Some(b) if b.get_ref() == "scratch" => Base::Scratch,
+        Some(b) => {
+            match b.get_ref().strip_prefix("docker://") {
+                Some(r) => match r.parse::<distill_oci::registry::Reference>() {
+                    Ok(r) => Base::Registry(r),
+                    Err(e) => return c.err(
+                        b.span(),
+                        e.to_string(),
+                        "write base = \"docker://HOST/REPO:TAG\", optionally with @sha256:DIGEST",
+                    ),
+                },
+                None => {
+                    return c.err(
+                    b.span(),
+                    format!("Unknown base `{}`", b.get_ref()),
+                    "use base = \"scratch\", or an image in a registry: base = \"docker://HOST/REPO:TAG@sha256:...\"",
+                );
+                }
+            }
+        }
+    };
     let nonroot = match img
         .variant
         .as_ref()
@@ -282,7 +308,7 @@ pub fn plan_from(
         &img.debian,
         opts,
     )?;
-    if files.is_empty() && debian.include.is_empty() {
+    if files.is_empty() && debian.include.is_empty() && base == Base::Scratch {
         return c.err(
             0..0,
             "Nothing to put in the image".into(),
@@ -291,6 +317,8 @@ pub fn plan_from(
     }
 
     Ok(BuildPlan {
+        base,
+        explicit_user: img.variant.is_some() || img.user.is_some(),
         platforms: platforms_dedup,
         epoch: opts.epoch,
         compression,

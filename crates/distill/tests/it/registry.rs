@@ -390,3 +390,86 @@ fn push_survives_a_dropped_connection_and_a_503() {
     );
     assert_blobs_contained(&dir.path().join("l"), &back);
 }
+
+#[test]
+fn builds_on_a_registry_base_and_the_lock_pins_its_digest() {
+    let reg = RegistryServer::plain();
+    let base_ctx = context(HELLO_CONFIG);
+    build_ok(base_ctx.path(), &[format!("docker://{}/base:1", reg.addr)]);
+
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("app.txt"), "app\n").unwrap();
+    std::fs::write(
+        app.path().join("distill.toml"),
+        format!(
+            "[image]\nbase = \"docker://{}/base:1\"\nenv = {{ EXTRA = \"1\" }}\n\n[[files]]\nsrc = \"app.txt\"\ndst = \"/app/app.txt\"\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let lock = distill().arg("lock").arg(app.path()).output().unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let lockfile = std::fs::read_to_string(app.path().join("distill.lock")).unwrap();
+    assert!(
+        lockfile.contains(&format!("base = \"docker://{}/base:1@sha256:", reg.addr)),
+        "{lockfile}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let build_locked = |name: &str| {
+        let o = distill()
+            .arg("build")
+            .arg(app.path())
+            .arg("--locked")
+            .arg("-o")
+            .arg(format!("oci-archive:{}", out.path().join(name).display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let first = build_locked("a.tar");
+    let (summary, dir) = distill_test::validate_archive(&out.path().join("a.tar")).unwrap();
+    assert_eq!(summary.images.len(), 1);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("blobs/sha256").join(&first[7..])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["layers"].as_array().unwrap().len(),
+        2,
+        "base layer + files layer"
+    );
+
+    // The base's entrypoint, cmd, workdir and env carry over; ours add to them.
+    let run = distill_test::Podman::new().run(
+        &format!("oci-archive:{}", out.path().join("a.tar").display()),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_printenv(&run.stdout, &["from-cmd"], 65532);
+    assert!(
+        run.stdout.lines().any(|l| l == "env:EXTRA=1"),
+        "{}",
+        run.stdout
+    );
+
+    // The tag moves; the locked build does not.
+    build_ok(
+        context(&HELLO_CONFIG.replace("hello world", "moved on")).path(),
+        &[format!("docker://{}/base:1", reg.addr)],
+    );
+    assert_eq!(build_locked("b.tar"), first);
+    let unlocked = build_ok(
+        app.path(),
+        &[format!(
+            "oci-archive:{}",
+            out.path().join("c.tar").display()
+        )],
+    );
+    assert_ne!(unlocked, first);
+}
