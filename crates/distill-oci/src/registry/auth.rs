@@ -70,9 +70,18 @@ pub fn lookup(host: &str) -> Result<Option<Credential>, CredentialError> {
     ) {
         return Ok(Some(Credential::Basic { username, password }));
     }
-    let Some(path) = config_path() else {
-        return Ok(None);
-    };
+    match config_path() {
+        Some(path) => lookup_in_config(host, &path),
+        None => Ok(None),
+    }
+}
+
+/// The credential for `host` in the Docker client config at `path`.
+pub fn lookup_in_config(
+    host: &str,
+    path: &std::path::Path,
+) -> Result<Option<Credential>, CredentialError> {
+    let path = path.to_path_buf();
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
@@ -180,5 +189,29 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{:?}", Credential::IdentityToken("tok".into())).contains("tok"));
         assert_eq!(c.basic_header().unwrap(), "Basic bWU6aHVudGVyMg==");
+    }
+
+    #[test]
+    fn docker_config_auths_are_read_per_host() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        std::fs::write(
+            &p,
+            r#"{"auths":{"reg.invalid":{"auth":"bWU6aHVudGVyMg=="},"https://tok.invalid":{"identitytoken":"abc"},"bad.invalid":{"auth":"!!"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            lookup_in_config("reg.invalid", &p).unwrap(),
+            Some(Credential::Basic {
+                username: "me".into(),
+                password: "hunter2".into()
+            })
+        );
+        assert_eq!(
+            lookup_in_config("tok.invalid", &p).unwrap(),
+            Some(Credential::IdentityToken("abc".into()))
+        );
+        assert_eq!(lookup_in_config("other.invalid", &p).unwrap(), None);
+        assert!(lookup_in_config("bad.invalid", &p).is_err());
     }
 }

@@ -473,3 +473,49 @@ fn builds_on_a_registry_base_and_the_lock_pins_its_digest() {
     );
     assert_ne!(unlocked, first);
 }
+
+#[test]
+fn credentials_come_from_a_docker_credential_helper() {
+    let reg = RegistryServer::tls_with_auth();
+    let (user, password) = reg.login.clone().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join("docker-credential-distilltest");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread host\n[ \"$host\" = \"{}\" ] || exit 1\necho '{{\"Username\":\"{user}\",\"Secret\":\"{password}\"}}'\n", reg.addr),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let docker_config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docker_config.path().join("config.json"),
+        format!("{{\"credHelpers\":{{\"{}\":\"distilltest\"}}}}", reg.addr),
+    )
+    .unwrap();
+    let ctx = context(HELLO_CONFIG);
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = distill()
+        .arg("build")
+        .arg(ctx.path())
+        .args(["-o", &format!("docker://{}/helped:1", reg.addr)])
+        .arg("--ca-cert")
+        .arg(reg.ca.as_ref().unwrap())
+        .env("DOCKER_CONFIG", docker_config.path())
+        .env_remove("DISTILL_REGISTRY_USERNAME")
+        .env_remove("DISTILL_REGISTRY_PASSWORD")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digest = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let info: serde_json::Value = serde_json::from_str(&skopeo(
+        &reg,
+        &["inspect", &format!("docker://{}/helped:1", reg.addr)],
+    ))
+    .unwrap();
+    assert_eq!(info["Digest"], digest.as_str());
+}
