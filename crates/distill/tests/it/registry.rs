@@ -519,3 +519,40 @@ fn credentials_come_from_a_docker_credential_helper() {
     .unwrap();
     assert_eq!(info["Digest"], digest.as_str());
 }
+
+#[test]
+fn a_registry_serving_other_bytes_than_the_digest_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let wanted = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"the real manifest"))
+    );
+    let dir = root.path().join("v2/app/manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(&wanted),
+        b"{\"schemaVersion\":2,\"tampered\":true}",
+    )
+    .unwrap();
+    let server = distill_test::http::FileServer::start(root.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = distill()
+        .args([
+            "pull",
+            &format!(
+                "docker://{}/app@{wanted}",
+                server.url("").trim_start_matches("http://")
+            ),
+        ])
+        .args(["-o", &format!("oci:{}", out.path().join("l").display())])
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("has digest") && stderr.contains(&wanted) && stderr.contains("hint: "),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
