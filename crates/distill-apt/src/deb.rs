@@ -280,6 +280,14 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
         let Some(path) = normalize(&raw, package)? else {
             continue;
         };
+        // `/bin`, `/lib`... themselves: the image's merged-/usr symlinks stand there (trixie's
+        // base-files ships them too, and moved under usr/ they would point at themselves).
+        if MERGED
+            .iter()
+            .any(|m| raw.trim_start_matches("./").trim_end_matches('/') == *m)
+        {
+            continue;
+        }
         let h = e.header();
         let mode = h.mode().map_err(read_err(&data_m.name))? & 0o1777;
         let uid = h.uid().map_err(read_err(&data_m.name))?;

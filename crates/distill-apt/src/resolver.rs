@@ -120,13 +120,26 @@ impl Universe {
 
     /// Resolves `roots` and everything they need. Returns packages sorted by name.
     pub fn resolve(&self, roots: &[String]) -> Result<Vec<&Package>, ResolveError> {
+        self.resolve_excluding(roots, &[])
+    }
+
+    /// Like [`Universe::resolve`], with the `excluded` packages treated as present but not
+    /// installed: a dependency they satisfy (by name or Provides) is not followed, so they
+    /// and whatever only they pulled in stay out. This is how images keep out what only
+    /// maintainer scripts need, such as dpkg or debconf.
+    pub fn resolve_excluding(
+        &self,
+        roots: &[String],
+        excluded: &[String],
+    ) -> Result<Vec<&Package>, ResolveError> {
         let mut r = Run {
             u: self,
             selected: HashSet::new(),
             parent: HashMap::new(),
+            excluded: excluded.iter().cloned().collect(),
         };
         let mut to_expand = Vec::new();
-        for root in roots {
+        for root in roots.iter().filter(|n| !excluded.contains(n)) {
             let i = r.root_index(root)?;
             if r.selected.insert(i) {
                 to_expand.push(i);
@@ -146,6 +159,7 @@ struct Run<'u> {
     selected: HashSet<usize>,
     /// Who pulled a package in, for error chains.
     parent: HashMap<usize, usize>,
+    excluded: HashSet<String>,
 }
 
 impl Run<'_> {
@@ -179,6 +193,16 @@ impl Run<'_> {
     }
 
     fn satisfied(&self, group: &Group) -> bool {
+        let excluded = |name: &str| {
+            self.excluded.contains(name)
+                || self.u.providers.get(name).is_some_and(|ps| {
+                    ps.iter()
+                        .any(|(i, _)| self.excluded.contains(&self.u.packages[*i].name))
+                })
+        };
+        if group.iter().any(|rel| excluded(&rel.name)) {
+            return true;
+        }
         group.iter().any(|rel| {
             let by_name = self.u.by_name.get(&rel.name).is_some_and(|&i| {
                 self.selected.contains(&i) && rel.accepts(Some(&self.u.packages[i].version))
@@ -352,6 +376,27 @@ mod tests {
                 + &pkg("base", "1", "Essential: yes\n")),
         );
         assert_eq!(names(&u, &["a"]), ["a", "b"]);
+    }
+
+    #[test]
+    fn excluded_packages_and_what_only_they_need_stay_out() {
+        let u = universe(
+            &(pkg("py", "1", "Depends: libc, dpkg, debconf | debconf-2.0\n")
+                + &pkg("libc", "1", "")
+                + &pkg("dpkg", "1", "Depends: tar, libc\n")
+                + &pkg("tar", "1", "")
+                + &pkg("debconf", "1", "Depends: perl\n")
+                + &pkg("cdebconf", "1", "Provides: debconf-2.0\n")
+                + &pkg("perl", "1", "")),
+        );
+        let roots = vec!["py".to_owned()];
+        let got: Vec<String> = u
+            .resolve_excluding(&roots, &["dpkg".into(), "debconf".into()])
+            .unwrap()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        assert_eq!(got, ["libc", "py"]);
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub enum BuildError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("Cannot read CA certificate {path}: {source}")]
+    CaCert {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("Cannot create a staging directory in {dir}: {source}")]
     Staging {
         dir: std::path::PathBuf,
@@ -157,7 +162,7 @@ pub fn build(
     };
 
     let base = match &plan.base {
-        Base::Scratch => None,
+        Base::Scratch | Base::Family(_) => None,
         Base::Registry(r) => {
             let pinned = match lock.as_ref().filter(|_| plan.debian.locked) {
                 Some(l) => pinned_base(l, r, &plan.debian.lockfile)?,
@@ -174,6 +179,7 @@ pub fn build(
     let mut package_count = 0;
     for (i, p) in plan.platforms.iter().enumerate() {
         let mut layers = Vec::new();
+        let mut family_files = None;
         let mut spec = ImageSpec {
             platform: Some(p.clone()),
             ..plan.image.clone()
@@ -189,9 +195,39 @@ pub fn build(
                 .expect("the lock covers every platform: checked when it was read")
                 .packages;
             let stage = staging.path().join(format!("stage-{i}"));
-            let (entries, installed) =
+            let (mut entries, installed) =
                 packages::entries(pinned, &p.architecture, &stage, sources, progress)?;
             package_count = installed.len();
+            if matches!(plan.base, Base::Family(_)) {
+                let extra = plan
+                    .ca_extra
+                    .iter()
+                    .map(|path| {
+                        std::fs::read(path).map_err(|source| BuildError::CaCert {
+                            path: path.clone(),
+                            source,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let bundle =
+                    crate::family::packages::ca_bundle(&entries, &extra).map_err(|source| {
+                        BuildError::Staging {
+                            dir: stage.clone(),
+                            source,
+                        }
+                    })?;
+                entries = crate::family::packages::finish(entries, &installed);
+                let files = crate::family::files::entries(plan.debian.release, &bundle);
+                // The family's files replace the packages' (trixie's base-files makes
+                // /usr/lib/os-release a symlink): a lower layer must not hold a link that a
+                // runtime would follow when the upper layer writes the file.
+                entries.retain(|e| {
+                    !files
+                        .iter()
+                        .any(|f| f.path == e.path && f.kind != distill_oci::EntryKind::Dir)
+                });
+                family_files = Some(files);
+            }
             progress.start(&format!("writing the packages layer for {p}"), 0);
             let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
             progress.finish();
@@ -199,6 +235,13 @@ pub fn build(
             layers.push(ImageLayer {
                 layer,
                 created_by: format!("distill: debian packages {}", plan.debian.include.join(" ")),
+            });
+        }
+        if let Some(f) = family_files.take() {
+            let layer = write_layer(&store, plan.compression, plan.epoch, f)?;
+            layers.push(ImageLayer {
+                layer,
+                created_by: "distill: distroless accounts, os-release, CA bundle".into(),
             });
         }
         layers.extend(files_layer.clone());

@@ -25,6 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub repositories: Vec<RepositoryItem>,
     #[serde(default)]
+    pub certificates: CertificatesSection,
+    #[serde(default)]
     pub files: Vec<FilesItem>,
 }
 
@@ -41,6 +43,17 @@ pub struct DebianSection {
 pub struct PackagesSection {
     #[serde(default)]
     pub include: Vec<Spanned<String>>,
+    /// Packages kept out, with whatever only they pulled in.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificatesSection {
+    /// PEM files of extra CAs for the image's bundle, relative to the config file.
+    #[serde(default)]
+    pub extra: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the raw TOML, with spans for error messages;
 //! - [`plan`]: validation into a [`plan::BuildPlan`];
+//! - [`family`]: the distroless image family (static, base-nossl, base, cc);
 //! - [`base`]: building on an image from a registry;
 //! - [`packages`]: where Debian packages become a layer;
 //! - [`build`]: executing a plan, from layers to written outputs.
@@ -11,6 +12,7 @@
 pub mod base;
 pub mod build;
 pub mod config;
+pub mod family;
 pub mod packages;
 pub mod plan;
 

@@ -120,13 +120,12 @@ pub fn lock(
             sources.fetcher,
             now(),
         )?;
-        let resolved =
-            universe
-                .resolve(&plan.include)
-                .map_err(|source| PackagesError::Resolve {
-                    platform: platform.to_string(),
-                    source,
-                })?;
+        let resolved = universe
+            .resolve_excluding(&plan.include, &plan.exclude)
+            .map_err(|source| PackagesError::Resolve {
+                platform: platform.to_string(),
+                source,
+            })?;
         tracing::info!(
             "{platform}: {} packages for {:?}",
             resolved.len(),

@@ -45,6 +45,8 @@ pub struct DebianPlan {
     pub mirror: Option<String>,
     pub keyring: Option<PathBuf>,
     pub include: Vec<String>,
+    /// Packages kept out, with what only they pulled in.
+    pub exclude: Vec<String>,
     pub repositories: Vec<RepositoryPlan>,
     /// `distill.lock`, beside the config file.
     pub lockfile: PathBuf,
@@ -65,6 +67,8 @@ pub struct RepositoryPlan {
 pub enum Base {
     /// Nothing.
     Scratch,
+    /// A member of the distroless family, built from Debian packages.
+    Family(crate::family::Name),
     /// An image in a registry: its layers are kept, its config is the default for ours.
     Registry(distill_oci::registry::Reference),
 }
@@ -73,6 +77,8 @@ pub enum Base {
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
     pub base: Base,
+    /// Extra CA certificates (PEM files) for a family image's bundle.
+    pub ca_extra: Vec<PathBuf>,
     /// Whether the config named a variant; without one, a registry base keeps its user.
     pub explicit_user: bool,
     pub platforms: Vec<Platform>,
@@ -143,6 +149,9 @@ pub fn plan_from(
     let base = match &img.base {
         None => Base::Scratch,
         Some(b) if b.get_ref() == "scratch" => Base::Scratch,
+        Some(b) if crate::family::Name::parse(b.get_ref()).is_some() => {
+            Base::Family(crate::family::Name::parse(b.get_ref()).expect("checked"))
+        }
         Some(b) => {
             match b.get_ref().strip_prefix("docker://") {
                 Some(r) => match r.parse::<distill_oci::registry::Reference>() {
@@ -157,7 +166,7 @@ pub fn plan_from(
                     return c.err(
                     b.span(),
                     format!("Unknown base `{}`", b.get_ref()),
-                    "use base = \"scratch\", or an image in a registry: base = \"docker://HOST/REPO:TAG@sha256:...\"",
+                    "use base = \"scratch\", one of the family (static, base-nossl, base, cc), or an image in a registry: base = \"docker://HOST/REPO:TAG@sha256:...\"",
                 );
                 }
             }
@@ -227,6 +236,10 @@ pub fn plan_from(
     if !img.env.contains_key("PATH") {
         env.push(format!("PATH={DEFAULT_PATH}"));
     }
+    let family = matches!(base, Base::Family(_));
+    if family && !img.env.contains_key("SSL_CERT_FILE") {
+        env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".into());
+    }
     for (k, v) in &img.env {
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.get_ref().contains('\0') {
             return c.err(
@@ -247,6 +260,7 @@ pub fn plan_from(
             );
         }
         Some(w) => Some(w.get_ref().clone()),
+        None if family && nonroot => Some("/home/nonroot".into()),
         None => None,
     };
 
@@ -259,6 +273,8 @@ pub fn plan_from(
             );
         }
         Some(u) => Some(u.get_ref().clone()),
+        // The family has /etc/passwd, which gives the group; scratch has none.
+        None if nonroot && family => Some(NONROOT_UID.to_string()),
         None if nonroot => Some(format!("{NONROOT_UID}:{NONROOT_UID}")),
         None => None,
     };
@@ -300,7 +316,7 @@ pub fn plan_from(
             origin: c.origin(&item.src.span()),
         });
     }
-    let debian = plan_debian(
+    let mut debian = plan_debian(
         &c,
         &config.debian,
         &config.packages,
@@ -308,6 +324,27 @@ pub fn plan_from(
         &img.debian,
         opts,
     )?;
+    let ca_extra: Vec<PathBuf> = config
+        .certificates
+        .extra
+        .iter()
+        .map(|p| beside(c.source, p.get_ref()))
+        .collect();
+    if let Base::Family(name) = base {
+        let recipe = crate::family::recipe(name, debian.release);
+        let mut include = recipe.packages;
+        for p in &debian.include {
+            if !include.contains(p) {
+                include.push(p.clone());
+            }
+        }
+        debian.include = include;
+        for e in recipe.exclude {
+            if !debian.exclude.contains(&e) {
+                debian.exclude.push(e);
+            }
+        }
+    }
     if files.is_empty() && debian.include.is_empty() && base == Base::Scratch {
         return c.err(
             0..0,
@@ -318,6 +355,7 @@ pub fn plan_from(
 
     Ok(BuildPlan {
         base,
+        ca_extra,
         explicit_user: img.variant.is_some() || img.user.is_some(),
         platforms: platforms_dedup,
         epoch: opts.epoch,
@@ -418,6 +456,12 @@ fn plan_debian(
             signed,
         });
     }
+    let mut exclude: Vec<String> = Vec::new();
+    for p in &packages.exclude {
+        if !exclude.contains(p.get_ref()) {
+            exclude.push(p.get_ref().clone());
+        }
+    }
     Ok(DebianPlan {
         release,
         mirror,
@@ -426,6 +470,7 @@ fn plan_debian(
             .as_ref()
             .map(|k| beside(c.source, k.get_ref())),
         include,
+        exclude,
         repositories,
         lockfile: beside(c.source, "distill.lock"),
         locked: opts.locked,

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Build an image and write it to one or more outputs; prints the image digest.
     Build(commands::build::Args),
+    /// Build a member of the distroless family (static, base-nossl, base, cc); prints its digest.
+    Base(commands::base::Args),
     /// Resolve [packages] and write distill.lock beside the config.
     Lock(commands::lock::Args),
     /// Copy an image to a registry (or any destination); prints its digest.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, cli.quiet),
         Command::Lock(args) => commands::lock::run(args, cli.quiet),
+        Command::Base(args) => commands::base::run(args, cli.quiet),
         Command::Push(args) => commands::push::push(args),
         Command::Pull(args) => commands::push::pull(args),
     };

@@ -2,6 +2,7 @@
 
 mod common;
 mod errors;
+mod family;
 mod outputs;
 mod packages;
 mod registry;

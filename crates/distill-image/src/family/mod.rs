@@ -1,0 +1,123 @@
+//! The distroless image family: `static`, `base-nossl`, `base` and `cc`, on Debian 12 and 13.
+//!
+//! A recipe is a short list of root packages, resolved by the resolver like any
+//! `[packages] include`, plus the packages to keep out: what only maintainer scripts need
+//! (debconf, dpkg, an awk) and, for `static`, openssl, which ca-certificates needs only to
+//! build its bundle, a bundle distill builds itself. The files distroless adds are in
+//! [`files`]; the package-layer treatment (pruned docs, status.d, the CA bundle) in
+//! [`packages`].
+
+pub mod files;
+pub mod packages;
+
+use distill_apt::debian::Release;
+
+/// A member of the family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name {
+    Static,
+    BaseNossl,
+    Base,
+    Cc,
+}
+
+impl Name {
+    pub const ALL: [&'static str; 4] = ["static", "base-nossl", "base", "cc"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "static" => Name::Static,
+            "base-nossl" => Name::BaseNossl,
+            "base" => Name::Base,
+            "cc" => Name::Cc,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Name::Static => "static",
+            Name::BaseNossl => "base-nossl",
+            Name::Base => "base",
+            Name::Cc => "cc",
+        }
+    }
+}
+
+/// What a member is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub packages: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The recipe of `name` on `release`: each member is the one before it plus its own roots,
+/// as in distroless.
+pub fn recipe(name: Name, release: Release) -> Recipe {
+    let mut packages = owned(&[
+        "base-files",
+        "netbase",
+        "tzdata",
+        "media-types",
+        "ca-certificates",
+    ]);
+    if name != Name::Static {
+        packages.push("libc6".into());
+    }
+    if matches!(name, Name::Base | Name::Cc) {
+        packages.push(match release {
+            Release::Bookworm => "libssl3".into(),
+            Release::Trixie => "libssl3t64".into(),
+        });
+        if release == Release::Trixie {
+            packages.extend(owned(&["zlib1g", "libzstd1"]));
+        }
+    }
+    if name == Name::Cc {
+        packages.extend(owned(&["libgcc-s1", "libstdc++6", "libgomp1"]));
+    }
+    // Maintainer scripts' tools, never run in an image; openssl only builds the CA bundle.
+    let exclude = owned(&[
+        "debconf",
+        "dpkg",
+        "mawk",
+        "openssl",
+        "openssl-provider-legacy",
+        "perl-base",
+    ]);
+    Recipe { packages, exclude }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_member_extends_the_one_before() {
+        for release in [Release::Bookworm, Release::Trixie] {
+            let chain: Vec<Recipe> = [Name::Static, Name::BaseNossl, Name::Base, Name::Cc]
+                .iter()
+                .map(|n| recipe(*n, release))
+                .collect();
+            for w in chain.windows(2) {
+                assert!(w[0].packages.iter().all(|p| w[1].packages.contains(p)));
+            }
+        }
+        assert!(
+            recipe(Name::Base, Release::Trixie)
+                .packages
+                .contains(&"libzstd1".to_owned())
+        );
+        assert!(
+            !recipe(Name::Base, Release::Bookworm)
+                .packages
+                .contains(&"libzstd1".to_owned())
+        );
+        assert_eq!(Name::parse("cc"), Some(Name::Cc));
+        assert_eq!(Name::parse("python3"), None);
+    }
+}

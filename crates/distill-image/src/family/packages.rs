@@ -1,0 +1,140 @@
+//! What the family does to the packages layer:
+//! - docs, man pages and info pages are dropped; `/usr/share/doc/<pkg>/copyright` stays;
+//! - `/var/lib/dpkg/status.d/<pkg>` and `<pkg>.md5sums` record every package, where
+//!   scanners (Trivy, Grype) look for them in distroless images;
+//! - the CA bundle is built as `update-ca-certificates` builds it: every certificate under
+//!   `/usr/share/ca-certificates`, in name order, then the extra CAs of the config.
+
+use std::io::Read;
+
+use distill_apt::install::Installed;
+use distill_oci::layer::{Entry, EntryKind, FileSource};
+
+/// Whether the family drops `path` from a package's files.
+fn pruned(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("usr/share/doc/") {
+        // Keep `usr/share/doc/<pkg>/` and its copyright file.
+        let parts: Vec<&str> = rest.split('/').collect();
+        return !(parts.len() == 1 || (parts.len() == 2 && parts[1] == "copyright"));
+    }
+    ["usr/share/man/", "usr/share/info/", "usr/share/lintian/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+        || matches!(
+            path,
+            "usr/share/man" | "usr/share/info" | "usr/share/lintian"
+        )
+}
+
+/// Drops docs, man and info pages, and adds the status.d records.
+pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
+    let mut out: Vec<Entry> = entries.into_iter().filter(|e| !pruned(&e.path)).collect();
+    for dir in ["var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"] {
+        if !out.iter().any(|e| e.path == dir) {
+            out.push(Entry {
+                path: dir.into(),
+                kind: EntryKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            });
+        }
+    }
+    for i in installed {
+        let mut control = i.control.clone();
+        if !control.ends_with('\n') {
+            control.push('\n');
+        }
+        let mut add = |name: String, body: String| {
+            out.retain(|e| e.path != name);
+            out.push(Entry {
+                path: name,
+                kind: EntryKind::File(FileSource::Bytes(body.into_bytes())),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        };
+        add(format!("var/lib/dpkg/status.d/{}", i.package.name), control);
+        if let Some(m) = &i.md5sums {
+            add(
+                format!("var/lib/dpkg/status.d/{}.md5sums", i.package.name),
+                m.clone(),
+            );
+        }
+    }
+    out
+}
+
+/// The PEM bundle of every certificate the ca-certificates package ships, plus `extra`.
+pub fn ca_bundle(entries: &[Entry], extra: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
+    let mut certs: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt"))
+        .collect();
+    certs.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out = Vec::new();
+    for e in certs {
+        let mut pem = Vec::new();
+        match &e.kind {
+            EntryKind::File(FileSource::Bytes(b)) => pem.extend_from_slice(b),
+            EntryKind::File(FileSource::Path { path, .. }) => {
+                std::fs::File::open(path)?.read_to_end(&mut pem)?;
+            }
+            EntryKind::File(FileSource::Slice { path, offset, size }) => {
+                let mut f = std::fs::File::open(path)?;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(*offset))?;
+                f.take(*size).read_to_end(&mut pem)?;
+            }
+            _ => continue,
+        }
+        push_pem(&mut out, &pem);
+    }
+    for pem in extra {
+        push_pem(&mut out, pem);
+    }
+    Ok(out)
+}
+
+fn push_pem(out: &mut Vec<u8>, pem: &[u8]) {
+    out.extend_from_slice(pem);
+    if !pem.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(path: &str, body: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File(FileSource::Bytes(body.as_bytes().to_vec())),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    #[test]
+    fn docs_go_copyright_stays() {
+        assert!(pruned("usr/share/doc/libc6/changelog.Debian.gz"));
+        assert!(!pruned("usr/share/doc/libc6/copyright"));
+        assert!(!pruned("usr/share/doc/libc6"));
+        assert!(pruned("usr/share/man/man1/ls.1.gz"));
+        assert!(pruned("usr/share/info"));
+        assert!(!pruned("usr/share/zoneinfo/UTC"));
+    }
+
+    #[test]
+    fn bundle_is_every_certificate_in_name_order_then_the_extras() {
+        let entries = vec![
+            f("usr/share/ca-certificates/mozilla/B.crt", "B\n"),
+            f("usr/share/ca-certificates/mozilla/A.crt", "A"),
+            f("usr/share/doc/x/README", "no"),
+        ];
+        let b = ca_bundle(&entries, &[b"EXTRA\n".to_vec()]).unwrap();
+        assert_eq!(String::from_utf8(b).unwrap(), "A\nB\nEXTRA\n");
+    }
+}

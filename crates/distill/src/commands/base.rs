@@ -1,0 +1,67 @@
+//! `distill base NAME`: a member of the distroless family, as an image of its own.
+
+use anyhow::Context;
+use distill_apt::fetch::{Cache, HttpFetcher};
+use distill_image::config::{Config, Source};
+use distill_image::{Sources, build};
+use distill_oci::{Destination, Platform};
+
+use super::build::{RegistryArgs, source_date_epoch};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// static, base-nossl, base or cc.
+    name: String,
+    /// The Debian release: 12 (bookworm) or 13 (trixie).
+    #[arg(long, default_value = "13")]
+    debian: String,
+    /// nonroot (the default: uid 65532, workdir /home/nonroot) or latest (root).
+    #[arg(long, default_value = "nonroot")]
+    variant: String,
+    /// Platforms, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
+    platform: Option<Vec<Platform>>,
+    /// Where to write the image. Repeat for several outputs.
+    #[arg(short, long = "output", required = true, value_name = "DEST")]
+    output: Vec<Destination>,
+    /// The Debian archive to use instead of the one in the host's apt sources.
+    #[arg(long, value_name = "URL")]
+    mirror: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    // The same recipe as `base = "NAME"` in distill.toml: one path through the planner.
+    let text = format!(
+        "[image]\nbase = {:?}\ndebian = {:?}\nvariant = {:?}\n",
+        args.name, args.debian, args.variant
+    );
+    let source = Source {
+        path: "distill base".into(),
+        text,
+    };
+    let config = Config::parse(&source).context("Invalid arguments")?;
+    let opts = distill_image::Options {
+        context: ".".into(),
+        config: None,
+        outputs: args.output,
+        platforms: args.platform,
+        compression: None,
+        epoch: source_date_epoch()?,
+        mirror: args.mirror,
+        locked: false,
+        registry: args.registry.options(),
+    };
+    let plan =
+        distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;
+    let cache = Cache::new(Cache::default_root());
+    let fetcher = HttpFetcher::new();
+    let sources = Sources {
+        cache: &cache,
+        fetcher: &fetcher,
+    };
+    let report = build(&plan, &sources, &crate::ui::Bars::new(quiet)).context("Build failed")?;
+    println!("{}", report.digest());
+    Ok(())
+}
