@@ -14,7 +14,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use backon::{BlockingRetryable, ExponentialBuilder};
+use backon::BlockingRetryable;
+use distill_oci::net::{backoff, error_chain};
 use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,24 +152,6 @@ pub fn get_bytes(fetcher: &dyn Fetcher, url: &str) -> Result<Vec<u8>, FetchError
         .when(FetchError::transient)
         .notify(|e, d| tracing::warn!("retrying in {d:?}: {e}"))
         .call()
-}
-
-fn backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(4)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// What a download must turn out to be.

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod image;
 pub mod layer;
 pub mod media;
+pub mod net;
 pub mod registry;
 pub mod sink;
 pub mod transfer;

@@ -24,6 +24,7 @@ use reqwest::{Method, StatusCode};
 use super::auth::{self, Credential, CredentialError};
 use super::reference::Reference;
 use crate::digest::Digest;
+use crate::net::error_chain;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -112,17 +113,6 @@ impl RegistryError {
             _ => false,
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// The `errors` of a registry's JSON error body, as `CODE: message`.
@@ -553,7 +543,7 @@ impl Client {
                     None => rb.body(Vec::new()),
                 }
             })?;
-            return self.expect_created(resp, &url, digest);
+            return self.expect_created(resp, &url, digest, "blob");
         }
         let mut offset = 0u64;
         while offset < size {
@@ -585,19 +575,21 @@ impl Client {
         let resp = self.send(Method::PUT, &url, &|rb| {
             rb.header(reqwest::header::CONTENT_LENGTH, 0)
         })?;
-        self.expect_created(resp, &url, digest)
+        self.expect_created(resp, &url, digest, "blob")
     }
 
+    /// Checks a finished upload: 201, and the digest the registry computed, if it says.
     fn expect_created(
         &self,
         resp: Response,
         url: &str,
         digest: &Digest,
+        what: &'static str,
     ) -> Result<(), RegistryError> {
         if resp.status() != StatusCode::CREATED {
             return Err(RegistryError::Protocol {
                 url: url.to_owned(),
-                why: format!("blob upload answered {}", resp.status()),
+                why: format!("{what} upload answered {}", resp.status()),
             });
         }
         if let Some(d) = resp
@@ -607,7 +599,7 @@ impl Client {
             && d != digest.to_string()
         {
             return Err(RegistryError::DigestMismatch {
-                what: "uploaded blob",
+                what,
                 url: url.to_owned(),
                 expected: digest.to_string(),
                 actual: d.to_owned(),
@@ -629,25 +621,7 @@ impl Client {
             rb.header(reqwest::header::CONTENT_TYPE, media_type)
                 .body(bytes.to_vec())
         })?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(RegistryError::Protocol {
-                url,
-                why: format!("manifest upload answered {}", resp.status()),
-            });
-        }
-        if let Some(d) = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|h| h.to_str().ok())
-            && d != digest.to_string()
-        {
-            return Err(RegistryError::DigestMismatch {
-                what: "manifest",
-                url,
-                expected: digest.to_string(),
-                actual: d.to_owned(),
-            });
-        }
+        self.expect_created(resp, &url, &digest, "manifest")?;
         Ok(digest)
     }
 

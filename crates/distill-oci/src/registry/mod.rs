@@ -10,9 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod reference;
 
-use std::time::Duration;
-
-use backon::{BlockingRetryable, ExponentialBuilder};
+use backon::BlockingRetryable;
 
 pub use client::{Client, RegistryError, RegistryOptions};
 pub use reference::{Reference, ReferenceError};
@@ -49,15 +47,8 @@ impl TransferError {
     }
 }
 
-fn backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(5)
-}
-
 fn retry<T>(what: &str, f: impl FnMut() -> Result<T, RegistryError>) -> Result<T, RegistryError> {
-    f.retry(backoff())
+    f.retry(crate::net::backoff())
         .when(RegistryError::transient)
         .notify(|e, d| tracing::warn!("{what}: retrying in {d:?}: {e}"))
         .call()

@@ -6,8 +6,6 @@ use std::path::Path;
 
 use distill_test::{Podman, validate_archive};
 
-use crate::common::distill;
-
 const PROBE_C: &str = r#"
 #include <stdio.h>
 #include <sys/stat.h>
@@ -72,18 +70,7 @@ fn check(name: &str, debian: &str, variant: &str) {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("img.tar");
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .arg("-o")
-        .arg(format!("oci-archive:{}", archive.display()))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{name} {debian} {variant}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    crate::common::build_ok(ctx.path(), &[format!("oci-archive:{}", archive.display())]);
     validate_archive(&archive).unwrap();
     let run = Podman::new().run(&format!("oci-archive:{}", archive.display()), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -182,14 +169,7 @@ fn extra_ca_goes_into_the_bundle_and_dpkg_stays_out() {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let layout = out.path().join("l");
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .arg("-o")
-        .arg(format!("oci:{}:v1", layout.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::common::build_ok(ctx.path(), &[format!("oci:{}:v1", layout.display())]);
     let bundle_dir = out.path().join("bundle");
     distill_test::tools::run_ok(
         std::process::Command::new("umoci")

@@ -320,14 +320,7 @@ fn python3_from_the_host_mirror_runs_in_podman() {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("py.tar");
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .arg("-o")
-        .arg(format!("oci-archive:{}", archive.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::common::build_ok(ctx.path(), &[format!("oci-archive:{}", archive.display())]);
     let (summary, dir) = distill_test::validate_archive(&archive).unwrap();
     assert_eq!(summary.images.len(), 1);
     let paths = layer_paths(dir.path());
