@@ -217,6 +217,9 @@ pub fn build(
                         }
                     })?;
                 entries = crate::family::packages::finish(entries, &installed);
+                if plan.debug {
+                    crate::family::files::busybox(&mut entries);
+                }
                 let files = crate::family::files::entries(plan.debian.release, &bundle);
                 // The family's files replace the packages' (trixie's base-files makes
                 // /usr/lib/os-release a symlink): a lower layer must not hold a link that a

@@ -76,6 +76,8 @@ pub enum Base {
 /// Everything a build needs, validated.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
+    /// A debug variant: busybox under /busybox, and its shell as the default entrypoint.
+    pub debug: bool,
     pub base: Base,
     /// Extra CA certificates (PEM files) for a family image's bundle.
     pub ca_extra: Vec<PathBuf>,
@@ -172,18 +174,27 @@ pub fn plan_from(
             }
         }
     };
-    let nonroot = match img
+    let (nonroot, debug) = match img
         .variant
         .as_ref()
         .map(|v| (v.get_ref().as_str(), v.span()))
     {
-        None | Some(("nonroot", _)) => true,
-        Some(("latest", _)) => false,
+        None | Some(("nonroot", _)) => (true, false),
+        Some(("latest", _)) => (false, false),
+        Some(("debug", _)) if matches!(base, Base::Family(_)) => (false, true),
+        Some(("debug-nonroot", _)) if matches!(base, Base::Family(_)) => (true, true),
+        Some((v @ ("debug" | "debug-nonroot"), span)) => {
+            return c.err(
+                span,
+                format!("The {v} variant needs a base of the distroless family"),
+                "use base = \"static\", \"base\" or \"cc\" for a debug image with a busybox shell",
+            );
+        }
         Some((other, span)) => {
             return c.err(
                 span,
                 format!("Unknown variant `{other}`"),
-                "use \"nonroot\" (the default: uid 65532) or \"latest\" (root)",
+                "use \"nonroot\" (the default: uid 65532), \"latest\" (root), or with a family base \"debug\" or \"debug-nonroot\"",
             );
         }
     };
@@ -234,7 +245,9 @@ pub fn plan_from(
 
     let mut env = Vec::new();
     if !img.env.contains_key("PATH") {
-        env.push(format!("PATH={DEFAULT_PATH}"));
+        // Debug images find busybox's applets on PATH, as distroless's do.
+        let busybox = if debug { ":/busybox" } else { "" };
+        env.push(format!("PATH={DEFAULT_PATH}{busybox}"));
     }
     let family = matches!(base, Base::Family(_));
     if family && !img.env.contains_key("SSL_CERT_FILE") {
@@ -338,6 +351,9 @@ pub fn plan_from(
                 include.push(p.clone());
             }
         }
+        if debug && !include.iter().any(|p| p == "busybox-static") {
+            include.push("busybox-static".into());
+        }
         debian.include = include;
         for e in recipe.exclude {
             if !debian.exclude.contains(&e) {
@@ -354,6 +370,7 @@ pub fn plan_from(
     }
 
     Ok(BuildPlan {
+        debug,
         base,
         ca_extra,
         explicit_user: img.variant.is_some() || img.user.is_some(),
@@ -363,7 +380,10 @@ pub fn plan_from(
         image: ImageSpec {
             platform: None,
             created: opts.epoch,
-            entrypoint: img.entrypoint.map(Spanned::into_inner),
+            entrypoint: img
+                .entrypoint
+                .map(Spanned::into_inner)
+                .or_else(|| debug.then(|| vec!["/busybox/sh".to_owned()])),
             cmd: img.cmd,
             env,
             workdir,
@@ -704,7 +724,12 @@ mod tests {
                 "outside the build context",
             ),
             ("[image]\nbase = \"ubuntu\"\n", 2, "Unknown base"),
-            ("[image]\nvariant = \"debug\"\n", 2, "Unknown variant"),
+            (
+                "[image]\nvariant = \"debug\"\n",
+                2,
+                "needs a base of the distroless family",
+            ),
+            ("[image]\nvariant = \"fat\"\n", 2, "Unknown variant"),
             ("[image]\nports = [\"http\"]\n", 2, "Invalid port"),
             ("[image]\nworkdir = \"app\"\n", 2, "not absolute"),
             ("[image]\nstop_signal = \"SIGFOO\"\n", 2, "stop signal"),

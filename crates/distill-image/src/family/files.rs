@@ -73,3 +73,34 @@ mod tests {
         assert!(os_release(Release::Trixie).contains("VERSION=\"Debian GNU/Linux 13 (trixie)\""));
     }
 }
+
+/// Applets linked in `/busybox` of debug images.
+pub const BUSYBOX_APPLETS: &[&str] = &[
+    "ash", "awk", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "df", "dirname", "du",
+    "echo", "env", "false", "find", "grep", "gunzip", "gzip", "head", "hostname", "id", "kill",
+    "less", "ln", "ls", "mkdir", "mv", "netstat", "nslookup", "ping", "printf", "ps", "pwd",
+    "readlink", "rm", "rmdir", "sed", "sh", "sleep", "sort", "stat", "tail", "tar", "tee", "test",
+    "top", "touch", "tr", "true", "uname", "uniq", "vi", "wc", "wget", "which", "whoami", "xargs",
+];
+
+/// Moves busybox from `/usr/bin` to `/busybox`, with a link per applet: the shell is there
+/// for debugging, not on the default search path of the image's programs.
+pub fn busybox(entries: &mut Vec<Entry>) {
+    let Some(bb) = entries.iter_mut().find(|e| e.path == "usr/bin/busybox") else {
+        return;
+    };
+    bb.path = "busybox/busybox".into();
+    bb.mode = 0o755;
+    entries.push(dir("busybox", 0o755, 0));
+    for applet in BUSYBOX_APPLETS {
+        entries.push(Entry {
+            path: format!("busybox/{applet}"),
+            kind: EntryKind::Symlink {
+                target: "busybox".into(),
+            },
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        });
+    }
+}

@@ -15,7 +15,8 @@ pub struct Args {
     /// The Debian release: 12 (bookworm) or 13 (trixie).
     #[arg(long, default_value = "13")]
     debian: String,
-    /// nonroot (the default: uid 65532, workdir /home/nonroot) or latest (root).
+    /// nonroot (the default: uid 65532, workdir /home/nonroot), latest (root), debug or
+    /// debug-nonroot (busybox under /busybox, its shell as the entrypoint).
     #[arg(long, default_value = "nonroot")]
     variant: String,
     /// Platforms, comma-separated.

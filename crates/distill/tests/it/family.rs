@@ -29,7 +29,7 @@ int main(void) {
     printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
     if (getcwd(c, sizeof c)) printf("cwd=%s\n", c);
     cat("/etc/passwd"); cat("/etc/group"); cat("/etc/os-release");
-    st("/tmp"); st("/root"); st("/home/nonroot"); st("/bin/sh"); st("/usr/bin/sh");
+    st("/tmp"); st("/root"); st("/home/nonroot"); st("/bin/sh"); st("/usr/bin/sh"); st("/busybox/sh");
     st("/usr/bin/dpkg"); st("/usr/bin/apt"); st("/etc/ssl/certs/ca-certificates.crt");
     st("/var/lib/dpkg/status.d/base-files"); st("/var/lib/dpkg/status.d/tzdata");
     st("/usr/share/zoneinfo/UTC"); st("/etc/services"); st("/etc/mime.types"); st("/etc/nsswitch.conf");
@@ -103,6 +103,7 @@ fn check(name: &str, debian: &str, variant: &str) {
         "stat /home/nonroot 700 65532 65532",
         "stat /bin/sh absent",
         "stat /usr/bin/sh absent",
+        "stat /busybox/sh absent",
         "stat /usr/bin/dpkg absent",
         "stat /usr/bin/apt absent",
     ] {
@@ -202,4 +203,33 @@ fn extra_ca_goes_into_the_bundle_and_dpkg_stays_out() {
                 .join("usr/share/doc/libc6/changelog.Debian.gz")
                 .exists()
     );
+}
+
+#[test]
+fn debug_variants_have_a_busybox_shell() {
+    for (variant, uid) in [("debug", "0"), ("debug-nonroot", "65532")] {
+        let out = tempfile::tempdir().unwrap();
+        let archive = out.path().join("d.tar");
+        let o = crate::common::distill()
+            .args([
+                "base",
+                "static",
+                "--debian",
+                "12",
+                "--variant",
+                variant,
+                "-o",
+            ])
+            .arg(format!("oci-archive:{}", archive.display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        validate_archive(&archive).unwrap();
+        let run = Podman::new().run(
+            &format!("oci-archive:{}", archive.display()),
+            &["-c", "echo ok; id -u"],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, format!("ok\n{uid}\n"), "{variant}");
+    }
 }
