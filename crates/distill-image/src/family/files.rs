@@ -61,19 +61,6 @@ pub fn entries(release: Release, ca_bundle: &[u8]) -> Vec<Entry> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn os_release_names_the_debian_release() {
-        let r = os_release(Release::Bookworm);
-        assert!(r.contains("PRETTY_NAME=\"Distroless\""));
-        assert!(r.contains("VERSION=\"Debian GNU/Linux 12 (bookworm)\""));
-        assert!(os_release(Release::Trixie).contains("VERSION=\"Debian GNU/Linux 13 (trixie)\""));
-    }
-}
-
 /// Applets linked in `/busybox` of debug images.
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "ash", "awk", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "df", "dirname", "du",
@@ -102,5 +89,18 @@ pub fn busybox(entries: &mut Vec<Entry>) {
             uid: 0,
             gid: 0,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_release_names_the_debian_release() {
+        let r = os_release(Release::Bookworm);
+        assert!(r.contains("PRETTY_NAME=\"Distroless\""));
+        assert!(r.contains("VERSION=\"Debian GNU/Linux 12 (bookworm)\""));
+        assert!(os_release(Release::Trixie).contains("VERSION=\"Debian GNU/Linux 13 (trixie)\""));
     }
 }
