@@ -220,7 +220,18 @@ pub fn build(
                 if plan.debug {
                     crate::family::files::busybox(&mut entries);
                 }
-                let files = crate::family::files::entries(plan.debian.release, &bundle);
+                let mut files = crate::family::files::entries(plan.debian.release, &bundle);
+                files.extend(plan.family_symlinks.iter().map(|(path, target)| {
+                    distill_oci::Entry {
+                        path: path.clone(),
+                        kind: distill_oci::EntryKind::Symlink {
+                            target: target.clone(),
+                        },
+                        mode: 0o777,
+                        uid: 0,
+                        gid: 0,
+                    }
+                }));
                 // The family's files replace the packages' (trixie's base-files makes
                 // /usr/lib/os-release a symlink): a lower layer must not hold a link that a
                 // runtime would follow when the upper layer writes the file.

@@ -76,6 +76,8 @@ pub enum Base {
 /// Everything a build needs, validated.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
+    /// Symlinks a family member adds, `(path, target)`.
+    pub family_symlinks: Vec<(String, String)>,
     /// A debug variant: busybox under /busybox, and its shell as the default entrypoint.
     pub debug: bool,
     pub base: Base,
@@ -329,6 +331,12 @@ pub fn plan_from(
             origin: c.origin(&item.src.span()),
         });
     }
+    // The config's entrypoint, else a debug image's shell; a family member may still give one.
+    let mut entrypoint = img
+        .entrypoint
+        .clone()
+        .map(Spanned::into_inner)
+        .or_else(|| debug.then(|| vec!["/busybox/sh".to_owned()]));
     let mut debian = plan_debian(
         &c,
         &config.debian,
@@ -343,8 +351,19 @@ pub fn plan_from(
         .iter()
         .map(|p| beside(c.source, p.get_ref()))
         .collect();
+    let mut family_symlinks = Vec::new();
     if let Base::Family(name) = base {
         let recipe = crate::family::recipe(name, debian.release);
+        for e in &recipe.env {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            if !img.env.contains_key(key) {
+                env.push(e.clone());
+            }
+        }
+        if entrypoint.is_none() {
+            entrypoint = recipe.entrypoint.clone();
+        }
+        family_symlinks = recipe.symlinks.clone();
         let mut include = recipe.packages;
         for p in &debian.include {
             if !include.contains(p) {
@@ -371,6 +390,7 @@ pub fn plan_from(
 
     Ok(BuildPlan {
         debug,
+        family_symlinks,
         base,
         ca_extra,
         explicit_user: img.variant.is_some() || img.user.is_some(),
@@ -380,10 +400,7 @@ pub fn plan_from(
         image: ImageSpec {
             platform: None,
             created: opts.epoch,
-            entrypoint: img
-                .entrypoint
-                .map(Spanned::into_inner)
-                .or_else(|| debug.then(|| vec!["/busybox/sh".to_owned()])),
+            entrypoint,
             cmd: img.cmd,
             env,
             workdir,

@@ -1,4 +1,5 @@
-//! The distroless image family: `static`, `base-nossl`, `base` and `cc`, on Debian 12 and 13.
+//! The distroless image family: `static`, `base-nossl`, `base`, `cc` and `python3`, on
+//! Debian 12 and 13.
 //!
 //! A recipe is a short list of root packages, resolved by the resolver like any
 //! `[packages] include`, plus the packages to keep out: what only maintainer scripts need
@@ -19,10 +20,12 @@ pub enum Name {
     BaseNossl,
     Base,
     Cc,
+    /// Debian's Python (3.11 on 12, 3.13 on 13), on top of `cc`.
+    Python3,
 }
 
 impl Name {
-    pub const ALL: [&'static str; 4] = ["static", "base-nossl", "base", "cc"];
+    pub const ALL: [&'static str; 5] = ["static", "base-nossl", "base", "cc", "python3"];
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -30,6 +33,7 @@ impl Name {
             "base-nossl" => Name::BaseNossl,
             "base" => Name::Base,
             "cc" => Name::Cc,
+            "python3" => Name::Python3,
             _ => return None,
         })
     }
@@ -40,6 +44,7 @@ impl Name {
             Name::BaseNossl => "base-nossl",
             Name::Base => "base",
             Name::Cc => "cc",
+            Name::Python3 => "python3",
         }
     }
 }
@@ -49,6 +54,12 @@ impl Name {
 pub struct Recipe {
     pub packages: Vec<String>,
     pub exclude: Vec<String>,
+    /// Environment the member sets, `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// The member's entrypoint, when it has one.
+    pub entrypoint: Option<Vec<String>>,
+    /// Extra symlinks `(path, target)` the member adds.
+    pub symlinks: Vec<(String, String)>,
 }
 
 fn owned(v: &[&str]) -> Vec<String> {
@@ -68,7 +79,7 @@ pub fn recipe(name: Name, release: Release) -> Recipe {
     if name != Name::Static {
         packages.push("libc6".into());
     }
-    if matches!(name, Name::Base | Name::Cc) {
+    if matches!(name, Name::Base | Name::Cc | Name::Python3) {
         packages.push(match release {
             Release::Bookworm => "libssl3".into(),
             Release::Trixie => "libssl3t64".into(),
@@ -77,8 +88,20 @@ pub fn recipe(name: Name, release: Release) -> Recipe {
             packages.extend(owned(&["zlib1g", "libzstd1"]));
         }
     }
-    if name == Name::Cc {
+    if matches!(name, Name::Cc | Name::Python3) {
         packages.extend(owned(&["libgcc-s1", "libstdc++6", "libgomp1"]));
+    }
+    let (mut env, mut entrypoint, mut symlinks) = (Vec::new(), None, Vec::new());
+    if name == Name::Python3 {
+        let python = match release {
+            Release::Bookworm => "python3.11",
+            Release::Trixie => "python3.13",
+        };
+        packages.push("python3".into());
+        env.push("LANG=C.UTF-8".into());
+        entrypoint = Some(vec![format!("/usr/bin/{python}")]);
+        // python3 itself ships /usr/bin/python3 -> python3.X; distroless adds `python` too.
+        symlinks.push(("usr/bin/python".to_owned(), python.to_owned()));
     }
     // Maintainer scripts' tools, never run in an image; openssl only builds the CA bundle.
     let exclude = owned(&[
@@ -89,7 +112,13 @@ pub fn recipe(name: Name, release: Release) -> Recipe {
         "openssl-provider-legacy",
         "perl-base",
     ]);
-    Recipe { packages, exclude }
+    Recipe {
+        packages,
+        exclude,
+        env,
+        entrypoint,
+        symlinks,
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +147,10 @@ mod tests {
                 .contains(&"libzstd1".to_owned())
         );
         assert_eq!(Name::parse("cc"), Some(Name::Cc));
-        assert_eq!(Name::parse("python3"), None);
+        assert_eq!(Name::parse("python3"), Some(Name::Python3));
+        assert_eq!(
+            recipe(Name::Python3, Release::Trixie).entrypoint,
+            Some(vec!["/usr/bin/python3.13".to_owned()])
+        );
     }
 }
