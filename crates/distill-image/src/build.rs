@@ -221,6 +221,15 @@ pub fn build(
                     crate::family::files::busybox(&mut entries);
                 }
                 let mut files = crate::family::files::entries(plan.debian.release, &bundle);
+                files.push(distill_oci::Entry {
+                    path: "etc/ld.so.cache".into(),
+                    kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
+                        crate::family::ldcache::build(&entries, &p.architecture),
+                    )),
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                });
                 files.extend(plan.family_symlinks.iter().map(|(path, target)| {
                     distill_oci::Entry {
                         path: path.clone(),

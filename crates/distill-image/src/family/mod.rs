@@ -9,6 +9,7 @@
 //! [`packages`].
 
 pub mod files;
+pub mod ldcache;
 pub mod packages;
 
 use distill_apt::debian::Release;
@@ -97,7 +98,8 @@ pub fn recipe(name: Name, release: Release) -> Recipe {
             Release::Bookworm => "python3.11",
             Release::Trixie => "python3.13",
         };
-        packages.push("python3".into());
+        // libc-bin brings `ldconfig`, through which ctypes.util.find_library reads the cache.
+        packages.extend(owned(&["python3", "libc-bin"]));
         env.push("LANG=C.UTF-8".into());
         entrypoint = Some(vec![format!("/usr/bin/{python}")]);
         // python3 itself ships /usr/bin/python3 -> python3.X; distroless adds `python` too.

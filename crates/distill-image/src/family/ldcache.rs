@@ -1,0 +1,191 @@
+//! `/etc/ld.so.cache`, written natively: no `ldconfig` runs at build time, so foreign
+//! architectures need no emulator.
+//!
+//! The format is glibc's "new" cache (`glibc-ld.so.cache1.1`, elf/cache.c and
+//! sysdeps/generic/dl-cache.h): a 48-byte header, 24-byte entries, then the strings, with
+//! string offsets counted from the start of the file. Entries are sorted in descending
+//! `_dl_cache_libcmp` order (digits compare as numbers), the order the dynamic loader's
+//! binary search expects. Keys are the library names found in the library directories;
+//! `ctypes.util.find_library` reads them through `ldconfig -p`.
+
+use std::cmp::Ordering;
+
+use distill_oci::layer::{Entry, EntryKind};
+
+const MAGIC: &[u8; 20] = b"glibc-ld.so.cache1.1";
+/// `FLAG_ELF_LIBC6`.
+const ELF_LIBC6: i32 = 0x0003;
+/// `FLAG_X8664_LIB64` and `FLAG_AARCH64_LIB64`.
+const X8664: i32 = 0x0300;
+const AARCH64: i32 = 0x0a00;
+/// `cache_file_new_flags_endian_little`.
+const LITTLE_ENDIAN: u8 = 2;
+
+/// glibc's `_dl_cache_libcmp`: like strcmp, but runs of digits compare as numbers.
+pub fn libcmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() {
+        if a[i].is_ascii_digit() {
+            if j < b.len() && b[j].is_ascii_digit() {
+                let (mut x, mut y) = (0u64, 0u64);
+                while i < a.len() && a[i].is_ascii_digit() {
+                    x = x * 10 + u64::from(a[i] - b'0');
+                    i += 1;
+                }
+                while j < b.len() && b[j].is_ascii_digit() {
+                    y = y * 10 + u64::from(b[j] - b'0');
+                    j += 1;
+                }
+                if x != y {
+                    return x.cmp(&y);
+                }
+            } else {
+                return Ordering::Greater;
+            }
+        } else if j < b.len() && b[j].is_ascii_digit() {
+            return Ordering::Less;
+        } else if j >= b.len() || a[i] != b[j] {
+            return a[i].cmp(b.get(j).unwrap_or(&0));
+        } else {
+            i += 1;
+            j += 1;
+        }
+    }
+    0u8.cmp(b.get(j).unwrap_or(&0))
+}
+
+/// The cache for the libraries among `entries`, for `arch` (`amd64` or `arm64`).
+pub fn build(entries: &[Entry], arch: &str) -> Vec<u8> {
+    let (triplet, flags) = match arch {
+        "arm64" => ("aarch64-linux-gnu", ELF_LIBC6 | AARCH64),
+        _ => ("x86_64-linux-gnu", ELF_LIBC6 | X8664),
+    };
+    let dirs = [format!("usr/lib/{triplet}"), "usr/lib".to_owned()];
+    // A fully versioned file behind a soname link (libz.so.1.2.13 behind libz.so.1) is
+    // reached through the link; ldconfig lists the link only.
+    let linked: std::collections::HashSet<String> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Symlink { target } if !target.contains('/') => Some(format!(
+                "{}/{target}",
+                e.path.rsplit_once('/').map_or("", |(p, _)| p)
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut libs: Vec<(String, String)> = Vec::new();
+    for dir in &dirs {
+        for e in entries {
+            let Some((parent, name)) = e.path.rsplit_once('/') else {
+                continue;
+            };
+            let is_lib =
+                name.starts_with("lib") && (name.ends_with(".so") || name.contains(".so."));
+            if parent != dir
+                || !is_lib
+                || linked.contains(&e.path)
+                || !matches!(e.kind, EntryKind::File(_) | EntryKind::Symlink { .. })
+            {
+                continue;
+            }
+            if !libs.iter().any(|(n, _)| n == name) {
+                libs.push((name.to_owned(), format!("/{}", e.path)));
+            }
+        }
+    }
+    libs.sort_by(|a, b| libcmp(&b.0, &a.0));
+
+    let header = 48u32;
+    let strings_start = header + 24 * libs.len() as u32;
+    let mut strings: Vec<u8> = Vec::new();
+    let mut table = Vec::with_capacity(libs.len() * 24);
+    for (name, path) in &libs {
+        let key = strings_start + strings.len() as u32;
+        strings.extend_from_slice(name.as_bytes());
+        strings.push(0);
+        let value = strings_start + strings.len() as u32;
+        strings.extend_from_slice(path.as_bytes());
+        strings.push(0);
+        table.extend_from_slice(&flags.to_le_bytes());
+        table.extend_from_slice(&key.to_le_bytes());
+        table.extend_from_slice(&value.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes()); // osversion, unused
+        table.extend_from_slice(&0u64.to_le_bytes()); // hwcap
+    }
+    let mut out = Vec::with_capacity(strings_start as usize + strings.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(libs.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+    out.push(LITTLE_ENDIAN);
+    out.extend_from_slice(&[0; 3]);
+    out.extend_from_slice(&0u32.to_le_bytes()); // no extensions
+    out.extend_from_slice(&[0; 12]);
+    out.extend_from_slice(&table);
+    out.extend_from_slice(&strings);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distill_oci::layer::FileSource;
+
+    #[test]
+    fn libcmp_compares_digit_runs_as_numbers() {
+        assert_eq!(libcmp("libz.so.10", "libz.so.9"), Ordering::Greater);
+        assert_eq!(libcmp("libz3.so.4", "libz3.so"), Ordering::Greater);
+        assert_eq!(libcmp("liba.so", "libb.so"), Ordering::Less);
+        assert_eq!(libcmp("libc.so.6", "libc.so.6"), Ordering::Equal);
+    }
+
+    /// The host's `ldconfig -p -C FILE` reads what we write: the format is glibc's.
+    #[test]
+    fn host_ldconfig_reads_the_cache() {
+        let lib = |name: &str| Entry {
+            path: format!("usr/lib/x86_64-linux-gnu/{name}"),
+            kind: EntryKind::File(FileSource::Bytes(Vec::new())),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        let mut entries = vec![
+            lib("libssl.so.3"),
+            lib("libz.so.1.2.13"),
+            lib("libc.so.6"),
+            lib("libm.so.6.1"),
+            lib("README"),
+        ];
+        entries.push(Entry {
+            kind: EntryKind::Symlink {
+                target: "libz.so.1.2.13".into(),
+            },
+            ..lib("libz.so.1")
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ld.so.cache");
+        std::fs::write(&path, build(&entries, "amd64")).unwrap();
+        let out = std::process::Command::new("ldconfig")
+            .arg("-p")
+            .arg("-C")
+            .arg(&path)
+            .output()
+            .expect("ldconfig (libc-bin) is on every Debian host");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("4 libs found in cache"), "{text}");
+        assert!(
+            text.contains("libssl.so.3 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libssl.so.3"),
+            "{text}"
+        );
+        let order: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        // libz.so.1.2.13 hides behind its soname link; libm.so.6.1, with no link, is listed.
+        assert_eq!(
+            order,
+            ["libz.so.1", "libssl.so.3", "libm.so.6.1", "libc.so.6"]
+        );
+    }
+}
