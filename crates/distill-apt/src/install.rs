@@ -68,6 +68,7 @@ pub fn locked(p: &Package, suites: &[Suite]) -> LockedPackage {
         filename: p.filename.clone(),
         size: p.size,
         sha256: p.sha256.clone(),
+        layer: 0,
     }
 }
 

@@ -44,6 +44,13 @@ pub struct LockedPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: String,
+    /// Which image layer the package goes into (family images layer by member).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub layer: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +179,7 @@ mod tests {
             filename: format!("pool/main/{name}.deb"),
             size: 1,
             sha256: "0".repeat(64),
+            layer: 0,
         }
     }
 

@@ -179,7 +179,6 @@ pub fn build(
     let mut package_count = 0;
     for (i, p) in plan.platforms.iter().enumerate() {
         let mut layers = Vec::new();
-        let mut family_files = None;
         let mut spec = ImageSpec {
             platform: Some(p.clone()),
             ..plan.image.clone()
@@ -195,77 +194,18 @@ pub fn build(
                 .expect("the lock covers every platform: checked when it was read")
                 .packages;
             let stage = staging.path().join(format!("stage-{i}"));
-            let (mut entries, installed) =
-                packages::entries(pinned, &p.architecture, &stage, sources, progress)?;
-            package_count = installed.len();
-            if matches!(plan.base, Base::Family(_)) {
-                let extra = plan
-                    .ca_extra
-                    .iter()
-                    .map(|path| {
-                        std::fs::read(path).map_err(|source| BuildError::CaCert {
-                            path: path.clone(),
-                            source,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let bundle =
-                    crate::family::packages::ca_bundle(&entries, &extra).map_err(|source| {
-                        BuildError::Staging {
-                            dir: stage.clone(),
-                            source,
-                        }
-                    })?;
-                entries = crate::family::packages::finish(entries, &installed);
-                if plan.debug {
-                    crate::family::files::busybox(&mut entries);
-                }
-                let mut files = crate::family::files::entries(plan.debian.release, &bundle);
-                files.push(distill_oci::Entry {
-                    path: "etc/ld.so.cache".into(),
-                    kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
-                        crate::family::ldcache::build(&entries, &p.architecture),
-                    )),
-                    mode: 0o644,
-                    uid: 0,
-                    gid: 0,
-                });
-                files.extend(plan.family_symlinks.iter().map(|(path, target)| {
-                    distill_oci::Entry {
-                        path: path.clone(),
-                        kind: distill_oci::EntryKind::Symlink {
-                            target: target.clone(),
-                        },
-                        mode: 0o777,
-                        uid: 0,
-                        gid: 0,
-                    }
-                }));
-                // The family's files replace the packages' (trixie's base-files makes
-                // /usr/lib/os-release a symlink): a lower layer must not hold a link that a
-                // runtime would follow when the upper layer writes the file.
-                entries.retain(|e| {
-                    !files
-                        .iter()
-                        .any(|f| f.path == e.path && f.kind != distill_oci::EntryKind::Dir)
-                });
-                family_files = Some(files);
-            }
-            progress.start(&format!("writing the packages layer for {p}"), 0);
-            let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
-            progress.finish();
+            let (package_layers, count) = package_layers(
+                plan,
+                pinned,
+                &p.architecture,
+                &stage,
+                &store,
+                sources,
+                progress,
+            )?;
+            package_count = count;
             let _ = std::fs::remove_dir_all(&stage);
-            layers.push(ImageLayer {
-                layer,
-                created_by: format!("distill: debian packages {}", plan.debian.include.join(" ")),
-            });
-        }
-        if let Some(f) = family_files.take() {
-            let layer = write_layer(&store, plan.compression, plan.epoch, f)?;
-            layers.push(ImageLayer {
-                layer,
-                created_by: "distill: distroless accounts, os-release, CA bundle".into(),
-            });
+            layers.extend(package_layers);
         }
         layers.extend(files_layer.clone());
         images.push(write_image(&store, &spec, &layers)?);
@@ -281,6 +221,156 @@ pub fn build(
         packages: package_count,
         pushed,
     })
+}
+
+fn symlink(path: &str, target: &str) -> distill_oci::Entry {
+    distill_oci::Entry {
+        path: path.to_owned(),
+        kind: distill_oci::EntryKind::Symlink {
+            target: target.to_owned(),
+        },
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+/// The CA bundle of a family image: the ca-certificates package's, then the config's extras.
+fn bundle(
+    plan: &BuildPlan,
+    entries: &[distill_oci::Entry],
+    stage: &std::path::Path,
+) -> Result<Vec<u8>, BuildError> {
+    let extra = plan
+        .ca_extra
+        .iter()
+        .map(|path| {
+            std::fs::read(path).map_err(|source| BuildError::CaCert {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::family::packages::ca_bundle(entries, &extra).map_err(|source| BuildError::Staging {
+        dir: stage.to_path_buf(),
+        source,
+    })
+}
+
+/// The package layers of one platform. Packages go into layers by the `layer` the lock gave
+/// them: for the family, one per member tier, so that `cc` starts with `base`'s layers byte
+/// for byte. The family's own files follow the first tier (they depend only on it: accounts,
+/// os-release, the CA bundle); the `ld.so.cache`, which depends on every library, comes last.
+fn package_layers(
+    plan: &BuildPlan,
+    pinned: &[distill_apt::lock::LockedPackage],
+    arch: &str,
+    stage: &std::path::Path,
+    store: &BlobStore,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<(Vec<ImageLayer>, usize), BuildError> {
+    let family = matches!(plan.base, Base::Family(_));
+    let mut groups: std::collections::BTreeMap<u32, Vec<distill_apt::lock::LockedPackage>> =
+        Default::default();
+    for p in pinned {
+        groups.entry(p.layer).or_default().push(p.clone());
+    }
+    let family_files = if family {
+        crate::family::files::entries(plan.debian.release, &[])
+    } else {
+        Vec::new()
+    };
+    let mut layers = Vec::new();
+    let mut libraries = Vec::new();
+    let mut count = 0;
+    for (n, (tier, pkgs)) in groups.iter().enumerate() {
+        let (mut entries, installed) =
+            packages::entries(pkgs, arch, &stage.join(tier.to_string()), sources, progress)?;
+        count += installed.len();
+        let mut ca = None;
+        if family {
+            if installed
+                .iter()
+                .any(|i| i.package.name == "ca-certificates")
+            {
+                ca = Some(bundle(plan, &entries, stage)?);
+            }
+            entries = crate::family::packages::finish(entries, &installed);
+            if plan.debug {
+                crate::family::files::busybox(&mut entries);
+            }
+            // The family's files replace the packages' (trixie's base-files makes
+            // /usr/lib/os-release a symlink): a lower layer must not hold a link that a
+            // runtime would follow when the upper layer writes the file.
+            entries.retain(|e| {
+                !family_files
+                    .iter()
+                    .any(|f| f.path == e.path && f.kind != distill_oci::EntryKind::Dir)
+            });
+            // The cache needs names and kinds only.
+            libraries.extend(entries.iter().filter(|e| e.path.contains("lib")).map(|e| {
+                let kind = match &e.kind {
+                    distill_oci::EntryKind::File(_) => {
+                        distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(Vec::new()))
+                    }
+                    k => k.clone(),
+                };
+                distill_oci::Entry { kind, ..e.clone() }
+            }));
+        }
+        progress.start(&format!("writing package layer {}", n + 1), 0);
+        let layer = write_layer(store, plan.compression, plan.epoch, entries)?;
+        progress.finish();
+        let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        layers.push(ImageLayer {
+            layer,
+            created_by: format!("distill: debian packages {}", names.join(" ")),
+        });
+        if family && n == 0 {
+            let mut files = family_files.clone();
+            if let Some(b) = ca.take() {
+                for f in &mut files {
+                    if f.path == "etc/ssl/certs/ca-certificates.crt" {
+                        f.kind =
+                            distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(b.clone()));
+                    }
+                }
+            }
+            let layer = write_layer(store, plan.compression, plan.epoch, files)?;
+            layers.push(ImageLayer {
+                layer,
+                created_by: "distill: distroless accounts, os-release, CA bundle".into(),
+            });
+        }
+    }
+    // The member's own top layer: its links (python3's /usr/bin/python), and the
+    // ld.so.cache, which depends on every library below, when there is a C library whose
+    // loader reads it.
+    let mut top: Vec<distill_oci::Entry> = plan
+        .family_symlinks
+        .iter()
+        .map(|(p, t)| symlink(p, t))
+        .collect();
+    if family && libraries.iter().any(|e| e.path.ends_with("/libc.so.6")) {
+        top.push(distill_oci::Entry {
+            path: "etc/ld.so.cache".into(),
+            kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
+                crate::family::ldcache::build(&libraries, arch),
+            )),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    if !top.is_empty() {
+        let layer = write_layer(store, plan.compression, plan.epoch, top)?;
+        layers.push(ImageLayer {
+            layer,
+            created_by: "distill: ld.so.cache and links".into(),
+        });
+    }
+    Ok((layers, count))
 }
 
 /// Resolves the plan's packages and writes `distill.lock` atomically beside the config.

@@ -131,11 +131,31 @@ pub fn lock(
             resolved.len(),
             plan.include
         );
+        // Family images layer by member: each package goes with the first member needing it.
+        let mut tiers: Vec<std::collections::HashSet<&str>> = Vec::new();
+        for roots in &plan.tiers {
+            let closure = universe
+                .resolve_excluding(roots, &plan.exclude)
+                .map_err(|source| PackagesError::Resolve {
+                    platform: platform.to_string(),
+                    source,
+                })?;
+            tiers.push(closure.iter().map(|p| p.name.as_str()).collect());
+        }
+        let layer_of = |name: &str| {
+            tiers
+                .iter()
+                .position(|t| t.contains(name))
+                .unwrap_or(tiers.len()) as u32
+        };
         out.push(PlatformLock {
             platform: platform.to_string(),
             packages: resolved
                 .iter()
-                .map(|p| install::locked(p, &suites))
+                .map(|p| distill_apt::lock::LockedPackage {
+                    layer: layer_of(&p.name),
+                    ..install::locked(p, &suites)
+                })
                 .collect(),
         });
         progress.finish();

@@ -47,6 +47,9 @@ pub struct DebianPlan {
     pub include: Vec<String>,
     /// Packages kept out, with what only they pulled in.
     pub exclude: Vec<String>,
+    /// For a family image, the roots of each member up to it (`static`, then `base-nossl`...):
+    /// a package goes into the layer of the first member that needs it.
+    pub tiers: Vec<Vec<String>>,
     pub repositories: Vec<RepositoryPlan>,
     /// `distill.lock`, beside the config file.
     pub lockfile: PathBuf,
@@ -354,6 +357,10 @@ pub fn plan_from(
     let mut family_symlinks = Vec::new();
     if let Base::Family(name) = base {
         let recipe = crate::family::recipe(name, debian.release);
+        debian.tiers = crate::family::tiers(name)
+            .iter()
+            .map(|member| crate::family::recipe(*member, debian.release).packages)
+            .collect();
         for e in &recipe.env {
             let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
             if !img.env.contains_key(key) {
@@ -508,6 +515,7 @@ fn plan_debian(
             .map(|k| beside(c.source, k.get_ref())),
         include,
         exclude,
+        tiers: Vec::new(),
         repositories,
         lockfile: beside(c.source, "distill.lock"),
         locked: opts.locked,

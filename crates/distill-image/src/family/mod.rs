@@ -50,6 +50,23 @@ impl Name {
     }
 }
 
+/// The members `name` builds on, in order, ending with itself: each one's packages form a
+/// layer that every member above it shares.
+pub fn tiers(name: Name) -> Vec<Name> {
+    let chain = [
+        Name::Static,
+        Name::BaseNossl,
+        Name::Base,
+        Name::Cc,
+        Name::Python3,
+    ];
+    let end = chain
+        .iter()
+        .position(|n| *n == name)
+        .expect("every member is in the chain");
+    chain[..=end].to_vec()
+}
+
 /// What a member is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipe {

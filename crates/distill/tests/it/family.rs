@@ -330,3 +330,53 @@ fn python3_passes_the_distroless_checks_on_12_and_13() {
         );
     }
 }
+
+fn layer_digests(layout: &Path) -> Vec<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let d = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap())
+            .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn members_share_lower_layers_and_rebuild_to_the_same_digests() {
+    let out = tempfile::tempdir().unwrap();
+    let mut layers = Vec::new();
+    for name in ["static", "base", "cc", "python3"] {
+        let mut digests = Vec::new();
+        for round in 0..2 {
+            let layout = out.path().join(format!("{name}-{round}"));
+            let o = crate::common::distill()
+                .args(["base", name, "--debian", "13", "-o"])
+                .arg(format!("oci:{}", layout.display()))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            digests.push(String::from_utf8(o.stdout).unwrap());
+        }
+        assert_eq!(digests[0], digests[1], "{name} rebuilt to another digest");
+        layers.push(layer_digests(&out.path().join(format!("{name}-0"))));
+    }
+    // static's layers start base; every layer of base but its ld.so.cache starts cc; and so on.
+    assert!(
+        layers[1].starts_with(&layers[0]),
+        "base does not start with static's layers"
+    );
+    for w in layers[1..].windows(2) {
+        let below = &w[0][..w[0].len() - 1];
+        assert!(
+            w[1].starts_with(below),
+            "{:?} does not start with {:?}",
+            w[1],
+            below
+        );
+    }
+}
