@@ -26,8 +26,6 @@ pub enum Name {
 }
 
 impl Name {
-    pub const ALL: [&'static str; 5] = ["static", "base-nossl", "base", "cc", "python3"];
-
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "static" => Name::Static,
@@ -37,16 +35,6 @@ impl Name {
             "python3" => Name::Python3,
             _ => return None,
         })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Name::Static => "static",
-            Name::BaseNossl => "base-nossl",
-            Name::Base => "base",
-            Name::Cc => "cc",
-            Name::Python3 => "python3",
-        }
     }
 }
 
