@@ -124,6 +124,20 @@ pub fn build(
     progress: &dyn Progress,
 ) -> Result<Report, BuildError> {
     let outputs = Outputs::open(&plan.outputs, &plan.registry)?;
+    if let Some(r) = &plan.runtime {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if r.is_past(now) {
+            tracing::warn!(
+                "{} {} reached its upstream end of life in {}: this image ships an unsupported runtime",
+                r.name,
+                r.version,
+                r.eol_text()
+            );
+        }
+    }
 
     let tmp = std::env::temp_dir();
     let staging = tempfile::Builder::new()

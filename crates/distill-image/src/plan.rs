@@ -79,6 +79,8 @@ pub enum Base {
 /// Everything a build needs, validated.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
+    /// The runtime a family member ships, with its end of life.
+    pub runtime: Option<crate::family::eol::Runtime>,
     /// Symlinks a family member adds, `(path, target)`.
     pub family_symlinks: Vec<(String, String)>,
     /// A debug variant: busybox under /busybox, and its shell as the default entrypoint.
@@ -355,6 +357,7 @@ pub fn plan_from(
         .map(|p| beside(c.source, p.get_ref()))
         .collect();
     let mut family_symlinks = Vec::new();
+    let mut runtime = None;
     if let Base::Family(name) = base {
         let recipe = crate::family::recipe(name, debian.release);
         debian.tiers = crate::family::tiers(name)
@@ -371,6 +374,7 @@ pub fn plan_from(
             entrypoint = recipe.entrypoint.clone();
         }
         family_symlinks = recipe.symlinks.clone();
+        runtime = crate::family::eol::runtime(name, debian.release);
         let mut include = recipe.packages;
         for p in &debian.include {
             if !include.contains(p) {
@@ -396,6 +400,7 @@ pub fn plan_from(
     }
 
     Ok(BuildPlan {
+        runtime,
         debug,
         family_symlinks,
         base,
@@ -415,7 +420,19 @@ pub fn plan_from(
             labels: img.labels,
             exposed_ports,
             stop_signal,
-            annotations: Default::default(),
+            annotations: runtime
+                .map(|r: crate::family::eol::Runtime| {
+                    [
+                        (
+                            crate::family::eol::ANNOTATION_RUNTIME.to_owned(),
+                            format!("{} {}", r.name, r.version),
+                        ),
+                        (crate::family::eol::ANNOTATION_EOL.to_owned(), r.eol_text()),
+                    ]
+                    .into_iter()
+                    .collect()
+                })
+                .unwrap_or_default(),
         },
         files,
         debian,

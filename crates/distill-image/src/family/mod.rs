@@ -8,6 +8,7 @@
 //! [`files`]; the package-layer treatment (pruned docs, status.d, the CA bundle) in
 //! [`packages`].
 
+pub mod eol;
 pub mod files;
 pub mod ldcache;
 pub mod packages;
