@@ -69,6 +69,10 @@ impl Podman {
             .arg(self.dir.path().join("root"))
             .arg("--runroot")
             .arg(self.dir.path().join("run"))
+            // Engine state apart too: the default (/run/libpod) is shared, and one
+            // instance's `system reset` would wipe another's.
+            .arg("--tmpdir")
+            .arg(self.dir.path().join("tmp"))
             .stdin(Stdio::null());
         c
     }
