@@ -272,37 +272,34 @@ impl LayerWriter {
                 )?;
                 self.append_content(h, &entry.path, b.as_slice(), &PathBuf::from(&entry.path))?;
             }
-            EntryKind::File(FileSource::Path { path, size }) => {
-                let file = File::open(path).map_err(|source| LayerError::ReadSource {
-                    path: path.clone(),
-                    source,
-                })?;
-                let h = self.header(
-                    entry.mode,
-                    entry.uid,
-                    entry.gid,
-                    tar::EntryType::Regular,
-                    *size,
-                )?;
-                self.append_content(h, &entry.path, file, path)?;
-            }
-            EntryKind::File(FileSource::Slice { path, offset, size }) => {
+            EntryKind::File(source @ (FileSource::Path { .. } | FileSource::Slice { .. })) => {
+                let (path, offset, size) = match source {
+                    FileSource::Path { path, size } => (path, None, *size),
+                    FileSource::Slice { path, offset, size } => (path, Some(*offset), *size),
+                    FileSource::Bytes(_) => unreachable!("matched above"),
+                };
                 let read_err = |source| LayerError::ReadSource {
                     path: path.clone(),
                     source,
                 };
                 let mut file = File::open(path).map_err(read_err)?;
-                std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*offset))
-                    .map_err(read_err)?;
                 let h = self.header(
                     entry.mode,
                     entry.uid,
                     entry.gid,
                     tar::EntryType::Regular,
-                    *size,
+                    size,
                 )?;
-                // The slice ends where the next file's bytes begin.
-                self.append_content(h, &entry.path, file.take(*size), path)?;
+                match offset {
+                    // A whole file must still end where it did when it was listed.
+                    None => self.append_content(h, &entry.path, file, path)?,
+                    // A slice ends where the next file's bytes begin.
+                    Some(offset) => {
+                        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))
+                            .map_err(read_err)?;
+                        self.append_content(h, &entry.path, file.take(size), path)?;
+                    }
+                }
             }
         }
         self.last = Some(entry.path.clone());

@@ -45,6 +45,16 @@ fn skopeo(reg: &RegistryServer, args: &[&str]) -> String {
     run_ok(&mut c)
 }
 
+/// skopeo sees `reference` (REPO:TAG on `reg`) at `digest`.
+fn assert_skopeo_digest(reg: &RegistryServer, reference: &str, digest: &str) {
+    let info: serde_json::Value = serde_json::from_str(&skopeo(
+        reg,
+        &["inspect", &format!("docker://{}/{reference}", reg.addr)],
+    ))
+    .unwrap();
+    assert_eq!(info["Digest"], digest, "{reference}");
+}
+
 /// Pushes `src` with `distill push --json EXTRA...`; returns the report.
 fn push_with(reg: &RegistryServer, src: &str, dest: &str, extra: &[&str]) -> serde_json::Value {
     let mut c = distill();
@@ -185,12 +195,7 @@ fn build_pushes_directly_and_pushing_again_sends_nothing() {
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let digest = String::from_utf8(o.stdout).unwrap().trim().to_owned();
-    let info: serde_json::Value = serde_json::from_str(&skopeo(
-        &reg,
-        &["inspect", &format!("docker://{}/direct:1", reg.addr)],
-    ))
-    .unwrap();
-    assert_eq!(info["Digest"], digest.as_str());
+    assert_skopeo_digest(&reg, "direct:1", &digest);
 
     let first = push(
         &reg,
@@ -512,12 +517,7 @@ fn credentials_come_from_a_docker_credential_helper() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let digest = String::from_utf8(o.stdout).unwrap().trim().to_owned();
-    let info: serde_json::Value = serde_json::from_str(&skopeo(
-        &reg,
-        &["inspect", &format!("docker://{}/helped:1", reg.addr)],
-    ))
-    .unwrap();
-    assert_eq!(info["Digest"], digest.as_str());
+    assert_skopeo_digest(&reg, "helped:1", &digest);
 }
 
 #[test]
