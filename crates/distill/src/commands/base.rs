@@ -1,9 +1,8 @@
 //! `distill base NAME`: a member of the distroless family, as an image of its own.
 
 use anyhow::Context;
-use distill_apt::fetch::{Cache, HttpFetcher};
+use distill_image::build;
 use distill_image::config::{Config, Source};
-use distill_image::{Sources, build};
 use distill_oci::{Destination, Platform};
 
 use super::build::{RegistryArgs, source_date_epoch};
@@ -56,13 +55,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     };
     let plan =
         distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;
-    let cache = Cache::new(Cache::default_root());
-    let fetcher = HttpFetcher::new();
-    let sources = Sources {
-        cache: &cache,
-        fetcher: &fetcher,
-    };
-    let report = build(&plan, &sources, &crate::ui::Bars::new(quiet)).context("Build failed")?;
+    let report = super::with_sources(|sources| {
+        build(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
+    })?;
     println!("{}", report.digest());
     Ok(())
 }

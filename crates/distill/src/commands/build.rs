@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use distill_apt::fetch::{Cache, HttpFetcher};
-use distill_image::{Sources, build, plan};
+use distill_image::{build, plan};
 use distill_oci::{Compression, Destination, Platform};
 
 /// What `build` and `lock` share: where the config is and what it is built for.
@@ -99,13 +98,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     opts.registry = args.registry.options();
     let plan = plan(&opts).context("Invalid build configuration")?;
     let progress = crate::ui::Bars::new(quiet);
-    let cache = Cache::new(Cache::default_root());
-    let fetcher = HttpFetcher::new();
-    let sources = Sources {
-        cache: &cache,
-        fetcher: &fetcher,
-    };
-    let report = build(&plan, &sources, &progress).context("Build failed")?;
+    let report =
+        super::with_sources(|sources| build(&plan, sources, &progress).context("Build failed"))?;
     tracing::info!(
         files = report.files,
         packages = report.packages,

@@ -1,8 +1,7 @@
 //! `distill lock`: resolve `[packages]` and write distill.lock beside the config.
 
 use anyhow::Context;
-use distill_apt::fetch::{Cache, HttpFetcher};
-use distill_image::{Sources, plan, write_lock};
+use distill_image::{plan, write_lock};
 
 use super::build::{Common, options};
 
@@ -15,13 +14,9 @@ pub struct Args {
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let opts = options(args.common, Vec::new(), false)?;
     let plan = plan(&opts).context("Invalid configuration")?;
-    let cache = Cache::new(Cache::default_root());
-    let fetcher = HttpFetcher::new();
-    let sources = Sources {
-        cache: &cache,
-        fetcher: &fetcher,
-    };
-    let path = write_lock(&plan, &sources, &crate::ui::Bars::new(quiet)).context("Lock failed")?;
+    let path = super::with_sources(|sources| {
+        write_lock(&plan, sources, &crate::ui::Bars::new(quiet)).context("Lock failed")
+    })?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
