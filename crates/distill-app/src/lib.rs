@@ -1,8 +1,10 @@
 //! distill-app: collectors that turn what the user brings into layer entries.
 //!
-//! [`files`] copies local files and directories (`[[files]]` in distill.toml). Python,
-//! Node and native-binary collectors join it here.
+//! [`files`] copies local files and directories (`[[files]]` in distill.toml); [`elf`] reads
+//! what a binary needs from the image. Python, Node and native-binary collectors join them
+//! here.
 
+pub mod elf;
 pub mod files;
 
 pub use files::{FileSpec, FilesError, collect};

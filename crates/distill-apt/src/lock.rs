@@ -30,6 +30,22 @@ pub struct PlatformLock {
     pub platform: String,
     #[serde(rename = "package", default)]
     pub packages: Vec<LockedPackage>,
+    /// The official Node build, for images that carry one (the `nodejs` family members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<LockedNode>,
+    /// What the exclusions kept out when this was resolved (for the build report; not
+    /// recorded, since it follows from the roots and the indexes).
+    #[serde(skip)]
+    pub excluded: Vec<String>,
+}
+
+/// A Node release from the npm registry, pinned by its integrity hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedNode {
+    pub version: String,
+    /// Subresource Integrity, `sha512-` and the base64 hash, as the registry lists it.
+    pub integrity: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +207,8 @@ mod tests {
             roots: vec!["b".into(), "a".into()],
             base: None,
             platforms: vec![PlatformLock {
+                node: None,
+                excluded: Vec::new(),
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("z"), pkg("a")],
             }],
@@ -231,6 +249,8 @@ mod tests {
             roots: vec![],
             base: None,
             platforms: vec![PlatformLock {
+                node: None,
+                excluded: Vec::new(),
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("a")],
             }],

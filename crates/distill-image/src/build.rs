@@ -62,6 +62,12 @@ pub enum BuildError {
     Packages(#[from] PackagesError),
     #[error(transparent)]
     Base(#[from] crate::base::BaseError),
+    #[error(transparent)]
+    Node(#[from] crate::family::node::NodeError),
+    #[error(transparent)]
+    Elf(#[from] distill_app::elf::ElfError),
+    #[error("{binary} needs {library}, which no package of the image provides")]
+    MissingLibrary { binary: String, library: String },
     #[error("distill.lock {path} pins no base image, but the config builds on {base}")]
     LockWithoutBase {
         path: std::path::PathBuf,
@@ -91,6 +97,13 @@ impl BuildError {
             BuildError::Sink(e) => e.hint(),
             BuildError::Packages(e) => e.hint(),
             BuildError::Base(e) => e.hint(),
+            BuildError::Node(e) => e.hint(),
+            BuildError::MissingLibrary { .. } => {
+                Some("add the Debian package that ships it to [packages] include".into())
+            }
+            BuildError::CaCert { .. } => {
+                Some("list PEM certificate files in [certificates] extra".into())
+            }
             BuildError::LockWithoutBase { .. } => {
                 Some("run `distill lock` to pin the base image".into())
             }
@@ -107,6 +120,9 @@ pub struct Report {
     pub files: usize,
     /// Debian packages installed, per platform.
     pub packages: usize,
+    /// Packages that `[packages] exclude` (or the family) kept out, with what only they
+    /// pulled in; empty when the packages came from distill.lock.
+    pub excluded: Vec<String>,
     /// What each registry output's push did.
     pub pushed: Vec<distill_oci::registry::PushReport>,
 }
@@ -203,10 +219,9 @@ pub fn build(
             spec = base::merge(&spec, &store, img, reference, plan.explicit_user)?;
         }
         if let Some(lock) = lock.as_ref().filter(|_| !plan.debian.include.is_empty()) {
-            let pinned = &lock
+            let pinned = lock
                 .platform(&p.to_string())
-                .expect("the lock covers every platform: checked when it was read")
-                .packages;
+                .expect("the lock covers every platform: checked when it was read");
             let stage = staging.path().join(format!("stage-{i}"));
             let (package_layers, count) = package_layers(
                 plan,
@@ -229,9 +244,15 @@ pub fn build(
     progress.start("writing outputs", 0);
     let pushed = outputs.finish(&store, &built, plan.epoch)?;
     progress.finish();
+    let excluded = lock
+        .as_ref()
+        .and_then(|l| l.platforms.first())
+        .map(|p| p.excluded.clone())
+        .unwrap_or_default();
     Ok(Report {
         built,
         files,
+        excluded,
         packages: package_count,
         pushed,
     })
@@ -249,48 +270,66 @@ fn symlink(path: &str, target: &str) -> distill_oci::Entry {
     }
 }
 
-/// The CA bundle of a family image: the ca-certificates package's, then the config's extras.
-fn bundle(
+/// The CA certificates of a family image: the ca-certificates package's, then the config's
+/// extras, each of which must hold a PEM certificate.
+fn ca_certificates(
     plan: &BuildPlan,
     entries: &[distill_oci::Entry],
     stage: &std::path::Path,
-) -> Result<Vec<u8>, BuildError> {
+) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
     let extra = plan
         .ca_extra
         .iter()
         .map(|path| {
-            std::fs::read(path).map_err(|source| BuildError::CaCert {
+            let err = |source| BuildError::CaCert {
                 path: path.clone(),
                 source,
-            })
+            };
+            let pem = std::fs::read(path).map_err(err)?;
+            if crate::family::cacerts::der_certificates(&pem).is_empty() {
+                return Err(err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                )));
+            }
+            let name = path
+                .file_name()
+                .map_or("extra".into(), |n| n.to_string_lossy().into_owned());
+            Ok((name, pem))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    crate::family::packages::ca_bundle(entries, &extra).map_err(|source| BuildError::Staging {
-        dir: stage.to_path_buf(),
-        source,
+    crate::family::packages::ca_certificates(entries, &extra).map_err(|source| {
+        BuildError::Staging {
+            dir: stage.to_path_buf(),
+            source,
+        }
     })
 }
 
 /// The package layers of one platform. Packages go into layers by the `layer` the lock gave
 /// them: for the family, one per member tier, so that `cc` starts with `base`'s layers byte
 /// for byte. The family's own files follow the first tier (they depend only on it: accounts,
-/// os-release, the CA bundle); the `ld.so.cache`, which depends on every library, comes last.
+/// os-release, the CA bundle); the `ld.so.cache`, which depends on every library, comes
+/// next, and the official Node build, for the `nodejs` members, last.
 fn package_layers(
     plan: &BuildPlan,
-    pinned: &[distill_apt::lock::LockedPackage],
+    pinned: &distill_apt::lock::PlatformLock,
     arch: &str,
     stage: &std::path::Path,
     store: &BlobStore,
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<(Vec<ImageLayer>, usize), BuildError> {
-    let family = matches!(plan.base, Base::Family(_));
+    let family = match plan.base {
+        Base::Family(name) => Some(name),
+        _ => None,
+    };
     let mut groups: std::collections::BTreeMap<u32, Vec<distill_apt::lock::LockedPackage>> =
         Default::default();
-    for p in pinned {
+    for p in &pinned.packages {
         groups.entry(p.layer).or_default().push(p.clone());
     }
-    let family_files = if family {
+    let family_files = if family.is_some() {
         crate::family::files::entries(plan.debian.release, &[])
     } else {
         Vec::new()
@@ -298,17 +337,19 @@ fn package_layers(
     let mut layers = Vec::new();
     let mut libraries = Vec::new();
     let mut count = 0;
+    let mut certs = Vec::new();
     for (n, (tier, pkgs)) in groups.iter().enumerate() {
         let (mut entries, installed) =
             packages::entries(pkgs, arch, &stage.join(tier.to_string()), sources, progress)?;
         count += installed.len();
         let mut ca = None;
-        if family {
+        if family.is_some() {
             if installed
                 .iter()
                 .any(|i| i.package.name == "ca-certificates")
             {
-                ca = Some(bundle(plan, &entries, stage)?);
+                certs = ca_certificates(plan, &entries, stage)?;
+                ca = Some(crate::family::packages::ca_bundle(&certs));
             }
             entries = crate::family::packages::finish(entries, &installed);
             if plan.debug {
@@ -341,7 +382,7 @@ fn package_layers(
             layer,
             created_by: format!("distill: debian packages {}", names.join(" ")),
         });
-        if family && n == 0 {
+        if family.is_some() && n == 0 {
             let mut files = family_files.clone();
             if let Some(b) = ca.take() {
                 for f in &mut files {
@@ -364,9 +405,21 @@ fn package_layers(
     let mut top: Vec<distill_oci::Entry> = plan
         .family_symlinks
         .iter()
-        .map(|(p, t)| symlink(p, t))
+        .map(|(p, t)| symlink(p, &t.replace(crate::family::ARCH, arch)))
         .collect();
-    if family && libraries.iter().any(|e| e.path.ends_with("/libc.so.6")) {
+    if family == Some(crate::family::Name::Java) {
+        let packaged = certs.len() - plan.ca_extra.len();
+        top.push(distill_oci::Entry {
+            path: crate::family::cacerts::PATH.into(),
+            kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
+                crate::family::packages::java_cacerts(&certs, packaged, plan.epoch),
+            )),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    if family.is_some() && libraries.iter().any(|e| e.path.ends_with("/libc.so.6")) {
         top.push(distill_oci::Entry {
             path: "etc/ld.so.cache".into(),
             kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
@@ -381,7 +434,41 @@ fn package_layers(
         let layer = write_layer(store, plan.compression, plan.epoch, top)?;
         layers.push(ImageLayer {
             layer,
-            created_by: "distill: ld.so.cache and links".into(),
+            created_by: "distill: ld.so.cache, links and trust stores".into(),
+        });
+    }
+    if let Some(node) = &pinned.node {
+        let registry = crate::family::node::registry()?;
+        progress.start(&format!("fetching node {}", node.version), 0);
+        let tarball = crate::family::node::fetch(
+            sources.cache.root(),
+            sources.fetcher,
+            &registry,
+            arch,
+            node,
+        )?;
+        let entries = crate::family::node::entries(&tarball, &stage.join("node"))?;
+        progress.finish();
+        // A library the build misses is a failed build here, not a crash at first start.
+        let binary = stage.join("node").join("node");
+        let needs = distill_app::elf::read(&binary)?;
+        for lib in &needs.needed {
+            if !libraries
+                .iter()
+                .any(|e| e.path.rsplit('/').next() == Some(lib))
+            {
+                return Err(BuildError::MissingLibrary {
+                    binary: format!("node {}", node.version),
+                    library: lib.clone(),
+                });
+            }
+        }
+        progress.start("writing the node layer", 0);
+        let layer = write_layer(store, plan.compression, plan.epoch, entries)?;
+        progress.finish();
+        layers.push(ImageLayer {
+            layer,
+            created_by: format!("distill: node {} (official build)", node.version),
         });
     }
     Ok((layers, count))

@@ -34,6 +34,8 @@ pub enum PackagesError {
     Install(#[from] InstallError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Node(#[from] crate::family::node::NodeError),
 }
 
 impl PackagesError {
@@ -44,6 +46,7 @@ impl PackagesError {
             PackagesError::Resolve { source, .. } => source.hint(),
             PackagesError::Install(e) => e.hint(),
             PackagesError::Lock(e) => e.hint(),
+            PackagesError::Node(e) => e.hint(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub fn lock(
         out.extend(platforms.iter().map(|p| PlatformLock {
             platform: p.to_string(),
             packages: Vec::new(),
+            node: None,
+            excluded: Vec::new(),
         }));
     }
     let suites = if plan.include.is_empty() {
@@ -131,6 +136,26 @@ pub fn lock(
             resolved.len(),
             plan.include
         );
+        // What the exclusions kept out: the closure without them, less the one with them.
+        let excluded = if plan.exclude.is_empty() {
+            Vec::new()
+        } else {
+            let roots: Vec<String> = plan
+                .include
+                .iter()
+                .filter(|r| !plan.exclude.contains(r))
+                .cloned()
+                .collect();
+            universe
+                .resolve(&roots)
+                .map(|all| {
+                    all.iter()
+                        .filter(|p| !resolved.iter().any(|r| r.name == p.name))
+                        .map(|p| p.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         // Family images layer by member: each package goes with the first member needing it.
         let mut tiers: Vec<std::collections::HashSet<&str>> = Vec::new();
         for roots in &plan.tiers {
@@ -148,8 +173,24 @@ pub fn lock(
                 .position(|t| t.contains(name))
                 .unwrap_or(tiers.len()) as u32
         };
+        let node = match plan.node {
+            Some(major) => {
+                let registry = crate::family::node::registry()?;
+                let node = crate::family::node::resolve(
+                    sources.fetcher,
+                    &registry,
+                    major,
+                    &platform.architecture,
+                )?;
+                tracing::info!("{platform}: node {}", node.version);
+                Some(node)
+            }
+            None => None,
+        };
         out.push(PlatformLock {
             platform: platform.to_string(),
+            node,
+            excluded,
             packages: resolved
                 .iter()
                 .map(|p| distill_apt::lock::LockedPackage {
@@ -189,6 +230,24 @@ pub fn packages_for(
     let lock = Lockfile::parse(&text, &path)?;
     let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
     lock.check(plan.release.number(), &plan.include, &names, &path)?;
+    for p in &lock.platforms {
+        let major = p
+            .node
+            .as_ref()
+            .map(|n| n.version.split('.').next().unwrap_or(""));
+        if major != plan.node.map(|m| m.to_string()).as_deref() {
+            return Err(LockError::Mismatch {
+                path,
+                why: format!(
+                    "its Node for {} is {:?}, the config asks for {:?}",
+                    p.platform,
+                    p.node.as_ref().map(|n| &n.version),
+                    plan.node
+                ),
+            }
+            .into());
+        }
+    }
     Ok(lock)
 }
 

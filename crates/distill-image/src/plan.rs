@@ -50,6 +50,9 @@ pub struct DebianPlan {
     /// For a family image, the roots of each member up to it (`static`, then `base-nossl`...):
     /// a package goes into the layer of the first member that needs it.
     pub tiers: Vec<Vec<String>>,
+    /// The major of the official Node build the image carries (the `nodejs` members),
+    /// pinned in the lock beside the packages.
+    pub node: Option<u8>,
     pub repositories: Vec<RepositoryPlan>,
     /// `distill.lock`, beside the config file.
     pub lockfile: PathBuf,
@@ -175,7 +178,7 @@ pub fn plan_from(
                     return c.err(
                     b.span(),
                     format!("Unknown base `{}`", b.get_ref()),
-                    "use base = \"scratch\", one of the family (static, base-nossl, base, cc), or an image in a registry: base = \"docker://HOST/REPO:TAG@sha256:...\"",
+                    &format!("use base = \"scratch\", one of the family ({}), or an image in a registry: base = \"docker://HOST/REPO:TAG@sha256:...\"", crate::family::Name::ALL),
                 );
                 }
             }
@@ -375,6 +378,13 @@ pub fn plan_from(
         }
         family_symlinks = recipe.symlinks.clone();
         runtime = crate::family::eol::runtime(name, debian.release);
+        if let crate::family::Name::Nodejs(major) = name {
+            debian.node = Some(major);
+            // Node trusts its own copy of Mozilla's list; extra CAs reach it through this.
+            if !ca_extra.is_empty() && !img.env.contains_key("NODE_EXTRA_CA_CERTS") {
+                env.push("NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt".into());
+            }
+        }
         let mut include = recipe.packages;
         for p in &debian.include {
             if !include.contains(p) {
@@ -533,6 +543,7 @@ fn plan_debian(
         include,
         exclude,
         tiers: Vec::new(),
+        node: None,
         repositories,
         lockfile: beside(c.source, "distill.lock"),
         locked: opts.locked,

@@ -1,5 +1,7 @@
 //! A static file server on 127.0.0.1 for tests: serves a directory, answers `Range`
-//! requests with 206, and counts requests. Stopped when dropped.
+//! requests with 206, and counts requests. Stopped when dropped. A directory's URL serves
+//! its file `index`, so one path can be both a document and a prefix (as in the npm
+//! registry, where `/PKG` is the package document and `/PKG/-/FILE` its tarballs).
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -84,7 +86,10 @@ fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != "." && *c != "..")
         .collect();
-    let full = root.join(rel);
+    let mut full = root.join(rel);
+    if full.is_dir() {
+        full.push("index");
+    }
     let Ok(mut f) = std::fs::File::open(&full).and_then(|f| {
         if f.metadata()?.is_file() {
             Ok(f)

@@ -7,12 +7,14 @@
 //! - [`aptrepo`], [`http`]: a signed apt repository made in the test, served on 127.0.0.1;
 //! - [`registry`]: Debian's docker-registry on 127.0.0.1 (plain, or TLS and htpasswd) and a
 //!   fault-injecting proxy;
+//! - [`tls`]: a test CA and an HTTPS server on 127.0.0.1 presenting a certificate it signed;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
 
 pub mod aptrepo;
 pub mod http;
 pub mod registry;
 pub mod runtime;
+pub mod tls;
 pub mod tools;
 pub mod validate;
 

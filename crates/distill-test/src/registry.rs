@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::tools::{require, run_ok};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::tls::free_port;
 
 /// A running registry, stopped by its PID when dropped.
 pub struct RegistryServer {
@@ -57,61 +51,17 @@ impl RegistryServer {
         );
         let (mut ca, mut login) = (None, None);
         if secure {
-            require("openssl");
             require("htpasswd");
-            let ssl = |args: &[&str]| run_ok(Command::new("openssl").current_dir(d).args(args));
-            ssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=distill test CA",
-            ]);
-            ssl(&[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ]);
-            std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
-            ssl(&[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.crt",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ]);
+            let tls = crate::tls::TestCa::create(d);
             let htpasswd = run_ok(Command::new("htpasswd").args(["-Bbn", "tester", "s3cret-pw"]));
             std::fs::write(d.join("htpasswd"), htpasswd).unwrap();
             config += &format!(
-                "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\nauth:\n  htpasswd:\n    realm: distill-test\n    path: {0}/htpasswd\n",
+                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: distill-test\n    path: {}/htpasswd\n",
+                tls.server_cert().display(),
+                tls.server_key().display(),
                 d.display()
             );
-            ca = Some(d.join("ca.crt"));
+            ca = Some(tls.ca());
             login = Some(("tester".to_owned(), "s3cret-pw".to_owned()));
         }
         std::fs::write(d.join("config.yml"), config).unwrap();

@@ -80,6 +80,12 @@ impl Podman {
     /// `podman run --network none IMAGE ARGS...`; IMAGE may be `oci-archive:FILE`. The
     /// container is removed afterwards.
     pub fn run(&self, image: &str, args: &[&str]) -> RunOutput {
+        self.run_with(&["--network", "none"], image, args)
+    }
+
+    /// `podman run OPTIONS IMAGE ARGS...`, removed afterwards; `--network host` reaches a
+    /// test server on 127.0.0.1.
+    pub fn run_with(&self, options: &[&str], image: &str, args: &[&str]) -> RunOutput {
         let mut out = None;
         for attempt in 0..3 {
             // No `--rm`: with it, podman 4.3's cleanup process can remove the container
@@ -91,15 +97,9 @@ impl Podman {
             );
             let o = output_of(
                 self.cmd()
-                    .args([
-                        "run",
-                        "--name",
-                        &name,
-                        "--network",
-                        "none",
-                        "--quiet",
-                        image,
-                    ])
+                    .args(["run", "--name", &name, "--quiet"])
+                    .args(options)
+                    .arg(image)
                     .args(args),
             );
             let _ = self

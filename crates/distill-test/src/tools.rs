@@ -45,6 +45,11 @@ pub fn run_ok(cmd: &mut Command) -> String {
 
 /// Compiles a C source into a statically linked binary with gcc.
 pub fn gcc_static(source: &str, out: &std::path::Path) {
+    gcc_static_with(source, out, &[]);
+}
+
+/// Like [`gcc_static`], linking the static `libs` too (`-lssl`: libssl-dev's archives).
+pub fn gcc_static_with(source: &str, out: &std::path::Path, libs: &[&str]) {
     require("gcc");
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("main.c");
@@ -53,6 +58,7 @@ pub fn gcc_static(source: &str, out: &std::path::Path) {
         Command::new("gcc")
             .args(["-static", "-O2", "-o"])
             .arg(out)
-            .arg(&c),
+            .arg(&c)
+            .args(libs),
     );
 }

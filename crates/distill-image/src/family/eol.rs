@@ -34,6 +34,21 @@ pub fn runtime(name: Name, release: Release) -> Option<Runtime> {
             version: "3.13",
             eol: (2029, 10),
         }),
+        (Name::Nodejs(22), _) => Some(Runtime {
+            name: "node",
+            version: "22",
+            eol: (2027, 4),
+        }),
+        (Name::Nodejs(24), _) => Some(Runtime {
+            name: "node",
+            version: "24",
+            eol: (2028, 4),
+        }),
+        (Name::Nodejs(26), _) => Some(Runtime {
+            name: "node",
+            version: "26",
+            eol: (2029, 4),
+        }),
         _ => None,
     }
 }

@@ -66,8 +66,12 @@ pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
     out
 }
 
-/// The PEM bundle of every certificate the ca-certificates package ships, plus `extra`.
-pub fn ca_bundle(entries: &[Entry], extra: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
+/// Every certificate the ca-certificates package ships, `(file name, PEM)` in name order,
+/// then `extra`: the order `update-ca-certificates` gives the bundle.
+pub fn ca_certificates(
+    entries: &[Entry],
+    extra: &[(String, Vec<u8>)],
+) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut certs: Vec<&Entry> = entries
         .iter()
         .filter(|e| e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt"))
@@ -88,19 +92,48 @@ pub fn ca_bundle(entries: &[Entry], extra: &[Vec<u8>]) -> std::io::Result<Vec<u8
             }
             _ => continue,
         }
-        push_pem(&mut out, &pem);
+        let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_owned();
+        out.push((name, pem));
     }
-    for pem in extra {
-        push_pem(&mut out, pem);
-    }
+    out.extend(extra.iter().cloned());
     Ok(out)
 }
 
-fn push_pem(out: &mut Vec<u8>, pem: &[u8]) {
-    out.extend_from_slice(pem);
-    if !pem.ends_with(b"\n") {
-        out.push(b'\n');
+/// The PEM bundle of `certs`, each ending in a newline.
+pub fn ca_bundle(certs: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (_, pem) in certs {
+        out.extend_from_slice(pem);
+        if !pem.ends_with(b"\n") {
+            out.push(b'\n');
+        }
     }
+    out
+}
+
+/// Java's trust store of `certs`: Debian's aliases (`debian:FILE.pem`) for the packaged
+/// certificates, the file name for extras.
+pub fn java_cacerts(certs: &[(String, Vec<u8>)], packaged: usize, epoch: u64) -> Vec<u8> {
+    let mut entries = Vec::new();
+    for (i, (name, pem)) in certs.iter().enumerate() {
+        let ders = super::cacerts::der_certificates(pem);
+        let n = ders.len();
+        for (k, der) in ders.into_iter().enumerate() {
+            let stem = name.strip_suffix(".crt").unwrap_or(name);
+            let stem = if n > 1 {
+                format!("{stem}-{k}")
+            } else {
+                stem.to_owned()
+            };
+            let alias = if i < packaged {
+                format!("debian:{stem}.pem")
+            } else {
+                format!("distill:{stem}")
+            };
+            entries.push((alias, der));
+        }
+    }
+    super::cacerts::keystore(&entries, epoch)
 }
 
 #[cfg(test)]
@@ -134,7 +167,12 @@ mod tests {
             f("usr/share/ca-certificates/mozilla/A.crt", "A"),
             f("usr/share/doc/x/README", "no"),
         ];
-        let b = ca_bundle(&entries, &[b"EXTRA\n".to_vec()]).unwrap();
-        assert_eq!(String::from_utf8(b).unwrap(), "A\nB\nEXTRA\n");
+        let certs = ca_certificates(&entries, &[("x.pem".into(), b"EXTRA\n".to_vec())]).unwrap();
+        let names: Vec<&str> = certs.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names, ["A.crt", "B.crt", "x.pem"]);
+        assert_eq!(
+            String::from_utf8(ca_bundle(&certs)).unwrap(),
+            "A\nB\nEXTRA\n"
+        );
     }
 }

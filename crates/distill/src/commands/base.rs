@@ -9,7 +9,7 @@ use super::build::{RegistryArgs, source_date_epoch};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// static, base-nossl, base or cc.
+    /// static, base-nossl, base, cc, python3, java, nodejs22, nodejs24 or nodejs26.
     name: String,
     /// The Debian release: 12 (bookworm) or 13 (trixie).
     #[arg(long, default_value = "13")]
@@ -58,6 +58,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let report = super::with_sources(|sources| {
         build(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
     })?;
+    super::report(&report, quiet);
     println!("{}", report.digest());
     Ok(())
 }

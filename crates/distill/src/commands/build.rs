@@ -106,6 +106,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         "built {}",
         report.digest()
     );
+    super::report(&report, quiet);
     println!("{}", report.digest());
     Ok(())
 }

