@@ -66,6 +66,11 @@ pub enum BuildError {
     Node(#[from] crate::family::node::NodeError),
     #[error(transparent)]
     Elf(#[from] distill_app::elf::ElfError),
+    #[error(
+        "distill-init is built into this distill for {} only, not for {platform}",
+        crate::init::arch()
+    )]
+    InitArch { platform: String },
     #[error("{binary} needs {library}, which no package of the image provides")]
     MissingLibrary { binary: String, library: String },
     #[error("distill.lock {path} pins no base image, but the config builds on {base}")]
@@ -179,6 +184,26 @@ pub fn build(
     };
     progress.finish();
 
+    let init_layer = match plan.init {
+        Some(_) => {
+            let entry = distill_oci::Entry {
+                path: crate::init::PATH.trim_start_matches('/').to_owned(),
+                kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
+                    crate::init::BINARY.to_vec(),
+                )),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            };
+            let layer = write_layer(&store, plan.compression, plan.epoch, vec![entry])?;
+            Some(ImageLayer {
+                layer,
+                created_by: "distill: distill-init".into(),
+            })
+        }
+        None => None,
+    };
+
     let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
     let lock = if needs_lock {
         Some(packages::packages_for(
@@ -235,6 +260,14 @@ pub fn build(
             package_count = count;
             let _ = std::fs::remove_dir_all(&stage);
             layers.extend(package_layers);
+        }
+        if plan.init.is_some() {
+            if p.architecture != crate::init::arch() {
+                return Err(BuildError::InitArch {
+                    platform: p.to_string(),
+                });
+            }
+            layers.extend(init_layer.clone());
         }
         layers.extend(files_layer.clone());
         images.push(write_image(&store, &spec, &layers)?);

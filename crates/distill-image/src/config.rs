@@ -26,8 +26,24 @@ pub struct Config {
     pub repositories: Vec<RepositoryItem>,
     #[serde(default)]
     pub certificates: CertificatesSection,
+    /// The distill-init helper in front of the entrypoint.
+    pub entrypoint: Option<Spanned<EntrypointSection>>,
     #[serde(default)]
     pub files: Vec<FilesItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntrypointSection {
+    /// Variables set from the file named in `VAR_FILE`.
+    #[serde(default)]
+    pub file_env: Vec<Spanned<String>>,
+    /// `HOST:PORT` servers to wait for before the app starts.
+    #[serde(default)]
+    pub wait: Vec<Spanned<String>>,
+    pub wait_tries: Option<Spanned<i64>>,
+    /// `1`, `0.5`, `500ms`, `2s`.
+    pub wait_interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

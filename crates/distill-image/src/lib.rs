@@ -13,6 +13,7 @@ pub mod base;
 pub mod build;
 pub mod config;
 pub mod family;
+pub mod init;
 pub mod packages;
 pub mod plan;
 

@@ -88,6 +88,8 @@ pub struct BuildPlan {
     pub family_symlinks: Vec<(String, String)>,
     /// A debug variant: busybox under /busybox, and its shell as the default entrypoint.
     pub debug: bool,
+    /// distill-init in front of the entrypoint (`[entrypoint]`).
+    pub init: Option<crate::init::InitPlan>,
     pub base: Base,
     /// Extra CA certificates (PEM files) for a family image's bundle.
     pub ca_extra: Vec<PathBuf>,
@@ -139,6 +141,73 @@ pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
 }
 
 /// Resolves a path written in the config against the config file's directory.
+/// Validates `[entrypoint]`, so that distill-init's own checks never first fail at run time.
+fn plan_init(
+    c: &Checker,
+    section: &toml::Spanned<crate::config::EntrypointSection>,
+) -> Result<crate::init::InitPlan, ConfigError> {
+    let s = section.get_ref();
+    let mut plan = crate::init::InitPlan::default();
+    for v in &s.file_env {
+        let name = v.get_ref();
+        let valid = !name.is_empty()
+            && !name.starts_with(|ch: char| ch.is_ascii_digit())
+            && name
+                .chars()
+                .all(|ch| ch == '_' || ch.is_ascii_alphanumeric());
+        if !valid {
+            return c.err(
+                v.span(),
+                format!("`{name}` is not an environment variable name"),
+                "write the variable's name, such as \"DB_PASSWORD\"; its value is read from the file named in DB_PASSWORD_FILE",
+            );
+        }
+        plan.file_env.push(name.clone());
+    }
+    for w in &s.wait {
+        let ok = w
+            .get_ref()
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !ok {
+            return c.err(
+                w.span(),
+                format!("`{}` is not HOST:PORT", w.get_ref()),
+                "write the server to wait for as \"db:5432\"",
+            );
+        }
+        plan.wait.push(w.get_ref().clone());
+    }
+    if let Some(n) = &s.wait_tries {
+        match u32::try_from(*n.get_ref()) {
+            Ok(v) if v > 0 => plan.wait_tries = Some(v),
+            _ => {
+                return c.err(
+                    n.span(),
+                    format!("wait_tries = {} is not a positive number", n.get_ref()),
+                    "write wait_tries = 30",
+                );
+            }
+        }
+    }
+    if let Some(i) = &s.wait_interval {
+        let v = i.get_ref();
+        let num = v
+            .strip_suffix("ms")
+            .or_else(|| v.strip_suffix('s'))
+            .unwrap_or(v);
+        if !num.parse::<f64>().is_ok_and(|n| n.is_finite() && n >= 0.0) {
+            return c.err(
+                i.span(),
+                format!("wait_interval = \"{v}\" is not a duration"),
+                "write wait_interval = \"1s\", \"500ms\" or \"0.5\"",
+            );
+        }
+        plan.wait_interval = Some(v.clone());
+    }
+    Ok(plan)
+}
+
 fn beside(source: &Source, p: &str) -> PathBuf {
     let base = source.path.parent().unwrap_or(Path::new("."));
     let p = Path::new(p);
@@ -401,6 +470,21 @@ pub fn plan_from(
             }
         }
     }
+    let init = match &config.entrypoint {
+        Some(section) => Some(plan_init(&c, section)?),
+        None => None,
+    };
+    if let Some(init) = &init {
+        if entrypoint.is_none() && img.cmd.is_none() {
+            let span = config.entrypoint.as_ref().map_or(0..0, |s| s.span());
+            return c.err(
+                span,
+                "[entrypoint] runs distill-init in front of the app, but the image names no program".into(),
+                "set entrypoint (or cmd) in [image], or build on a family member that has one",
+            );
+        }
+        entrypoint = Some(init.wrap(entrypoint.as_deref().unwrap_or_default()));
+    }
     if files.is_empty() && debian.include.is_empty() && base == Base::Scratch {
         return c.err(
             0..0,
@@ -412,6 +496,7 @@ pub fn plan_from(
     Ok(BuildPlan {
         runtime,
         debug,
+        init,
         family_symlinks,
         base,
         ca_extra,

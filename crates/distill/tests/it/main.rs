@@ -3,6 +3,7 @@
 mod common;
 mod errors;
 mod family;
+mod init;
 mod outputs;
 mod packages;
 mod registry;
