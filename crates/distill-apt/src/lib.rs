@@ -2,8 +2,10 @@
 //!
 //! - [`version`], [`relation`]: dpkg versions and dependency fields (Debian Policy §5.6.12, §7);
 //! - [`packages`]: `Packages` indexes;
-//! - [`resolver`]: from package names to the closed set apt would install.
+//! - [`resolver`]: from package names to the closed set apt would install;
+//! - [`contents`]: which package ships a library.
 
+pub mod contents;
 pub mod deb;
 pub mod debian;
 pub mod fetch;

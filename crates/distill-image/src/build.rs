@@ -71,6 +71,13 @@ pub enum BuildError {
         crate::init::arch()
     )]
     InitArch { platform: String },
+    #[error("{binary} needs {needed}, but Debian {release} has glibc {have}")]
+    GlibcTooNew {
+        binary: String,
+        needed: String,
+        release: String,
+        have: String,
+    },
     #[error("{binary} needs {library}, which no package of the image provides")]
     MissingLibrary { binary: String, library: String },
     #[error("distill.lock {path} pins no base image, but the config builds on {base}")]
@@ -106,6 +113,14 @@ impl BuildError {
             BuildError::MissingLibrary { .. } => {
                 Some("add the Debian package that ships it to [packages] include".into())
             }
+            BuildError::GlibcTooNew { .. } => Some(format!(
+                "glibc by Debian release: {}. Build on a newer release (debian = \"13\"), or compile the binary against an older glibc (on the release you ship, or in its container)",
+                GLIBC
+                    .iter()
+                    .map(|(d, g)| format!("Debian {d} has {g}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             BuildError::CaCert { .. } => {
                 Some("list PEM certificate files in [certificates] extra".into())
             }
@@ -247,6 +262,9 @@ pub fn build(
             let pinned = lock
                 .platform(&p.to_string())
                 .expect("the lock covers every platform: checked when it was read");
+            if let Some(native) = &plan.debian.native {
+                check_glibc(native, &pinned.packages, plan.debian.release)?;
+            }
             let stage = staging.path().join(format!("stage-{i}"));
             let (package_layers, count) = package_layers(
                 plan,
@@ -289,6 +307,54 @@ pub fn build(
         packages: package_count,
         pushed,
     })
+}
+
+/// A library the image lacks is a failed build here, not a crash at the binary's first start.
+fn check_libraries(
+    binary: &str,
+    needed: &[String],
+    libraries: &[distill_oci::Entry],
+) -> Result<(), BuildError> {
+    for lib in needed {
+        if !libraries
+            .iter()
+            .any(|e| e.path.rsplit('/').next() == Some(lib.as_str()))
+        {
+            return Err(BuildError::MissingLibrary {
+                binary: binary.to_owned(),
+                library: lib.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The glibc of each Debian release, for messages.
+const GLIBC: [(&str, &str); 2] = [("12", "2.36"), ("13", "2.41")];
+
+/// A binary that needs a newer glibc than the image's fails here, not at its first start.
+fn check_glibc(
+    native: &crate::plan::NativeNeeds,
+    pinned: &[distill_apt::lock::LockedPackage],
+    release: distill_apt::debian::Release,
+) -> Result<(), BuildError> {
+    let Some(needed) = native.glibc else {
+        return Ok(());
+    };
+    let have = pinned.iter().find(|p| p.name == "libc6").and_then(|p| {
+        let upstream = p.version.split(':').next_back()?.split('-').next()?;
+        let mut it = upstream.split('.').map(|n| n.parse::<u32>().ok());
+        Some((it.next()??, it.next()??))
+    });
+    match have {
+        Some(have) if have >= needed => Ok(()),
+        _ => Err(BuildError::GlibcTooNew {
+            binary: native.binary.clone(),
+            needed: format!("GLIBC_{}.{}", needed.0, needed.1),
+            release: release.number().into(),
+            have: have.map_or("none".into(), |h| format!("{}.{}", h.0, h.1)),
+        }),
+    }
 }
 
 fn symlink(path: &str, target: &str) -> distill_oci::Entry {
@@ -470,6 +536,9 @@ fn package_layers(
             created_by: "distill: ld.so.cache, links and trust stores".into(),
         });
     }
+    if let Some(native) = &plan.debian.native {
+        check_libraries(&native.binary, &native.needed, &libraries)?;
+    }
     if let Some(node) = &pinned.node {
         let registry = crate::family::node::registry()?;
         progress.start(&format!("fetching node {}", node.version), 0);
@@ -482,20 +551,8 @@ fn package_layers(
         )?;
         let entries = crate::family::node::entries(&tarball, &stage.join("node"))?;
         progress.finish();
-        // A library the build misses is a failed build here, not a crash at first start.
-        let binary = stage.join("node").join("node");
-        let needs = distill_app::elf::read(&binary)?;
-        for lib in &needs.needed {
-            if !libraries
-                .iter()
-                .any(|e| e.path.rsplit('/').next() == Some(lib))
-            {
-                return Err(BuildError::MissingLibrary {
-                    binary: format!("node {}", node.version),
-                    library: lib.clone(),
-                });
-            }
-        }
+        let needs = distill_app::elf::read(&stage.join("node").join("node"))?;
+        check_libraries(&format!("node {}", node.version), &needs.needed, &libraries)?;
         progress.start("writing the node layer", 0);
         let layer = write_layer(store, plan.compression, plan.epoch, entries)?;
         progress.finish();

@@ -173,6 +173,14 @@ pub enum ConfigError {
         message: String,
         hint: Option<String>,
     },
+    #[error(transparent)]
+    Native(#[from] distill_app::native::NativeError),
+    #[error("{path} is built for {arch}, but the build asks for {platform}")]
+    NativeArch {
+        path: PathBuf,
+        arch: String,
+        platform: String,
+    },
 }
 
 impl ConfigError {
@@ -187,6 +195,10 @@ impl ConfigError {
             }
             ConfigError::Parse { .. } => Some("see docs/config.md for the file's syntax".into()),
             ConfigError::Invalid { hint, .. } => hint.clone(),
+            ConfigError::Native(e) => e.hint(),
+            ConfigError::NativeArch { arch, .. } => Some(format!(
+                "build the binary for each platform, or pass --platform linux/{arch}"
+            )),
         }
     }
 }

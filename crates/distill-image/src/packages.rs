@@ -36,6 +36,17 @@ pub enum PackagesError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Node(#[from] crate::family::node::NodeError),
+    #[error(transparent)]
+    Repo(#[from] distill_apt::repo::RepoError),
+    #[error("Cannot read the Contents index of {url}: {source}")]
+    Contents { url: String, source: std::io::Error },
+    #[error("{binary} needs {library}, which no Debian {release} package for {arch} ships")]
+    NoPackageFor {
+        binary: String,
+        library: String,
+        release: String,
+        arch: String,
+    },
 }
 
 impl PackagesError {
@@ -47,6 +58,13 @@ impl PackagesError {
             PackagesError::Install(e) => e.hint(),
             PackagesError::Lock(e) => e.hint(),
             PackagesError::Node(e) => e.hint(),
+            PackagesError::Repo(e) => e.hint(),
+            PackagesError::Contents { .. } => {
+                Some("the mirror served a damaged index; retry later or use another mirror".into())
+            }
+            PackagesError::NoPackageFor { library, .. } => Some(format!(
+                "put {library} in a directory and pass it with --include-lib DIR"
+            )),
         }
     }
 }
@@ -125,12 +143,30 @@ pub fn lock(
             sources.fetcher,
             now(),
         )?;
-        let resolved = universe
-            .resolve_excluding(&plan.include, &plan.exclude)
-            .map_err(|source| PackagesError::Resolve {
-                platform: platform.to_string(),
-                source,
-            })?;
+        let resolve = |roots: &[String]| {
+            universe
+                .resolve_excluding(roots, &plan.exclude)
+                .map_err(|source| PackagesError::Resolve {
+                    platform: platform.to_string(),
+                    source,
+                })
+        };
+        let mut resolved = resolve(&plan.include)?;
+        if let Some(native) = &plan.native {
+            let more = native_roots(
+                native,
+                &universe,
+                &resolved,
+                &suites[0],
+                plan.release,
+                &platform.architecture,
+                sources,
+            )?;
+            if !more.is_empty() {
+                tracing::info!("{platform}: {} needs {}", native.binary, more.join(" "));
+                resolved = resolve(&[plan.include.clone(), more].concat())?;
+            }
+        }
         tracing::info!(
             "{platform}: {} packages for {:?}",
             resolved.len(),
@@ -210,6 +246,58 @@ pub fn lock(
         roots,
         platforms: out,
     })
+}
+
+/// The packages that provide a native binary's libraries, beyond those `resolved` already
+/// has: from the suite's Contents index, preferring a runtime library package (not -dev or
+/// -dbg), then the shortest name.
+fn native_roots(
+    native: &crate::plan::NativeNeeds,
+    universe: &distill_apt::resolver::Universe,
+    resolved: &[&distill_apt::packages::Package],
+    suite: &Suite,
+    release: distill_apt::debian::Release,
+    arch: &str,
+    sources: &Sources,
+) -> Result<Vec<String>, PackagesError> {
+    let wanted: std::collections::BTreeSet<String> = native.needed.iter().cloned().collect();
+    let index = suite.release(sources.fetcher, now())?;
+    let gz = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
+    let found = distill_apt::contents::libraries(
+        flate2::read::GzDecoder::new(gz.as_slice()),
+        &wanted,
+        arch,
+    )
+    .map_err(|source| PackagesError::Contents {
+        url: format!("{}/dists/{}", suite.uri, suite.suite),
+        source,
+    })?;
+    let mut roots: Vec<String> = Vec::new();
+    for lib in &native.needed {
+        let mut candidates: Vec<&String> = found
+            .get(lib)
+            .map(|c| c.iter().filter(|n| universe.get(n).is_some()).collect())
+            .unwrap_or_default();
+        if candidates
+            .iter()
+            .any(|c| resolved.iter().any(|p| &p.name == *c) || roots.contains(c))
+        {
+            continue;
+        }
+        candidates.sort_by_key(|n| (n.ends_with("-dev") || n.ends_with("-dbg"), n.len(), *n));
+        match candidates.first() {
+            Some(best) => roots.push((*best).clone()),
+            None => {
+                return Err(PackagesError::NoPackageFor {
+                    binary: native.binary.clone(),
+                    library: lib.clone(),
+                    release: release.number().into(),
+                    arch: arch.into(),
+                });
+            }
+        }
+    }
+    Ok(roots)
 }
 
 /// The packages a build installs: from distill.lock with `--locked`, else resolved now.

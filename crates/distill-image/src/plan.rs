@@ -36,6 +36,19 @@ pub struct Options {
     pub locked: bool,
     /// How to reach registries (`--ca-cert`, `--insecure-registry`).
     pub registry: distill_oci::registry::RegistryOptions,
+    /// `--include-lib`: directories of libraries a native binary may take along.
+    pub include_lib: Vec<PathBuf>,
+}
+
+/// A native binary's needs, for the resolver and the build's glibc check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeNeeds {
+    /// The binary's file name, for messages.
+    pub binary: String,
+    /// Sonames that must come from Debian packages.
+    pub needed: Vec<String>,
+    /// The newest `GLIBC_x.y` it references.
+    pub glibc: Option<(u32, u32)>,
 }
 
 /// Where Debian packages come from and which ones.
@@ -53,6 +66,8 @@ pub struct DebianPlan {
     /// The major of the official Node build the image carries (the `nodejs` members),
     /// pinned in the lock beside the packages.
     pub node: Option<u8>,
+    /// A native binary's libraries, mapped to packages through the Contents index.
+    pub native: Option<NativeNeeds>,
     pub repositories: Vec<RepositoryPlan>,
     /// `distill.lock`, beside the config file.
     pub lockfile: PathBuf,
@@ -90,6 +105,8 @@ pub struct BuildPlan {
     pub debug: bool,
     /// distill-init in front of the entrypoint (`[entrypoint]`).
     pub init: Option<crate::init::InitPlan>,
+    /// What distill detected in the context, for the user (printed on stderr).
+    pub detected: Option<String>,
     pub base: Base,
     /// Extra CA certificates (PEM files) for a family image's bundle.
     pub ca_extra: Vec<PathBuf>,
@@ -132,6 +149,9 @@ impl Checker<'_> {
 
 /// Loads the config named by `opts` and validates it into a plan.
 pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
+    if opts.config.is_none() && opts.context.is_file() {
+        return plan_native(opts);
+    }
     let path = opts
         .config
         .clone()
@@ -140,7 +160,106 @@ pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
     plan_from(config, &source, opts)
 }
 
-/// Resolves a path written in the config against the config file's directory.
+/// A single ELF binary as the context: it goes to `/usr/local/bin/NAME` on the family member
+/// its ELF calls for, Debian 13 and nonroot, and its libraries come from packages.
+fn plan_native(opts: &Options) -> Result<BuildPlan, ConfigError> {
+    let native = distill_app::native::inspect(&opts.context, &opts.include_lib)?;
+    let dir = opts
+        .context
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut text = format!(
+        "[image]\nbase = {:?}\nentrypoint = [{:?}]\n",
+        native.member(),
+        format!("/usr/local/bin/{}", native.name)
+    );
+    if !native.bundled.is_empty() {
+        text += "env = { LD_LIBRARY_PATH = \"/usr/local/lib\" }\n";
+    }
+    let source = Source {
+        path: dir.join(format!("{} (detected)", native.name)),
+        text,
+    };
+    let config = Config::parse(&source)?;
+    let platforms = match &opts.platforms {
+        Some(ps) => {
+            if let Some(p) = ps.iter().find(|p| p.architecture != native.arch) {
+                return Err(ConfigError::NativeArch {
+                    path: native.path.clone(),
+                    arch: native.arch.to_owned(),
+                    platform: p.to_string(),
+                });
+            }
+            ps.clone()
+        }
+        None => vec![
+            format!("linux/{}", native.arch)
+                .parse()
+                .expect("a valid platform"),
+        ],
+    };
+    let opts = Options {
+        context: dir.to_path_buf(),
+        platforms: Some(platforms),
+        ..opts.clone()
+    };
+    let mut plan = plan_from(config, &source, &opts)?;
+    // Given as specs, not config lines: `--include-lib` directories may lie outside the
+    // context, and these paths were chosen by the user on the command line.
+    let file = |src: &Path, dst: String, mode: u32| FileSpec {
+        src: src.to_path_buf(),
+        dst,
+        mode: Some(mode),
+        uid: 0,
+        gid: 0,
+        origin: "native binary".into(),
+    };
+    plan.files.push(file(
+        &native.path,
+        format!("/usr/local/bin/{}", native.name),
+        0o755,
+    ));
+    for (soname, lib) in &native.bundled {
+        plan.files
+            .push(file(lib, format!("/usr/local/lib/{soname}"), 0o644));
+    }
+    if !native.needs.is_static() {
+        plan.debian.native = Some(NativeNeeds {
+            binary: native.name.clone(),
+            needed: native.needs.needed.clone(),
+            glibc: native.needs.glibc,
+        });
+    }
+    plan.detected = Some(format!(
+        "{}: a {} ELF binary{}; it goes onto `{}` (Debian {}) as /usr/local/bin/{}{}",
+        native.path.display(),
+        native.arch,
+        if native.needs.is_static() {
+            " (static)".to_owned()
+        } else {
+            format!(" needing {}", native.needs.needed.join(" "))
+        },
+        native.member(),
+        plan.debian.release.number(),
+        native.name,
+        if native.bundled.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", with {} from --include-lib",
+                native
+                    .bundled
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
+    ));
+    Ok(plan)
+}
+
 /// Validates `[entrypoint]`, so that distill-init's own checks never first fail at run time.
 fn plan_init(
     c: &Checker,
@@ -208,6 +327,7 @@ fn plan_init(
     Ok(plan)
 }
 
+/// Resolves a path written in the config against the config file's directory.
 fn beside(source: &Source, p: &str) -> PathBuf {
     let base = source.path.parent().unwrap_or(Path::new("."));
     let p = Path::new(p);
@@ -497,6 +617,7 @@ pub fn plan_from(
         runtime,
         debug,
         init,
+        detected: None,
         family_symlinks,
         base,
         ca_extra,
@@ -629,6 +750,7 @@ fn plan_debian(
         exclude,
         tiers: Vec::new(),
         node: None,
+        native: None,
         repositories,
         lockfile: beside(c.source, "distill.lock"),
         locked: opts.locked,

@@ -52,6 +52,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         mirror: args.mirror,
         locked: false,
         registry: args.registry.options(),
+        include_lib: Vec::new(),
     };
     let plan =
         distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;

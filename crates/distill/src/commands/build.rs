@@ -9,7 +9,8 @@ use distill_oci::{Compression, Destination, Platform};
 /// What `build` and `lock` share: where the config is and what it is built for.
 #[derive(clap::Args)]
 pub struct Common {
-    /// The build context: the directory `[[files]] src` paths are relative to.
+    /// The build context: the directory `[[files]] src` paths are relative to, or a single
+    /// ELF binary, which goes onto the family member its libraries call for.
     #[arg(default_value = ".")]
     pub context: PathBuf,
     /// The config file [default: CONTEXT/distill.toml].
@@ -21,6 +22,10 @@ pub struct Common {
     /// The Debian archive to use instead of the one in the host's apt sources.
     #[arg(long, value_name = "URL", value_parser = parse_mirror)]
     pub mirror: Option<String>,
+    /// For a binary context: a directory of libraries that no Debian package provides,
+    /// copied to /usr/local/lib when the binary needs them. Repeatable.
+    #[arg(long = "include-lib", value_name = "DIR")]
+    pub include_lib: Vec<PathBuf>,
 }
 
 /// How to reach registries.
@@ -89,6 +94,7 @@ pub fn options(
         mirror: common.mirror,
         locked,
         registry: Default::default(),
+        include_lib: common.include_lib,
     })
 }
 
@@ -97,6 +103,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     opts.compression = args.compression;
     opts.registry = args.registry.options();
     let plan = plan(&opts).context("Invalid build configuration")?;
+    if let Some(detected) = plan.detected.as_ref().filter(|_| !quiet) {
+        eprintln!("detected {detected}");
+    }
     let progress = crate::ui::Bars::new(quiet);
     let report =
         super::with_sources(|sources| build(&plan, sources, &progress).context("Build failed"))?;

@@ -4,6 +4,7 @@ mod common;
 mod errors;
 mod family;
 mod init;
+mod native;
 mod outputs;
 mod packages;
 mod registry;

@@ -1,0 +1,141 @@
+//! `Contents-<arch>` indexes: which package ships a file, here used to find the package of
+//! a shared library a binary needs (Debian Repository Format, "Contents indices").
+//!
+//! The index is fetched compressed, verified against the signed Release like every other
+//! index, kept in the cache, and streamed: only the lines for the wanted library names in
+//! the library directories are kept, so its 150 MB never sit in memory.
+//!
+//! Mirrors publish Contents apart from the other indexes and are seen serving one that no
+//! longer matches the Release. Such a file is used anyway, with a warning, and never cached:
+//! it only suggests package *names*; every package is still verified through the signed
+//! Packages index, and the build checks that each needed library is really in the image.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use crate::fetch::{Cache, Expected, FetchError, Fetcher, get_bytes};
+use crate::release::Release;
+use crate::repo::{RepoError, Suite};
+
+/// The GNU triplet of a Debian architecture's library directory.
+pub fn triplet(arch: &str) -> &'static str {
+    match arch {
+        "arm64" => "aarch64-linux-gnu",
+        _ => "x86_64-linux-gnu",
+    }
+}
+
+impl Suite {
+    /// The compressed `Contents-<arch>.gz` of the suite's first component: verified and
+    /// cached, or, when the mirror's copy does not match its Release, as served (see the
+    /// module docs).
+    pub fn contents(
+        &self,
+        release: &Release,
+        arch: &str,
+        cache: &Cache,
+        fetcher: &dyn Fetcher,
+    ) -> Result<Vec<u8>, RepoError> {
+        let comp = self.components.first().map_or("main", String::as_str);
+        let name = format!("{comp}/Contents-{arch}.gz");
+        let (size, sha) = release
+            .sha256
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| RepoError::NoIndex {
+                uri: self.uri.clone(),
+                suite: self.suite.clone(),
+                component: comp.to_owned(),
+                arch: format!("{arch} (Contents)"),
+            })?;
+        let url = format!("{}/dists/{}/{name}", self.uri, self.suite);
+        let read = |p: PathBuf| {
+            std::fs::read(&p)
+                .map_err(|source| RepoError::from(FetchError::Cache { path: p, source }))
+        };
+        match cache.fetch(fetcher, &url, &Expected { size, sha256: sha }, true) {
+            Ok(path) => read(path),
+            Err(e @ (FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. })) => {
+                tracing::warn!("{e}; using it only to find package names");
+                Ok(get_bytes(fetcher, &url)?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// For each wanted file name, the packages that ship it in a library directory of `arch`,
+/// read from a (decompressed) Contents stream. Lines are `PATH  section/pkg[,section/pkg]`.
+pub fn libraries(
+    contents: impl Read,
+    wanted: &BTreeSet<String>,
+    arch: &str,
+) -> std::io::Result<BTreeMap<String, Vec<String>>> {
+    let t = triplet(arch);
+    let dirs = [
+        format!("lib/{t}"),
+        format!("usr/lib/{t}"),
+        "lib".to_owned(),
+        "usr/lib".to_owned(),
+        "lib64".to_owned(),
+        "usr/lib64".to_owned(),
+    ];
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut line = String::new();
+    let mut reader = BufReader::new(contents);
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        // The path may hold spaces; the package list is the last field.
+        let Some((path, pkgs)) = line.trim_end().rsplit_once(char::is_whitespace) else {
+            continue;
+        };
+        let path = path.trim_end();
+        let Some((dir, file)) = path.rsplit_once('/') else {
+            continue;
+        };
+        if !wanted.contains(file) || !dirs.iter().any(|d| d == dir) {
+            continue;
+        }
+        let entry = out.entry(file.to_owned()).or_default();
+        for p in pkgs.split(',') {
+            let name = p.rsplit('/').next().unwrap_or(p).to_owned();
+            if !entry.contains(&name) {
+                entry.push(name);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_libraries_in_library_directories_only() {
+        let index = "\
+usr/lib/x86_64-linux-gnu/libssl.so.3                    libs/libssl3
+usr/lib/x86_64-linux-gnu/libz.so.1                      libs/zlib1g
+lib/x86_64-linux-gnu/libz.so.1                          libs/zlib1g
+usr/share/doc/libz.so.1                                 doc/confusing
+usr/lib/aarch64-linux-gnu/libssl.so.3                   libs/libssl3
+usr/lib/x86_64-linux-gnu/libfoo.so.1                    libs/libfoo1,oldlibs/libfoo1-compat
+usr/lib/x86_64-linux-gnu/dir with space/libz.so.1       libs/nope
+";
+        let wanted: BTreeSet<String> = ["libssl.so.3", "libz.so.1", "libfoo.so.1", "libnone.so.9"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let found = libraries(index.as_bytes(), &wanted, "amd64").unwrap();
+        assert_eq!(found["libssl.so.3"], ["libssl3"]);
+        assert_eq!(found["libz.so.1"], ["zlib1g"]);
+        assert_eq!(found["libfoo.so.1"], ["libfoo1", "libfoo1-compat"]);
+        assert!(!found.contains_key("libnone.so.9"));
+        let arm = libraries(index.as_bytes(), &wanted, "arm64").unwrap();
+        assert_eq!(arm.keys().collect::<Vec<_>>(), ["libssl.so.3"]);
+    }
+}
