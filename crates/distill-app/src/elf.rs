@@ -90,6 +90,63 @@ fn glibc_version(name: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// What the ELF files under `dir` whose names end in one of `suffixes` need from outside the
+/// tree: sonames that no file of the tree provides (wheels and addons bundle some of their
+/// libraries, found through `$ORIGIN` run paths), and the newest glibc any references.
+/// Files that are not ELF are skipped.
+pub fn needs_of_tree(dir: &Path, suffixes: &[&str]) -> Result<TreeNeeds, ElfError> {
+    let mut needed = std::collections::BTreeSet::new();
+    let mut provided = std::collections::BTreeSet::new();
+    let mut glibc = None;
+    let mut checked = 0;
+    for e in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        provided.insert(name.clone());
+        let is_lib = name.contains(".so");
+        if !is_lib && !suffixes.iter().any(|s| name.ends_with(s)) {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).map_err(|source| ElfError::Read {
+            path: e.path().to_path_buf(),
+            source,
+        })?;
+        if !bytes.starts_with(b"\x7fELF") {
+            continue;
+        }
+        let n = parse(&bytes).map_err(|why| ElfError::Parse {
+            path: e.path().to_path_buf(),
+            why,
+        })?;
+        checked += 1;
+        glibc = glibc.max(n.glibc);
+        needed.extend(n.needed);
+    }
+    Ok(TreeNeeds {
+        needed: needed
+            .into_iter()
+            .filter(|n| !provided.contains(n))
+            .collect(),
+        glibc,
+        checked,
+    })
+}
+
+/// What a tree of native files needs from the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeNeeds {
+    pub needed: Vec<String>,
+    pub glibc: Option<(u32, u32)>,
+    /// How many ELF files were read.
+    pub checked: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

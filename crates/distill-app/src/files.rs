@@ -30,6 +30,8 @@ pub struct FileSpec {
     pub gid: u64,
     /// Where the item was written, such as `distill.toml:12`, for error messages.
     pub origin: String,
+    /// Names left out wherever they appear in a directory `src` (`.git`, `__pycache__`...).
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +142,14 @@ fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
     let walk = walkdir::WalkDir::new(&spec.src)
         .min_depth(1)
         .follow_links(false)
-        .sort_by_file_name();
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            !spec
+                .exclude
+                .iter()
+                .any(|x| e.file_name().to_str() == Some(x.as_str()))
+        });
     for item in walk {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(&spec.src).to_path_buf();
@@ -227,6 +236,7 @@ mod tests {
             uid: 0,
             gid: 0,
             origin: "distill.toml:1".into(),
+            exclude: Vec::new(),
         }
     }
 

@@ -7,5 +7,7 @@
 pub mod elf;
 pub mod files;
 pub mod native;
+pub mod nodeapp;
+pub mod python;
 
 pub use files::{FileSpec, FilesError, collect};

@@ -65,6 +65,8 @@ pub enum BuildError {
     #[error(transparent)]
     Node(#[from] crate::family::node::NodeError),
     #[error(transparent)]
+    App(#[from] crate::app::AppError),
+    #[error(transparent)]
     Elf(#[from] distill_app::elf::ElfError),
     #[error(
         "distill-init is built into this distill for {} only, not for {platform}",
@@ -110,6 +112,7 @@ impl BuildError {
             BuildError::Packages(e) => e.hint(),
             BuildError::Base(e) => e.hint(),
             BuildError::Node(e) => e.hint(),
+            BuildError::App(e) => e.hint(),
             BuildError::MissingLibrary { .. } => {
                 Some("add the Debian package that ships it to [packages] include".into())
             }
@@ -219,6 +222,49 @@ pub fn build(
         None => None,
     };
 
+    // An app's dependencies, per platform, before packages are resolved: their native code
+    // may need libraries that become packages.
+    let mut app_plan;
+    let mut deps_layers = Vec::new();
+    let plan = match &plan.app {
+        None => plan,
+        Some(app) => {
+            app_plan = plan.clone();
+            let work = staging.path().join("app");
+            let mut needs: Option<crate::plan::NativeNeeds> = None;
+            for p in &plan.platforms {
+                progress.start(&format!("installing dependencies for {p}"), 0);
+                let (entries, native, what) =
+                    crate::app::dependencies(app, plan.debian.release, &p.architecture, &work)?;
+                progress.finish();
+                if let Some(n) = native {
+                    let merged = needs.get_or_insert_with(|| crate::plan::NativeNeeds {
+                        needed: Vec::new(),
+                        glibc: None,
+                        ..n.clone()
+                    });
+                    for lib in n.needed {
+                        if !merged.needed.contains(&lib) {
+                            merged.needed.push(lib);
+                        }
+                    }
+                    merged.glibc = merged.glibc.max(n.glibc);
+                }
+                deps_layers.push(if entries.is_empty() {
+                    None
+                } else {
+                    let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
+                    Some(ImageLayer {
+                        layer,
+                        created_by: format!("distill: {what}"),
+                    })
+                });
+            }
+            app_plan.debian.native = needs;
+            &app_plan
+        }
+    };
+
     let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
     let lock = if needs_lock {
         Some(packages::packages_for(
@@ -286,6 +332,9 @@ pub fn build(
                 });
             }
             layers.extend(init_layer.clone());
+        }
+        if let Some(deps) = deps_layers.get(i) {
+            layers.extend(deps.clone());
         }
         layers.extend(files_layer.clone());
         images.push(write_image(&store, &spec, &layers)?);

@@ -175,6 +175,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Native(#[from] distill_app::native::NativeError),
+    #[error(transparent)]
+    App(Box<crate::app::AppError>),
     #[error("{path} is built for {arch}, but the build asks for {platform}")]
     NativeArch {
         path: PathBuf,
@@ -196,6 +198,7 @@ impl ConfigError {
             ConfigError::Parse { .. } => Some("see docs/config.md for the file's syntax".into()),
             ConfigError::Invalid { hint, .. } => hint.clone(),
             ConfigError::Native(e) => e.hint(),
+            ConfigError::App(e) => e.hint(),
             ConfigError::NativeArch { arch, .. } => Some(format!(
                 "build the binary for each platform, or pass --platform linux/{arch}"
             )),

@@ -9,6 +9,7 @@
 //!
 //! The base-image recipes of the distroless family join here.
 
+pub mod app;
 pub mod base;
 pub mod build;
 pub mod config;

@@ -260,7 +260,27 @@ fn native_roots(
     arch: &str,
     sources: &Sources,
 ) -> Result<Vec<String>, PackagesError> {
-    let wanted: std::collections::BTreeSet<String> = native.needed.iter().cloned().collect();
+    // glibc's own libraries need no index when libc6 is in: most native code needs only these.
+    const GLIBC: [&str; 8] = [
+        "libc.so.6",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libdl.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+    ];
+    let has_libc = resolved.iter().any(|p| p.name == "libc6");
+    let wanted: std::collections::BTreeSet<String> = native
+        .needed
+        .iter()
+        .filter(|n| !(has_libc && GLIBC.contains(&n.as_str())))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let index = suite.release(sources.fetcher, now())?;
     let gz = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
     let found = distill_apt::contents::libraries(
@@ -273,7 +293,7 @@ fn native_roots(
         source,
     })?;
     let mut roots: Vec<String> = Vec::new();
-    for lib in &native.needed {
+    for lib in &wanted {
         let mut candidates: Vec<&String> = found
             .get(lib)
             .map(|c| c.iter().filter(|n| universe.get(n).is_some()).collect())

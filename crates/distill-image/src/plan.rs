@@ -38,6 +38,9 @@ pub struct Options {
     pub registry: distill_oci::registry::RegistryOptions,
     /// `--include-lib`: directories of libraries a native binary may take along.
     pub include_lib: Vec<PathBuf>,
+    /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
 }
 
 /// A native binary's needs, for the resolver and the build's glibc check.
@@ -107,6 +110,8 @@ pub struct BuildPlan {
     pub init: Option<crate::init::InitPlan>,
     /// What distill detected in the context, for the user (printed on stderr).
     pub detected: Option<String>,
+    /// A detected app whose dependencies become a layer.
+    pub app: Option<crate::app::App>,
     pub base: Base,
     /// Extra CA certificates (PEM files) for a family image's bundle.
     pub ca_extra: Vec<PathBuf>,
@@ -149,6 +154,18 @@ impl Checker<'_> {
 
 /// Loads the config named by `opts` and validates it into a plan.
 pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
+    let mut plan = plan_detected(opts)?;
+    if let Some(e) = &opts.entrypoint {
+        plan.image.entrypoint = Some(e.clone());
+    }
+    if let Some(c) = &opts.cmd {
+        plan.image.cmd = Some(c.clone());
+    }
+    Ok(plan)
+}
+
+/// The config when there is one; else what the context is: a binary, a Python or Node app.
+fn plan_detected(opts: &Options) -> Result<BuildPlan, ConfigError> {
     if opts.config.is_none() && opts.context.is_file() {
         return plan_native(opts);
     }
@@ -156,8 +173,106 @@ pub fn plan(opts: &Options) -> Result<BuildPlan, ConfigError> {
         .config
         .clone()
         .unwrap_or_else(|| opts.context.join("distill.toml"));
+    let detect = opts.config.is_none() && !path.exists() && opts.context.is_dir();
+    if let Some(plan) = detect.then(|| plan_app(opts)).transpose()?.flatten() {
+        return Ok(plan);
+    }
     let (config, source) = Config::load(&path)?;
     plan_from(config, &source, opts)
+}
+
+/// A Python or Node app directory with no distill.toml: the family member for its runtime,
+/// Debian 13, nonroot, the app under /app and its dependencies in a layer of their own.
+fn plan_app(opts: &Options) -> Result<Option<BuildPlan>, ConfigError> {
+    use crate::app::{APP_DIR, App};
+    let dir = &opts.context;
+    let release = distill_apt::debian::Release::Trixie;
+    let app_err = |e: crate::app::AppError| ConfigError::App(Box::new(e));
+    let python = distill_app::python::detect(dir).map_err(|e| app_err(e.into()))?;
+    let node = distill_app::nodeapp::detect(dir).map_err(|e| app_err(e.into()))?;
+    let (app, base, env, entrypoint, what) = match (python, node) {
+        (Some(py), _) if py.deps.is_some() || !dir.join("package.json").is_file() => {
+            let (version, interpreter) = crate::app::python_of(release);
+            let entrypoint = match &opts.entrypoint {
+                Some(e) => e.clone(),
+                None => py
+                    .entrypoint(interpreter, APP_DIR)
+                    .map_err(|e| app_err(e.into()))?,
+            };
+            let what = format!(
+                "a Python app ({}) for Python {}.{}",
+                match &py.deps {
+                    Some(distill_app::python::Deps::UvLock(_)) => "uv.lock",
+                    Some(distill_app::python::Deps::Pyproject(_)) => "pyproject.toml",
+                    Some(distill_app::python::Deps::Requirements(_)) => "requirements.txt",
+                    None => "no dependencies",
+                },
+                version.0,
+                version.1
+            );
+            (
+                App::Python(py),
+                "python3".to_owned(),
+                "PYTHONPATH = \"/app\", PYTHONUNBUFFERED = \"1\"",
+                entrypoint,
+                what,
+            )
+        }
+        (_, Some(node)) => {
+            let major = node.major().map_err(|e| app_err(e.into()))?;
+            let entrypoint = match &opts.entrypoint {
+                Some(e) => e.clone(),
+                None => node
+                    .entrypoint(crate::family::node::NODE, APP_DIR)
+                    .map_err(|e| app_err(e.into()))?,
+            };
+            let what = format!("a Node app (package.json) for Node {major}");
+            (
+                App::Node(node),
+                format!("nodejs{major}"),
+                "NODE_ENV = \"production\"",
+                entrypoint,
+                what,
+            )
+        }
+        _ => return Ok(None),
+    };
+    let text = format!(
+        "[image]\nbase = {base:?}\ndebian = {:?}\nworkdir = {APP_DIR:?}\nenv = {{ {env} }}\nentrypoint = {}\n",
+        release.number(),
+        serde_json::to_string(&entrypoint).expect("strings serialize"),
+    );
+    let source = Source {
+        path: dir.join("(detected)"),
+        text,
+    };
+    let config = Config::parse(&source)?;
+    let mut plan = plan_from(config, &source, opts)?;
+    let mut exclude: Vec<String> = crate::app::IGNORED
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    exclude.push("distill.toml".into());
+    plan.files.push(FileSpec {
+        src: std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: dir.clone(),
+            source,
+        })?,
+        dst: APP_DIR.into(),
+        mode: None,
+        uid: 0,
+        gid: 0,
+        origin: "the app".into(),
+        exclude,
+    });
+    plan.detected = Some(format!(
+        "{}: {what}; it goes onto `{base}` (Debian {}) under {APP_DIR}, started by {}",
+        dir.display(),
+        release.number(),
+        entrypoint.join(" ")
+    ));
+    plan.app = Some(app);
+    Ok(Some(plan))
 }
 
 /// A single ELF binary as the context: it goes to `/usr/local/bin/NAME` on the family member
@@ -214,6 +329,7 @@ fn plan_native(opts: &Options) -> Result<BuildPlan, ConfigError> {
         uid: 0,
         gid: 0,
         origin: "native binary".into(),
+        exclude: Vec::new(),
     };
     plan.files.push(file(
         &native.path,
@@ -526,6 +642,7 @@ pub fn plan_from(
             uid: item.uid.unwrap_or(0),
             gid: item.gid.unwrap_or(0),
             origin: c.origin(&item.src.span()),
+            exclude: Vec::new(),
         });
     }
     // The config's entrypoint, else a debug image's shell; a family member may still give one.
@@ -618,6 +735,7 @@ pub fn plan_from(
         debug,
         init,
         detected: None,
+        app: None,
         family_symlinks,
         base,
         ca_extra,

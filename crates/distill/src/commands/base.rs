@@ -53,6 +53,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         locked: false,
         registry: args.registry.options(),
         include_lib: Vec::new(),
+        entrypoint: None,
+        cmd: None,
     };
     let plan =
         distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;

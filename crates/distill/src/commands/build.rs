@@ -26,6 +26,21 @@ pub struct Common {
     /// copied to /usr/local/lib when the binary needs them. Repeatable.
     #[arg(long = "include-lib", value_name = "DIR")]
     pub include_lib: Vec<PathBuf>,
+    /// The image's entrypoint, replacing the config's or the detected one: a JSON array
+    /// (`["python3", "-m", "app"]`) or words separated by spaces.
+    #[arg(long, value_name = "COMMAND", value_parser = parse_command)]
+    pub entrypoint: Option<Vec<String>>,
+    /// The image's default arguments (cmd), in the same forms.
+    #[arg(long, value_name = "ARGS", value_parser = parse_command)]
+    pub cmd: Option<Vec<String>>,
+}
+
+fn parse_command(s: &str) -> Result<Vec<String>, String> {
+    if s.trim_start().starts_with('[') {
+        serde_json::from_str(s).map_err(|e| format!("not a JSON array of strings: {e}"))
+    } else {
+        Ok(s.split_whitespace().map(str::to_owned).collect())
+    }
 }
 
 /// How to reach registries.
@@ -95,6 +110,8 @@ pub fn options(
         locked,
         registry: Default::default(),
         include_lib: common.include_lib,
+        entrypoint: common.entrypoint,
+        cmd: common.cmd,
     })
 }
 
