@@ -74,14 +74,44 @@ pub fn glibc_of(release: Release) -> (u32, u32) {
     }
 }
 
-/// The dependency entries of `app` for `arch`, and what their native code needs from the
-/// image. `work` is scratch space that must outlive the entries (they point into it).
+/// An app's dependencies for one platform, installed in a scratch directory.
+#[derive(Debug, Clone)]
+pub struct Dependencies {
+    /// Where they were installed.
+    pub dir: std::path::PathBuf,
+    /// Where they go in the image.
+    pub dst: String,
+    /// What their native code needs from the image.
+    pub native: Option<NativeNeeds>,
+    /// "python dependencies" or "node_modules".
+    pub what: String,
+}
+
+impl Dependencies {
+    /// The layer entries, read now (after bytecode was compiled into the directory).
+    pub fn entries(&self) -> Result<Vec<Entry>, AppError> {
+        if !self.dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        Ok(distill_app::collect(&[distill_app::FileSpec {
+            src: self.dir.clone(),
+            dst: self.dst.clone(),
+            mode: None,
+            uid: 0,
+            gid: 0,
+            origin: self.what.clone(),
+            exclude: Vec::new(),
+        }])?)
+    }
+}
+
+/// Installs the dependencies of `app` for `arch` under `work`.
 pub fn dependencies(
     app: &App,
     release: Release,
     arch: &str,
     work: &Path,
-) -> Result<(Vec<Entry>, Option<NativeNeeds>, String), AppError> {
+) -> Result<Dependencies, AppError> {
     let (dir, dst, what, suffixes): (std::path::PathBuf, String, String, &[&str]) = match app {
         App::Python(py) => {
             let (python, _) = python_of(release);
@@ -110,7 +140,12 @@ pub fn dependencies(
         ),
     };
     if !dir.is_dir() {
-        return Ok((Vec::new(), None, what));
+        return Ok(Dependencies {
+            dir,
+            dst,
+            native: None,
+            what,
+        });
     }
     let tree = distill_app::elf::needs_of_tree(&dir, suffixes)?;
     tracing::info!(
@@ -118,19 +153,52 @@ pub fn dependencies(
         tree.checked,
         tree.needed
     );
-    let entries = distill_app::collect(&[distill_app::FileSpec {
-        src: dir,
-        dst,
-        mode: None,
-        uid: 0,
-        gid: 0,
-        origin: what.clone(),
-        exclude: vec!["__pycache__".into()],
-    }])?;
     let native = (tree.checked > 0).then(|| NativeNeeds {
         binary: what.clone(),
         needed: tree.needed,
         glibc: tree.glibc,
     });
-    Ok((entries, native, what))
+    Ok(Dependencies {
+        dir,
+        dst,
+        native,
+        what,
+    })
+}
+
+/// A copy of the app's tree under `into`, without the ignored names, so that bytecode can be
+/// compiled beside the sources without touching the user's tree.
+pub fn copy_tree(src: &Path, into: &Path, exclude: &[String]) -> Result<(), AppError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| {
+            AppError::Files(distill_app::FilesError::Read {
+                origin: "the app".into(),
+                path,
+                source,
+            })
+        }
+    };
+    let walk = walkdir::WalkDir::new(src)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !exclude.iter().any(|x| e.file_name().to_str() == Some(x))
+        });
+    for e in walk {
+        let e = e.map_err(|e| io(src)(e.into()))?;
+        let rel = e.path().strip_prefix(src).unwrap_or(e.path());
+        let to = into.join(rel);
+        let ft = e.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&to).map_err(io(&to))?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(e.path()).map_err(io(e.path()))?;
+            std::os::unix::fs::symlink(target, &to).map_err(io(&to))?;
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), &to).map_err(io(&to))?;
+            // Modes are normalized when the layer is written; keep the execute bit only.
+        }
+    }
+    Ok(())
 }

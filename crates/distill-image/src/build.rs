@@ -67,6 +67,8 @@ pub enum BuildError {
     #[error(transparent)]
     App(#[from] crate::app::AppError),
     #[error(transparent)]
+    Bytecode(#[from] crate::bytecode::BytecodeError),
+    #[error(transparent)]
     Elf(#[from] distill_app::elf::ElfError),
     #[error(
         "distill-init is built into this distill for {} only, not for {platform}",
@@ -190,7 +192,7 @@ pub fn build(
     progress.start("collecting files", 0);
     let entries = distill_app::collect(&plan.files)?;
     let files = entries.len();
-    let files_layer = if entries.is_empty() {
+    let mut files_layer = if entries.is_empty() {
         None
     } else {
         let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
@@ -225,40 +227,31 @@ pub fn build(
     // An app's dependencies, per platform, before packages are resolved: their native code
     // may need libraries that become packages.
     let mut app_plan;
-    let mut deps_layers = Vec::new();
+    let mut deps = Vec::new();
+    let work = staging.path().join("app");
     let plan = match &plan.app {
         None => plan,
         Some(app) => {
             app_plan = plan.clone();
-            let work = staging.path().join("app");
             let mut needs: Option<crate::plan::NativeNeeds> = None;
             for p in &plan.platforms {
                 progress.start(&format!("installing dependencies for {p}"), 0);
-                let (entries, native, what) =
-                    crate::app::dependencies(app, plan.debian.release, &p.architecture, &work)?;
+                let d = crate::app::dependencies(app, plan.debian.release, &p.architecture, &work)?;
                 progress.finish();
-                if let Some(n) = native {
+                if let Some(n) = &d.native {
                     let merged = needs.get_or_insert_with(|| crate::plan::NativeNeeds {
                         needed: Vec::new(),
                         glibc: None,
                         ..n.clone()
                     });
-                    for lib in n.needed {
-                        if !merged.needed.contains(&lib) {
-                            merged.needed.push(lib);
+                    for lib in &n.needed {
+                        if !merged.needed.contains(lib) {
+                            merged.needed.push(lib.clone());
                         }
                     }
                     merged.glibc = merged.glibc.max(n.glibc);
                 }
-                deps_layers.push(if entries.is_empty() {
-                    None
-                } else {
-                    let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
-                    Some(ImageLayer {
-                        layer,
-                        created_by: format!("distill: {what}"),
-                    })
-                });
+                deps.push(d);
             }
             app_plan.debian.native = needs;
             &app_plan
@@ -276,6 +269,25 @@ pub fn build(
     } else {
         None
     };
+
+    if let (Some(crate::app::App::Python(_)), Some(lock)) = (&plan.app, &lock) {
+        if let Some(layer) = compile_python(plan, lock, &deps, &work, &store, sources, progress)? {
+            files_layer = Some(layer);
+        }
+    }
+    let mut deps_layers = Vec::new();
+    for d in &deps {
+        let entries = d.entries()?;
+        deps_layers.push(if entries.is_empty() {
+            None
+        } else {
+            let layer = write_layer(&store, plan.compression, plan.epoch, entries)?;
+            Some(ImageLayer {
+                layer,
+                created_by: format!("distill: {}", d.what),
+            })
+        });
+    }
 
     let base = match &plan.base {
         Base::Scratch | Base::Family(_) => None,
@@ -356,6 +368,73 @@ pub fn build(
         packages: package_count,
         pushed,
     })
+}
+
+/// Compiles a Python app's bytecode with the image's interpreter: every platform's
+/// dependencies in place, and the app in a copy, whose files layer is returned.
+fn compile_python(
+    plan: &BuildPlan,
+    lock: &distill_apt::lock::Lockfile,
+    deps: &[crate::app::Dependencies],
+    work: &std::path::Path,
+    store: &BlobStore,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Option<ImageLayer>, BuildError> {
+    let arch = crate::init::arch();
+    let Some(host) = plan.platforms.iter().find(|p| p.architecture == arch) else {
+        tracing::warn!(
+            "this build has no {arch} platform, whose Python distill could run: bytecode is left to the first import"
+        );
+        return Ok(None);
+    };
+    let pinned = lock
+        .platform(&host.to_string())
+        .expect("the lock covers every platform");
+    progress.start("compiling bytecode", 0);
+    let (entries, _) = packages::entries(
+        &pinned.packages,
+        arch,
+        &work.join("python-stage"),
+        sources,
+        progress,
+    )?;
+    let root = work.join("python-root");
+    crate::bytecode::materialize(&entries, &root)?;
+    let python =
+        crate::bytecode::Interpreter::new(&root, crate::app::python_of(plan.debian.release).0);
+    for d in deps.iter().filter(|d| d.dir.is_dir()) {
+        python.compile(&d.dir, &d.dst)?;
+    }
+    let mut files = plan.files.clone();
+    let mut copied = false;
+    for spec in files
+        .iter_mut()
+        .filter(|f| f.dst == crate::app::APP_DIR && f.src.is_dir())
+    {
+        let copy = work.join("app-src");
+        crate::app::copy_tree(&spec.src, &copy, &spec.exclude)?;
+        python.compile(&copy, crate::app::APP_DIR)?;
+        spec.src = copy;
+        // The user's own caches stayed out of the copy; these are ours.
+        spec.exclude.retain(|x| x != "__pycache__");
+        copied = true;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    progress.finish();
+    if !copied {
+        return Ok(None);
+    }
+    let layer = write_layer(
+        store,
+        plan.compression,
+        plan.epoch,
+        distill_app::collect(&files)?,
+    )?;
+    Ok(Some(ImageLayer {
+        layer,
+        created_by: "distill: [[files]]".into(),
+    }))
 }
 
 /// A library the image lacks is a failed build here, not a crash at the binary's first start.

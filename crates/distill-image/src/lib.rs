@@ -12,6 +12,7 @@
 pub mod app;
 pub mod base;
 pub mod build;
+pub mod bytecode;
 pub mod config;
 pub mod family;
 pub mod init;
