@@ -270,10 +270,10 @@ pub fn build(
         None
     };
 
-    if let (Some(crate::app::App::Python(_)), Some(lock)) = (&plan.app, &lock) {
-        if let Some(layer) = compile_python(plan, lock, &deps, &work, &store, sources, progress)? {
-            files_layer = Some(layer);
-        }
+    if let (Some(crate::app::App::Python(_)), Some(lock)) = (&plan.app, &lock)
+        && let Some(layer) = compile_python(plan, lock, &deps, &work, &store, sources, progress)?
+    {
+        files_layer = Some(layer);
     }
     let mut deps_layers = Vec::new();
     for d in &deps {
