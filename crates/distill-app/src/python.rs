@@ -35,7 +35,7 @@ pub enum PythonError {
         output: String,
     },
     #[error(
-        "{dist} has no wheel for Python {python} on {platform}, and its source distribution builds a C extension ({tag})"
+        "{dist} has no wheel for Python {python} on {platform}, and its source distribution builds a C extension (here: {tag})"
     )]
     NeedsCompiler {
         dist: String,
@@ -321,11 +321,12 @@ pub fn install(
                         "--no-header",
                         "--format",
                         "requirements-txt",
-                        "--python",
-                        &target.python_text(),
                         "-o",
                     ])
                     .arg(&out)
+                    // The export keeps markers; the install evaluates them for the image's
+                    // Python. No interpreter is needed, and none may be downloaded.
+                    .env("UV_PYTHON_DOWNLOADS", "never")
                     .env("UV_NO_SYNC", "1"),
                 "uv export",
             )?;
@@ -356,20 +357,46 @@ pub fn install(
                 "-r",
             ])
             .arg(&requirements)
+            .env("UV_PYTHON_DOWNLOADS", "never")
             .env("UV_CACHE_DIR", work.join("uv-cache")),
         "uv pip install",
     )?;
     if !o.status.success() {
-        return Err(PythonError::Install {
-            python: target.python_text(),
-            platform: target.uv_platform(),
-            output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        let output = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+        return Err(match built_for_another_python(&output) {
+            Some((dist, tag)) => PythonError::NeedsCompiler {
+                dist,
+                python: target.python_text(),
+                platform: target.uv_platform(),
+                tag,
+            },
+            None => PythonError::Install {
+                python: target.python_text(),
+                platform: target.uv_platform(),
+                output,
+            },
         });
     }
     check_wheels(into, target)?;
     // Console scripts carry the host interpreter's path; the image starts the app itself.
     let _ = std::fs::remove_dir_all(into.join("bin"));
     Ok(())
+}
+
+/// uv's refusal of a wheel it built from source for the host's interpreter:
+/// `(distribution, wheel file)`.
+fn built_for_another_python(uv_output: &str) -> Option<(String, String)> {
+    if !uv_output.contains("is not compatible with the target") {
+        return None;
+    }
+    let after = |marker: &str| {
+        let rest = &uv_output[uv_output.find(marker)? + marker.len()..];
+        Some(rest[..rest.find('`')?].to_owned())
+    };
+    let dist = after("Failed to build `")?;
+    let dist = dist.split(" @ ").next().unwrap_or(&dist).to_owned();
+    let wheel = after("built wheel `").unwrap_or_default();
+    Some((dist, wheel))
 }
 
 /// Every installed distribution's `WHEEL` tags must fit the image.
@@ -463,6 +490,19 @@ mod tests {
         };
         assert!(arm.accepts("cp313-cp313-manylinux_2_17_aarch64"));
         assert_eq!(arm.uv_platform(), "aarch64-manylinux_2_40");
+    }
+
+    #[test]
+    fn uv_refusing_a_host_built_wheel_is_named() {
+        let out = "error: Failed to build `cext @ file:///tmp/app/cext-0.1.tar.gz`\n  cause: The built wheel `cext-0.1-cp311-cp311-linux_x86_64.whl` is not compatible with the target Python 3.13 on Linux x86_64.";
+        assert_eq!(
+            built_for_another_python(out),
+            Some((
+                "cext".to_owned(),
+                "cext-0.1-cp311-cp311-linux_x86_64.whl".to_owned()
+            ))
+        );
+        assert_eq!(built_for_another_python("error: No solution found"), None);
     }
 
     #[test]

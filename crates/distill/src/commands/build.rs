@@ -29,17 +29,23 @@ pub struct Common {
     /// The image's entrypoint, replacing the config's or the detected one: a JSON array
     /// (`["python3", "-m", "app"]`) or words separated by spaces.
     #[arg(long, value_name = "COMMAND", value_parser = parse_command)]
-    pub entrypoint: Option<Vec<String>>,
+    pub entrypoint: Option<Words>,
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
-    pub cmd: Option<Vec<String>>,
+    pub cmd: Option<Words>,
 }
 
-fn parse_command(s: &str) -> Result<Vec<String>, String> {
+/// A command line given as one flag value (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone)]
+pub struct Words(pub Vec<String>);
+
+fn parse_command(s: &str) -> Result<Words, String> {
     if s.trim_start().starts_with('[') {
-        serde_json::from_str(s).map_err(|e| format!("not a JSON array of strings: {e}"))
+        serde_json::from_str(s)
+            .map(Words)
+            .map_err(|e| format!("not a JSON array of strings: {e}"))
     } else {
-        Ok(s.split_whitespace().map(str::to_owned).collect())
+        Ok(Words(s.split_whitespace().map(str::to_owned).collect()))
     }
 }
 
@@ -110,8 +116,8 @@ pub fn options(
         locked,
         registry: Default::default(),
         include_lib: common.include_lib,
-        entrypoint: common.entrypoint,
-        cmd: common.cmd,
+        entrypoint: common.entrypoint.map(|w| w.0),
+        cmd: common.cmd.map(|w| w.0),
     })
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `distill` binary: one test binary, as linking dominates here.
 
+mod apps;
 mod common;
 mod errors;
 mod family;

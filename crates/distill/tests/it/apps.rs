@@ -1,0 +1,352 @@
+//! Issue #5: Python and Node apps from examples/, built with no config and no Dockerfile,
+//! run in podman as nonroot and checked over HTTP; the layers an app change leaves alone;
+//! the arm64 Flask image under qemu-user-static; and the bad inputs, each refused before an
+//! image is written.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distill_test::tools::run_ok;
+use distill_test::{Podman, validate_archive};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+}
+
+/// A copy of an example, so a test may change it.
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        Command::new("cp")
+            .arg("-r")
+            .arg(format!("{}/.", example(name).display()))
+            .arg(dir.path()),
+    );
+    dir
+}
+
+/// `distill build DIR ARGS -o oci-archive:OUT`: (success, stderr).
+fn build(dir: &Path, args: &[&str], out: &Path) -> (bool, String) {
+    let o = crate::common::distill()
+        .arg("build")
+        .arg(dir)
+        .args(args)
+        .arg("-o")
+        .arg(format!("oci-archive:{}:app", out.display()))
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs the image with `PORT` on the host network and returns the answer to `GET /`, the
+/// container's user, and whether `/bin/sh` exists in it.
+fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
+    let port = distill_test::tls::free_port();
+    let podman = Podman::new();
+    let name = format!("distill-app-{}-{port}", std::process::id());
+    let image = format!("oci-archive:{}", archive.display());
+    let mut run = podman.cmd();
+    run.args(["run", "-d", "--quiet", "--network", "host", "--name", &name]);
+    if let Some(p) = platform {
+        run.args(["--platform", p]);
+    }
+    run_ok(run.args(["-e", &format!("PORT={port}"), &image]));
+    let mut answer = String::new();
+    // Under qemu a Python start takes a while; the loop ends as soon as the app answers.
+    for _ in 0..600 {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let _ = c.read_to_string(&mut answer);
+            if !answer.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let user = run_ok(
+        podman
+            .cmd()
+            .args(["inspect", &name, "--format", "{{.Config.User}}"]),
+    );
+    let logs = run_ok(podman.cmd().args(["logs", &name]));
+    let _ = podman.cmd().args(["rm", "-f", "-t", "0", &name]).status();
+    assert!(answer.starts_with("HTTP/1."), "no answer; logs:\n{logs}");
+    assert_eq!(user.trim(), "65532", "nonroot");
+    (answer, logs)
+}
+
+/// The image's root filesystem.
+fn rootfs(archive: &Path, dir: &Path) -> PathBuf {
+    let (_, layout) = validate_archive(archive).unwrap();
+    let bundle = dir.join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:app", layout.path().display()))
+            .arg(&bundle),
+    );
+    bundle.join("rootfs")
+}
+
+fn no_shell(root: &Path) {
+    for sh in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/dash"] {
+        assert!(!root.join(sh).exists(), "{sh} in the image");
+    }
+}
+
+#[test]
+fn flask_from_requirements_runs_with_its_native_wheel_for_the_images_python() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("flask.tar");
+    let (ok, err) = build(&example("python-flask"), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("a Python app (requirements.txt) for Python 3.13; it goes onto `python3`"),
+        "{err}"
+    );
+    let root = rootfs(&archive, out.path());
+    no_shell(&root);
+    let site = root.join("usr/local/lib/python3.13/dist-packages");
+    let speedups: Vec<_> = std::fs::read_dir(site.join("markupsafe"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".so"))
+        .collect();
+    assert_eq!(speedups, ["_speedups.cpython-313-x86_64-linux-gnu.so"]);
+    // Bytecode for the image's Python, for the dependencies and the app.
+    assert!(site.join("flask/__pycache__/app.cpython-313.pyc").is_file());
+    assert!(root.join("app/__pycache__/app.cpython-313.pyc").is_file());
+    assert!(
+        !example("python-flask").join("__pycache__").exists(),
+        "the user's tree was written"
+    );
+    let (answer, _) = serve(&archive, None);
+    assert!(
+        answer.ends_with(
+            "hello from flask on Python 3.13 (x86_64), &lt;distill&gt;, speedups True\n"
+        ),
+        "{answer}"
+    );
+}
+
+#[test]
+fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
+    distill_test::require("uv");
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("fastapi.tar");
+    let (ok, err) = build(&example("python-fastapi"), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(err.contains("a Python app (pyproject.toml)"), "{err}");
+    assert!(
+        err.contains(
+            "started by /usr/bin/python3.13 -c import sys; from hello_fastapi.main import run"
+        ),
+        "{err}"
+    );
+    no_shell(&rootfs(&archive, out.path()));
+    let (answer, _) = serve(&archive, None);
+    assert!(
+        answer.contains(r#""hello":"fastapi","python":"3.13""#),
+        "{answer}"
+    );
+
+    // A uv.lock records the index's address, so it is made here rather than committed.
+    let app = copy_of("python-fastapi");
+    run_ok(
+        Command::new("uv")
+            .current_dir(app.path())
+            .args(["lock", "--quiet"])
+            .env("UV_PYTHON_DOWNLOADS", "never"),
+    );
+    assert!(app.path().join("uv.lock").is_file());
+    let locked = out.path().join("locked.tar");
+    let (ok, err) = build(app.path(), &[], &locked);
+    assert!(ok, "{err}");
+    assert!(err.contains("a Python app (uv.lock)"), "{err}");
+    let (answer, _) = serve(&locked, None);
+    assert!(answer.contains(r#""python":"3.13""#), "{answer}");
+}
+
+#[test]
+fn express_from_package_lock_runs_without_npm() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("express.tar");
+    let (ok, err) = build(&example("node-express"), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("a Node app (package.json) for Node 26; it goes onto `nodejs26`"),
+        "{err}"
+    );
+    assert!(
+        !example("node-express").join("node_modules").exists(),
+        "the user's tree was written"
+    );
+    let root = rootfs(&archive, out.path());
+    no_shell(&root);
+    assert!(root.join("app/node_modules/express/package.json").is_file());
+    // Production dependencies only: nodemon is a devDependency.
+    assert!(!root.join("app/node_modules/nodemon").exists());
+    assert!(!root.join("nodejs/bin/npm").exists());
+    let (answer, _) = serve(&archive, None);
+    assert!(
+        answer.contains("hello from express on node v26."),
+        "{answer}"
+    );
+}
+
+#[test]
+fn changing_one_line_of_the_app_changes_only_the_app_layer() {
+    let app = copy_of("python-flask");
+    let out = tempfile::tempdir().unwrap();
+    let layers = |name: &str| {
+        let layout = out.path().join(name);
+        let o = crate::common::distill()
+            .arg("build")
+            .arg(app.path())
+            .arg("-o")
+            .arg(format!("oci:{}", layout.display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json = |p: PathBuf| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+        };
+        let index = json(layout.join("index.json"));
+        let d = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+        let manifest = json(layout.join("blobs/sha256").join(&d[7..]));
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let before = layers("before");
+    let source = std::fs::read_to_string(app.path().join("app.py")).unwrap();
+    std::fs::write(
+        app.path().join("app.py"),
+        source.replace("hello from flask", "hi from flask"),
+    )
+    .unwrap();
+    let after = layers("after");
+    assert_eq!(before.len(), after.len());
+    let n = before.len();
+    assert_eq!(
+        before[..n - 1],
+        after[..n - 1],
+        "base or dependency layers changed"
+    );
+    assert_ne!(before[n - 1], after[n - 1], "the app layer did not change");
+}
+
+#[test]
+fn flask_for_arm64_answers_under_qemu_user_static() {
+    assert!(
+        Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists(),
+        "qemu-aarch64 is not registered with binfmt_misc; run ./scripts/install-deps"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("flask-arm64.tar");
+    let (ok, err) = build(
+        &example("python-flask"),
+        &["--platform", "linux/arm64"],
+        &archive,
+    );
+    assert!(ok, "{err}");
+    let root = rootfs(&archive, out.path());
+    assert!(
+        root.join("usr/local/lib/python3.13/dist-packages/markupsafe/_speedups.cpython-313-aarch64-linux-gnu.so")
+            .is_file(),
+        "the arm64 wheel was not chosen"
+    );
+    let (answer, _) = serve(&archive, Some("linux/arm64"));
+    assert!(answer.contains("(aarch64)"), "{answer}");
+}
+
+#[test]
+fn bad_apps_are_refused_before_any_image_is_written() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("bad.tar");
+
+    // A requirement whose only distribution is an sdist with a C extension.
+    let app = tempfile::tempdir().unwrap();
+    let src = app.path().join("cext-0.1");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(
+        src.join("setup.py"),
+        "from setuptools import setup, Extension\nsetup(name='cext', version='0.1', ext_modules=[Extension('cext', ['cext.c'])])\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("cext.c"),
+        "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"cext\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("PKG-INFO"),
+        "Metadata-Version: 2.1\nName: cext\nVersion: 0.1\n",
+    )
+    .unwrap();
+    run_ok(Command::new("tar").current_dir(app.path()).args([
+        "czf",
+        "cext-0.1.tar.gz",
+        "cext-0.1",
+    ]));
+    std::fs::remove_dir_all(&src).unwrap();
+    std::fs::write(app.path().join("requirements.txt"), "./cext-0.1.tar.gz\n").unwrap();
+    std::fs::write(app.path().join("main.py"), "import cext\n").unwrap();
+    let (ok, err) = build(app.path(), &[], &archive);
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("cext has no wheel for Python 3.13") && err.contains("C extension"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+
+    // No entrypoint.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("requirements.txt"), "").unwrap();
+    let (ok, err) = build(app.path(), &[], &archive);
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("No entrypoint for the Python app") && err.contains("hint:"),
+        "{err}"
+    );
+    // ... which --entrypoint supplies.
+    std::fs::write(app.path().join("serve.py"), "print('served')\n").unwrap();
+    let (ok, err) = build(
+        app.path(),
+        &[
+            "--entrypoint",
+            r#"["/usr/bin/python3.13", "/app/serve.py"]"#,
+        ],
+        &archive,
+    );
+    assert!(ok, "{err}");
+    let run = Podman::new().run(&format!("oci-archive:{}", archive.display()), &[]);
+    assert_eq!(run.stdout, "served\n", "{}", run.stderr);
+    std::fs::remove_file(&archive).unwrap();
+
+    // A package.json with no lockfile.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("package.json"),
+        r#"{"main": "index.js", "dependencies": {"express": "^5.1.0"}}"#,
+    )
+    .unwrap();
+    std::fs::write(app.path().join("index.js"), "").unwrap();
+    let (ok, err) = build(app.path(), &[], &archive);
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("has no package-lock.json") && err.contains("npm install"),
+        "{err}"
+    );
+}
