@@ -32,6 +32,8 @@ pub enum NodeAppError {
         "No entrypoint for the Node app in {dir}: no `node FILE` start script, `main` or index.js"
     )]
     NoEntrypoint { dir: PathBuf },
+    #[error("--use-node-modules: {dir} has no node_modules")]
+    NoNodeModules { dir: PathBuf },
     #[error("Cannot run npm: {why}")]
     Npm { why: String },
     #[error("npm ci failed for {platform}:\n{output}")]
@@ -51,6 +53,9 @@ impl NodeAppError {
                 "set \"main\" or a \"start\": \"node FILE\" script in package.json, or entrypoint in distill.toml".into()
             }
             NodeAppError::Npm { .. } => "install Node.js and npm on the build machine".into(),
+            NodeAppError::NoNodeModules { .. } => {
+                "run `npm ci --omit=dev` first, or drop --use-node-modules".into()
+            }
             NodeAppError::Install { .. } => {
                 "check package-lock.json against package.json (`npm ci` must pass)".into()
             }
@@ -67,6 +72,8 @@ pub struct NodeApp {
     pub start: Option<String>,
     /// `engines.node`, when given.
     pub engines: Option<String>,
+    /// Use the app's own `node_modules` as it is, instead of `npm ci` (when asked).
+    pub use_existing: bool,
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, NodeAppError> {
@@ -108,6 +115,7 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
         engines: package["engines"]["node"].as_str().map(str::to_owned),
         package,
         start,
+        use_existing: false,
     }))
 }
 
@@ -178,6 +186,16 @@ impl NodeApp {
     /// Production dependencies for `arch` (`amd64` or `arm64`): `npm ci --omit=dev` in a
     /// copy of the manifest and lock under `work`; returns its `node_modules`.
     pub fn install(&self, arch: &str, work: &Path) -> Result<PathBuf, NodeAppError> {
+        if self.use_existing {
+            let existing = self.dir.join("node_modules");
+            return if existing.is_dir() {
+                Ok(existing)
+            } else {
+                Err(NodeAppError::NoNodeModules {
+                    dir: self.dir.clone(),
+                })
+            };
+        }
         let lock = self.dir.join("package-lock.json");
         if !lock.is_file() {
             return Err(NodeAppError::NoLock {

@@ -38,6 +38,8 @@ pub struct Options {
     pub registry: distill_oci::registry::RegistryOptions,
     /// `--include-lib`: directories of libraries a native binary may take along.
     pub include_lib: Vec<PathBuf>,
+    /// `--use-node-modules`: a Node app's own `node_modules` instead of `npm ci`.
+    pub use_node_modules: bool,
     /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -189,7 +191,12 @@ fn plan_app(opts: &Options) -> Result<Option<BuildPlan>, ConfigError> {
     let release = distill_apt::debian::Release::Trixie;
     let app_err = |e: crate::app::AppError| ConfigError::App(Box::new(e));
     let python = distill_app::python::detect(dir).map_err(|e| app_err(e.into()))?;
-    let node = distill_app::nodeapp::detect(dir).map_err(|e| app_err(e.into()))?;
+    let node = distill_app::nodeapp::detect(dir)
+        .map_err(|e| app_err(e.into()))?
+        .map(|n| distill_app::nodeapp::NodeApp {
+            use_existing: opts.use_node_modules,
+            ..n
+        });
     let (app, base, env, entrypoint, what) = match (python, node) {
         (Some(py), _) if py.deps.is_some() || !dir.join("package.json").is_file() => {
             let (version, interpreter) = crate::app::python_of(release);

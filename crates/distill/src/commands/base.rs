@@ -55,6 +55,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         include_lib: Vec::new(),
         entrypoint: None,
         cmd: None,
+        use_node_modules: false,
     };
     let plan =
         distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;

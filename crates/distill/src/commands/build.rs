@@ -30,6 +30,10 @@ pub struct Common {
     /// (`["python3", "-m", "app"]`) or words separated by spaces.
     #[arg(long, value_name = "COMMAND", value_parser = parse_command)]
     pub entrypoint: Option<Words>,
+    /// For a Node app: put its existing node_modules in the image instead of running
+    /// `npm ci` (the directory must hold production dependencies for the target platform).
+    #[arg(long = "use-node-modules")]
+    pub use_node_modules: bool,
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
     pub cmd: Option<Words>,
@@ -116,6 +120,7 @@ pub fn options(
         locked,
         registry: Default::default(),
         include_lib: common.include_lib,
+        use_node_modules: common.use_node_modules,
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
     })
