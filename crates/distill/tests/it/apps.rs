@@ -28,22 +28,6 @@ fn copy_of(name: &str) -> tempfile::TempDir {
     dir
 }
 
-/// `distill build DIR ARGS -o oci-archive:OUT`: (success, stderr).
-fn build(dir: &Path, args: &[&str], out: &Path) -> (bool, String) {
-    let o = crate::common::distill()
-        .arg("build")
-        .arg(dir)
-        .args(args)
-        .arg("-o")
-        .arg(format!("oci-archive:{}:app", out.display()))
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 /// Runs the image with `PORT` on the host network and returns the answer to `GET /`, the
 /// container's user, and whether `/bin/sh` exists in it.
 fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
@@ -82,19 +66,6 @@ fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
     (answer, logs)
 }
 
-/// The image's root filesystem.
-fn rootfs(archive: &Path, dir: &Path) -> PathBuf {
-    let (_, layout) = validate_archive(archive).unwrap();
-    let bundle = dir.join("bundle");
-    run_ok(
-        Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:app", layout.path().display()))
-            .arg(&bundle),
-    );
-    bundle.join("rootfs")
-}
-
 fn no_shell(root: &Path) {
     for sh in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/dash"] {
         assert!(!root.join(sh).exists(), "{sh} in the image");
@@ -105,13 +76,13 @@ fn no_shell(root: &Path) {
 fn flask_from_requirements_runs_with_its_native_wheel_for_the_images_python() {
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("flask.tar");
-    let (ok, err) = build(&example("python-flask"), &[], &archive);
+    let (ok, err) = crate::common::build_archive(&example("python-flask"), &[], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("a Python app (requirements.txt) for Python 3.13; it goes onto `python3`"),
         "{err}"
     );
-    let root = rootfs(&archive, out.path());
+    let root = crate::common::rootfs(&archive, out.path());
     no_shell(&root);
     let site = root.join("usr/local/lib/python3.13/dist-packages");
     let speedups: Vec<_> = std::fs::read_dir(site.join("markupsafe"))
@@ -142,7 +113,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
     distill_test::require("uv");
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("fastapi.tar");
-    let (ok, err) = build(&example("python-fastapi"), &[], &archive);
+    let (ok, err) = crate::common::build_archive(&example("python-fastapi"), &[], &archive);
     assert!(ok, "{err}");
     assert!(err.contains("a Python app (pyproject.toml)"), "{err}");
     assert!(
@@ -151,7 +122,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
         ),
         "{err}"
     );
-    no_shell(&rootfs(&archive, out.path()));
+    no_shell(&crate::common::rootfs(&archive, out.path()));
     let (answer, _) = serve(&archive, None);
     assert!(
         answer.contains(r#""hello":"fastapi","python":"3.13""#),
@@ -168,7 +139,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
     );
     assert!(app.path().join("uv.lock").is_file());
     let locked = out.path().join("locked.tar");
-    let (ok, err) = build(app.path(), &[], &locked);
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &locked);
     assert!(ok, "{err}");
     assert!(err.contains("a Python app (uv.lock)"), "{err}");
     let (answer, _) = serve(&locked, None);
@@ -179,7 +150,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
 fn express_from_package_lock_runs_without_npm() {
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("express.tar");
-    let (ok, err) = build(&example("node-express"), &[], &archive);
+    let (ok, err) = crate::common::build_archive(&example("node-express"), &[], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("a Node app (package.json) for Node 26; it goes onto `nodejs26`"),
@@ -189,7 +160,7 @@ fn express_from_package_lock_runs_without_npm() {
         !example("node-express").join("node_modules").exists(),
         "the user's tree was written"
     );
-    let root = rootfs(&archive, out.path());
+    let root = crate::common::rootfs(&archive, out.path());
     no_shell(&root);
     assert!(root.join("app/node_modules/express/package.json").is_file());
     // Production dependencies only: nodemon is a devDependency.
@@ -255,7 +226,7 @@ fn flask_for_amd64_and_arm64_and_the_arm64_image_answers_under_qemu() {
     );
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("flask-multi.tar");
-    let (ok, err) = build(
+    let (ok, err) = crate::common::build_archive(
         &example("python-flask"),
         &["--platform", "linux/amd64,linux/arm64"],
         &archive,
@@ -304,7 +275,7 @@ fn bad_apps_are_refused_before_any_image_is_written() {
     std::fs::remove_dir_all(&src).unwrap();
     std::fs::write(app.path().join("requirements.txt"), "./cext-0.1.tar.gz\n").unwrap();
     std::fs::write(app.path().join("main.py"), "import cext\n").unwrap();
-    let (ok, err) = build(app.path(), &[], &archive);
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
         err.contains("cext has no wheel for Python 3.13") && err.contains("C extension"),
@@ -315,7 +286,7 @@ fn bad_apps_are_refused_before_any_image_is_written() {
     // No entrypoint.
     let app = tempfile::tempdir().unwrap();
     std::fs::write(app.path().join("requirements.txt"), "").unwrap();
-    let (ok, err) = build(app.path(), &[], &archive);
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
         err.contains("No entrypoint for the Python app") && err.contains("hint:"),
@@ -323,7 +294,7 @@ fn bad_apps_are_refused_before_any_image_is_written() {
     );
     // ... which --entrypoint supplies.
     std::fs::write(app.path().join("serve.py"), "print('served')\n").unwrap();
-    let (ok, err) = build(
+    let (ok, err) = crate::common::build_archive(
         app.path(),
         &[
             "--entrypoint",
@@ -344,7 +315,7 @@ fn bad_apps_are_refused_before_any_image_is_written() {
     )
     .unwrap();
     std::fs::write(app.path().join("index.js"), "").unwrap();
-    let (ok, err) = build(app.path(), &[], &archive);
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
         err.contains("has no package-lock.json") && err.contains("npm install"),

@@ -125,3 +125,34 @@ pub fn assert_printenv(stdout: &str, args: &[&str], uid: u32) {
     );
     assert!(stdout.lines().any(|l| l == "cwd=/srv"), "cwd in:\n{stdout}");
 }
+
+/// `distill build CONTEXT ARGS -o oci-archive:OUT:app` (CONTEXT a directory or a binary):
+/// whether it succeeded, and its stderr (the detected plan, the report, or the error).
+pub fn build_archive(context: &Path, args: &[&str], out: &Path) -> (bool, String) {
+    let o = distill()
+        .arg("build")
+        .arg(context)
+        .args(args)
+        .arg("-o")
+        .arg(format!("oci-archive:{}:app", out.display()))
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The root filesystem of an archive written by [`build_archive`], unpacked with umoci
+/// under `dir` after the archive is validated.
+pub fn rootfs(archive: &Path, dir: &Path) -> PathBuf {
+    let (_, layout) = distill_test::validate_archive(archive).unwrap();
+    let bundle = dir.join("bundle");
+    distill_test::tools::run_ok(
+        std::process::Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:app", layout.path().display()))
+            .arg(&bundle),
+    );
+    bundle.join("rootfs")
+}

@@ -564,6 +564,18 @@ fn members_share_lower_layers_and_rebuild_to_the_same_digests() {
     );
 }
 
+/// Writes `toml` as CTX/distill.toml, builds it to a validated oci-archive, and returns the
+/// output directory (to keep), the image reference for podman, and the image config.
+fn build_config(ctx: &Path, toml: &str) -> (tempfile::TempDir, String, serde_json::Value) {
+    std::fs::write(ctx.join("distill.toml"), toml).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("img.tar");
+    crate::common::build_ok(ctx, &[format!("oci-archive:{}", archive.display())]);
+    let (_, layout) = validate_archive(&archive).unwrap();
+    let config = image_config(layout.path());
+    (out, format!("oci-archive:{}", archive.display()), config)
+}
+
 const JAVA_MAIN: &str = r#"
 public class Main {
     public static void main(String[] args) throws Exception {
@@ -604,23 +616,16 @@ fn java_runs_a_jar_and_trusts_the_extra_ca_in_its_keystore() {
         tiny_jar(ctx.path());
         std::fs::copy(&https.ca, ctx.path().join("test-ca.pem")).unwrap();
         let url = format!("https://127.0.0.1:{}/", https.port);
-        std::fs::write(
-            ctx.path().join("distill.toml"),
-            format!(
+        let (_out, image, config) = build_config(
+            ctx.path(),
+            &format!(
                 "[image]\nbase = \"java\"\ndebian = \"{debian}\"\ncmd = [\"/app/app.jar\", \"{url}\"]\n\n[certificates]\nextra = [\"test-ca.pem\"]\n\n[[files]]\nsrc = \"app.jar\"\ndst = \"/app/app.jar\"\n"
             ),
-        )
-        .unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let archive = out.path().join("java.tar");
-        crate::common::build_ok(ctx.path(), &[format!("oci-archive:{}", archive.display())]);
-        let (_, layout) = validate_archive(&archive).unwrap();
-        let config = image_config(layout.path());
+        );
         assert_eq!(
             config["config"]["Entrypoint"],
             serde_json::json!(["/usr/bin/java", "-jar"])
         );
-        let image = format!("oci-archive:{}", archive.display());
         let podman = Podman::new();
         let v = podman.run_with(&["--entrypoint", "/usr/bin/java"], &image, &["-version"]);
         assert_eq!(v.code, 0, "{}", v.stderr);
@@ -661,18 +666,12 @@ fn nodejs_runs_the_official_build_and_trusts_the_extra_ca() {
         let major = &name["nodejs".len()..];
         let ctx = tempfile::tempdir().unwrap();
         std::fs::copy(&https.ca, ctx.path().join("test-ca.pem")).unwrap();
-        std::fs::write(
-            ctx.path().join("distill.toml"),
-            format!(
+        let (_out, image, config) = build_config(
+            ctx.path(),
+            &format!(
                 "[image]\nbase = \"{name}\"\ndebian = \"{debian}\"\n\n[certificates]\nextra = [\"test-ca.pem\"]\n"
             ),
-        )
-        .unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let archive = out.path().join("node.tar");
-        crate::common::build_ok(ctx.path(), &[format!("oci-archive:{}", archive.display())]);
-        let (_, layout) = validate_archive(&archive).unwrap();
-        let config = image_config(layout.path());
+        );
         assert_eq!(
             config["config"]["Entrypoint"],
             serde_json::json!(["/nodejs/bin/node"])
@@ -681,7 +680,6 @@ fn nodejs_runs_the_official_build_and_trusts_the_extra_ca() {
             config["config"]["User"], "65532",
             "{name}: nonroot by default"
         );
-        let image = format!("oci-archive:{}", archive.display());
         let podman = Podman::new();
         let v = podman.run(&image, &["--version"]);
         assert_eq!(v.code, 0, "{}", v.stderr);

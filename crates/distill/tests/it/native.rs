@@ -5,40 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use distill_test::Podman;
 use distill_test::tools::run_ok;
-use distill_test::{Podman, validate_archive};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-/// `distill build BINARY ARGS... -o oci:DIR`; returns (success, stderr) and the layout.
-fn build(binary: &Path, args: &[&str], out: &Path) -> (bool, String) {
-    let o = crate::common::distill()
-        .arg("build")
-        .arg(binary)
-        .args(args)
-        .arg("-o")
-        .arg(format!("oci-archive:{}:app", out.display()))
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// The rootfs of an oci-archive, unpacked with umoci.
-fn rootfs(archive: &Path, dir: &Path) -> PathBuf {
-    let (_, layout) = validate_archive(archive).unwrap();
-    let bundle = dir.join("bundle");
-    run_ok(
-        Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:app", layout.path().display()))
-            .arg(&bundle),
-    );
-    bundle.join("rootfs")
 }
 
 #[test]
@@ -52,10 +23,10 @@ fn a_static_c_program_lands_on_static() {
             .arg(examples().join("c-static/hello.c")),
     );
     let archive = dir.path().join("hello.tar");
-    let (ok, err) = build(&bin, &[], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &[], &archive);
     assert!(ok, "{err}");
     assert!(err.contains("(static); it goes onto `static`"), "{err}");
-    let root = rootfs(&archive, dir.path());
+    let root = crate::common::rootfs(&archive, dir.path());
     assert!(root.join("usr/local/bin/hello").is_file());
     assert!(
         !root.join("usr/lib/x86_64-linux-gnu/libc.so.6").exists(),
@@ -79,13 +50,13 @@ fn a_dynamic_openssl_program_gets_its_packages_from_its_elf() {
             .args(["-lssl", "-lcrypto", "-lz"]),
     );
     let archive = dir.path().join("digest.tar");
-    let (ok, err) = build(&bin, &[], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &[], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("needing libssl.so.3 libcrypto.so.3 libz.so.1 libc.so.6; it goes onto `base` (Debian 13)"),
         "{err}"
     );
-    let root = rootfs(&archive, dir.path());
+    let root = crate::common::rootfs(&archive, dir.path());
     for pkg in ["libssl3t64", "zlib1g", "libc6"] {
         assert!(
             root.join("var/lib/dpkg/status.d").join(pkg).is_file(),
@@ -127,7 +98,7 @@ fn a_rust_server_built_with_cargo_defaults_runs_on_cc() {
     );
     let bin = target.join("release/rust-server");
     let archive = dir.path().join("server.tar");
-    let (ok, err) = build(&bin, &[], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &[], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("libgcc_s.so.1") && err.contains("goes onto `cc`"),
@@ -189,7 +160,7 @@ fn a_binary_needing_a_newer_glibc_is_refused_with_the_version_named() {
     bytes[at..at + 10].copy_from_slice(b"GLIBC_2.99");
     std::fs::write(&bin, bytes).unwrap();
     let archive = dir.path().join("x.tar");
-    let (ok, err) = build(&bin, &[], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
         err.contains("new-glibc needs GLIBC_2.99, but Debian 13 has glibc 2.41"),
@@ -232,14 +203,15 @@ fn a_library_no_package_ships_comes_from_include_lib_or_fails_naming_it() {
     ]));
     let bin = dir.path().join("app");
     let archive = dir.path().join("app.tar");
-    let (ok, err) = build(&bin, &[], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
         err.contains("app needs libgreet.so.1, which no Debian 13 package for amd64 ships")
             && err.contains("--include-lib"),
         "{err}"
     );
-    let (ok, err) = build(&bin, &["--include-lib", libdir.to_str().unwrap()], &archive);
+    let (ok, err) =
+        crate::common::build_archive(&bin, &["--include-lib", libdir.to_str().unwrap()], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("with libgreet.so.1 from --include-lib"),
@@ -267,12 +239,12 @@ fn arm64_binaries_build_for_arm64_and_run_under_qemu() {
     );
     let archive = dir.path().join("arm.tar");
     // The platform follows the binary; asking for another one is an error.
-    let (ok, err) = build(&bin, &["--platform", "linux/amd64"], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &["--platform", "linux/amd64"], &archive);
     assert!(
         !ok && err.contains("is built for arm64, but the build asks for linux/amd64"),
         "{err}"
     );
-    let (ok, err) = build(&bin, &["--platform", "linux/arm64"], &archive);
+    let (ok, err) = crate::common::build_archive(&bin, &["--platform", "linux/arm64"], &archive);
     assert!(ok, "{err}");
     assert!(
         err.contains("a arm64 ELF binary needing libc.so.6"),
