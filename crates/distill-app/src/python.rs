@@ -295,12 +295,14 @@ fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonErro
 }
 
 /// Installs the app's dependencies for `target` into `into` (a `site-packages` layout).
-/// `work` is scratch space.
+/// `work` is scratch space; `cache` is uv's download cache, kept between builds (uv checks
+/// what it reuses against the index's hashes).
 pub fn install(
     app: &PythonApp,
     target: &Target,
     into: &Path,
     work: &Path,
+    cache: &Path,
 ) -> Result<(), PythonError> {
     let Some(deps) = &app.deps else {
         return Ok(());
@@ -358,7 +360,7 @@ pub fn install(
             ])
             .arg(&requirements)
             .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_CACHE_DIR", work.join("uv-cache")),
+            .env("UV_CACHE_DIR", cache),
         "uv pip install",
     )?;
     if !o.status.success() {

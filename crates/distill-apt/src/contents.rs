@@ -6,7 +6,8 @@
 //! the library directories are kept, so its 150 MB never sit in memory.
 //!
 //! Mirrors publish Contents apart from the other indexes and are seen serving one that no
-//! longer matches the Release. Such a file is used anyway, with a warning, and never cached:
+//! longer matches the Release. Such a file is used anyway, with a warning, and kept apart
+//! from the verified cache (`contents-advisory/`, never read as verified):
 //! it only suggests package *names*; every package is still verified through the signed
 //! Packages index, and the build checks that each needed library is really in the image.
 
@@ -54,11 +55,28 @@ impl Suite {
             std::fs::read(&p)
                 .map_err(|source| RepoError::from(FetchError::Cache { path: p, source }))
         };
+        // What was served instead of the file the Release names, kept apart from the
+        // verified cache under the name it should have had, so it is fetched once per Release.
+        let advisory = cache.root().join("contents-advisory").join(&sha);
+        if let Ok(bytes) = std::fs::read(&advisory) {
+            tracing::warn!(
+                "{url} did not match its Release; using the copy served then, only to find package names"
+            );
+            return Ok(bytes);
+        }
         match cache.fetch(fetcher, &url, &Expected { size, sha256: sha }, true) {
             Ok(path) => read(path),
             Err(e @ (FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. })) => {
                 tracing::warn!("{e}; using it only to find package names");
-                Ok(get_bytes(fetcher, &url)?)
+                let bytes = get_bytes(fetcher, &url)?;
+                if let Some(dir) = advisory.parent()
+                    && std::fs::create_dir_all(dir).is_ok()
+                    && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+                    && std::io::Write::write_all(&mut tmp, &bytes).is_ok()
+                {
+                    let _ = tmp.persist(&advisory);
+                }
+                Ok(bytes)
             }
             Err(e) => Err(e.into()),
         }

@@ -105,12 +105,14 @@ impl Dependencies {
     }
 }
 
-/// Installs the dependencies of `app` for `arch` under `work`.
+/// Installs the dependencies of `app` for `arch` under `work`; `cache` is distill's
+/// download cache.
 pub fn dependencies(
     app: &App,
     release: Release,
     arch: &str,
     work: &Path,
+    cache: &Path,
 ) -> Result<Dependencies, AppError> {
     let (dir, dst, what, suffixes): (std::path::PathBuf, String, String, &[&str]) = match app {
         App::Python(py) => {
@@ -121,7 +123,7 @@ pub fn dependencies(
                 arch: arch.to_owned(),
             };
             let site = work.join(format!("site-{arch}"));
-            distill_app::python::install(py, &target, &site, work)?;
+            distill_app::python::install(py, &target, &site, work, &cache.join("uv"))?;
             (
                 site,
                 format!(

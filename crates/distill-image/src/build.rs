@@ -236,7 +236,13 @@ pub fn build(
             let mut needs: Option<crate::plan::NativeNeeds> = None;
             for p in &plan.platforms {
                 progress.start(&format!("installing dependencies for {p}"), 0);
-                let d = crate::app::dependencies(app, plan.debian.release, &p.architecture, &work)?;
+                let d = crate::app::dependencies(
+                    app,
+                    plan.debian.release,
+                    &p.architecture,
+                    &work,
+                    sources.cache.root(),
+                )?;
                 progress.finish();
                 if let Some(n) = &d.native {
                     let merged = needs.get_or_insert_with(|| crate::plan::NativeNeeds {
