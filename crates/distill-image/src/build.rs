@@ -226,40 +226,17 @@ pub fn build(
 
     // An app's dependencies, per platform, before packages are resolved: their native code
     // may need libraries that become packages.
-    let mut app_plan;
+    let app_plan;
     let mut deps = Vec::new();
     let work = staging.path().join("app");
     let plan = match &plan.app {
         None => plan,
         Some(app) => {
-            app_plan = plan.clone();
-            let mut needs: Option<crate::plan::NativeNeeds> = None;
-            for p in &plan.platforms {
-                progress.start(&format!("installing dependencies for {p}"), 0);
-                let d = crate::app::dependencies(
-                    app,
-                    plan.debian.release,
-                    &p.architecture,
-                    &work,
-                    sources.cache.root(),
-                )?;
-                progress.finish();
-                if let Some(n) = &d.native {
-                    let merged = needs.get_or_insert_with(|| crate::plan::NativeNeeds {
-                        needed: Vec::new(),
-                        glibc: None,
-                        ..n.clone()
-                    });
-                    for lib in &n.needed {
-                        if !merged.needed.contains(lib) {
-                            merged.needed.push(lib.clone());
-                        }
-                    }
-                    merged.glibc = merged.glibc.max(n.glibc);
-                }
-                deps.push(d);
-            }
-            app_plan.debian.native = needs;
+            let (installed, needs) = app_dependencies(plan, app, &work, sources, progress)?;
+            deps = installed;
+            let mut p = plan.clone();
+            p.debian.native = needs;
+            app_plan = p;
             &app_plan
         }
     };
@@ -374,6 +351,51 @@ pub fn build(
         packages: package_count,
         pushed,
     })
+}
+
+/// An app's dependencies for every platform of the plan, and what their native code needs
+/// from the image, all platforms together.
+fn app_dependencies(
+    plan: &BuildPlan,
+    app: &crate::app::App,
+    work: &std::path::Path,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<
+    (
+        Vec<crate::app::Dependencies>,
+        Option<crate::plan::NativeNeeds>,
+    ),
+    BuildError,
+> {
+    let mut deps = Vec::new();
+    let mut needs: Option<crate::plan::NativeNeeds> = None;
+    for p in &plan.platforms {
+        progress.start(&format!("installing dependencies for {p}"), 0);
+        let d = crate::app::dependencies(
+            app,
+            plan.debian.release,
+            &p.architecture,
+            work,
+            sources.cache.root(),
+        )?;
+        progress.finish();
+        if let Some(n) = &d.native {
+            match &mut needs {
+                None => needs = Some(n.clone()),
+                Some(merged) => {
+                    for lib in &n.needed {
+                        if !merged.needed.contains(lib) {
+                            merged.needed.push(lib.clone());
+                        }
+                    }
+                    merged.glibc = merged.glibc.max(n.glibc);
+                }
+            }
+        }
+        deps.push(d);
+    }
+    Ok((deps, needs))
 }
 
 /// Compiles a Python app's bytecode with the image's interpreter: every platform's
