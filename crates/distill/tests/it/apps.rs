@@ -3,7 +3,6 @@
 //! the arm64 Flask image under qemu-user-static; and the bad inputs, each refused before an
 //! image is written.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,44 +25,6 @@ fn copy_of(name: &str) -> tempfile::TempDir {
             .arg(dir.path()),
     );
     dir
-}
-
-/// Runs the image with `PORT` on the host network and returns the answer to `GET /`, the
-/// container's user, and whether `/bin/sh` exists in it.
-fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
-    let port = distill_test::tls::free_port();
-    let podman = Podman::new();
-    let name = format!("distill-app-{}-{port}", std::process::id());
-    let image = format!("oci-archive:{}", archive.display());
-    let mut run = podman.cmd();
-    run.args(["run", "-d", "--quiet", "--network", "host", "--name", &name]);
-    if let Some(p) = platform {
-        run.args(["--platform", p]);
-    }
-    run_ok(run.args(["-e", &format!("PORT={port}"), &image]));
-    let mut answer = String::new();
-    // Under qemu a Python start takes a while; the loop ends as soon as the app answers.
-    for _ in 0..600 {
-        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .unwrap();
-            let _ = c.read_to_string(&mut answer);
-            if !answer.is_empty() {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let user = run_ok(
-        podman
-            .cmd()
-            .args(["inspect", &name, "--format", "{{.Config.User}}"]),
-    );
-    let logs = run_ok(podman.cmd().args(["logs", &name]));
-    let _ = podman.cmd().args(["rm", "-f", "-t", "0", &name]).status();
-    assert!(answer.starts_with("HTTP/1."), "no answer; logs:\n{logs}");
-    assert_eq!(user.trim(), "65532", "nonroot");
-    (answer, logs)
 }
 
 fn no_shell(root: &Path) {
@@ -99,7 +60,7 @@ fn flask_from_requirements_runs_with_its_native_wheel_for_the_images_python() {
         !example("python-flask").join("__pycache__").exists(),
         "the user's tree was written"
     );
-    let (answer, _) = serve(&archive, None);
+    let (answer, _) = crate::common::serve(&archive, None);
     assert!(
         answer.ends_with(
             "hello from flask on Python 3.13 (x86_64), &lt;distill&gt;, speedups True\n"
@@ -123,7 +84,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
         "{err}"
     );
     no_shell(&crate::common::rootfs(&archive, out.path()));
-    let (answer, _) = serve(&archive, None);
+    let (answer, _) = crate::common::serve(&archive, None);
     assert!(
         answer.contains(r#""hello":"fastapi","python":"3.13""#),
         "{answer}"
@@ -142,7 +103,7 @@ fn fastapi_from_pyproject_and_from_a_uv_lock_made_here() {
     let (ok, err) = crate::common::build_archive(app.path(), &[], &locked);
     assert!(ok, "{err}");
     assert!(err.contains("a Python app (uv.lock)"), "{err}");
-    let (answer, _) = serve(&locked, None);
+    let (answer, _) = crate::common::serve(&locked, None);
     assert!(answer.contains(r#""python":"3.13""#), "{answer}");
 }
 
@@ -166,7 +127,7 @@ fn express_from_package_lock_runs_without_npm() {
     // Production dependencies only: nodemon is a devDependency.
     assert!(!root.join("app/node_modules/nodemon").exists());
     assert!(!root.join("nodejs/bin/npm").exists());
-    let (answer, _) = serve(&archive, None);
+    let (answer, _) = crate::common::serve(&archive, None);
     assert!(
         answer.contains("hello from express on node v26."),
         "{answer}"
@@ -236,7 +197,7 @@ fn flask_for_amd64_and_arm64_and_the_arm64_image_answers_under_qemu() {
     let platforms: Vec<&str> = summary.images.iter().map(|(_, p)| p.as_str()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
     // aarch64, with MarkupSafe's C speedups loaded: the arm64 wheel was chosen.
-    let (answer, _) = serve(&archive, Some("linux/arm64"));
+    let (answer, _) = crate::common::serve(&archive, Some("linux/arm64"));
     assert!(
         answer.contains("(aarch64), &lt;distill&gt;, speedups True"),
         "{answer}"

@@ -156,3 +156,43 @@ pub fn rootfs(archive: &Path, dir: &Path) -> PathBuf {
     );
     bundle.join("rootfs")
 }
+
+/// Runs the image (an oci-archive) with `PORT` set, on the host network, and returns its
+/// answer to `GET /` and its logs; asserts that it answered and ran as 65532.
+pub fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let port = distill_test::tls::free_port();
+    let podman = distill_test::Podman::new();
+    let name = format!("distill-app-{}-{port}", std::process::id());
+    let image = format!("oci-archive:{}", archive.display());
+    let mut run = podman.cmd();
+    run.args(["run", "-d", "--quiet", "--network", "host", "--name", &name]);
+    if let Some(p) = platform {
+        run.args(["--platform", p]);
+    }
+    distill_test::tools::run_ok(run.args(["-e", &format!("PORT={port}"), &image]));
+    let mut answer = String::new();
+    // Under qemu a Python start takes a while; the loop ends as soon as the app answers.
+    for _ in 0..600 {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let _ = c.read_to_string(&mut answer);
+            if !answer.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let user = distill_test::tools::run_ok(podman.cmd().args([
+        "inspect",
+        &name,
+        "--format",
+        "{{.Config.User}}",
+    ]));
+    let logs = distill_test::tools::run_ok(podman.cmd().args(["logs", &name]));
+    let _ = podman.cmd().args(["rm", "-f", "-t", "0", &name]).status();
+    assert!(answer.starts_with("HTTP/1."), "no answer; logs:\n{logs}");
+    assert_eq!(user.trim(), "65532", "nonroot");
+    (answer, logs)
+}

@@ -105,40 +105,9 @@ fn a_rust_server_built_with_cargo_defaults_runs_on_cc() {
         "{err}"
     );
 
-    let port = distill_test::tls::free_port();
-    let podman = Podman::new();
-    let name = format!("distill-rust-server-{}", std::process::id());
-    run_ok(podman.cmd().args([
-        "run",
-        "-d",
-        "--quiet",
-        "--network",
-        "host",
-        "-e",
-        &format!("PORT={port}"),
-        "--name",
-        &name,
-        &format!("oci-archive:{}", archive.display()),
-    ]));
-    let mut answer = String::new();
-    for _ in 0..300 {
-        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-            c.read_to_string(&mut answer).unwrap();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let user = run_ok(
-        podman
-            .cmd()
-            .args(["inspect", &name, "--format", "{{.Config.User}}"]),
-    );
-    let _ = podman.cmd().args(["rm", "-f", "-t", "0", &name]).status();
+    let (answer, _) = crate::common::serve(&archive, None);
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("hello from a Rust server in a distroless image\n"));
-    assert_eq!(user.trim(), "65532");
 }
 
 #[test]
