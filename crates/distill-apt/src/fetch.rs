@@ -388,20 +388,23 @@ mod tests {
         }
     }
 
+    /// Leaves `bytes` as an interrupted download of `e` in the cache at `root`.
+    fn seed_partial(root: &Path, e: &Expected, bytes: &[u8]) {
+        std::fs::create_dir_all(root.join("partial")).unwrap();
+        std::fs::write(
+            root.join("partial").join(format!("{}.part", e.sha256)),
+            bytes,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn partial_download_resumes_with_a_range_request() {
         let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
-        std::fs::create_dir_all(dir.path().join("partial")).unwrap();
         let e = expected(&body);
-        std::fs::write(
-            dir.path()
-                .join("partial")
-                .join(format!("{}.part", e.sha256)),
-            &body[..40_000],
-        )
-        .unwrap();
+        seed_partial(dir.path(), &e, &body[..40_000]);
         let f = Fake::new(&body);
         let p = cache.fetch(&f, "http://x/a.deb", &e, true).unwrap();
         assert_eq!(std::fs::read(p).unwrap(), body);
@@ -413,15 +416,8 @@ mod tests {
         let body = b"0123456789".repeat(1000);
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
-        std::fs::create_dir_all(dir.path().join("partial")).unwrap();
         let e = expected(&body);
-        std::fs::write(
-            dir.path()
-                .join("partial")
-                .join(format!("{}.part", e.sha256)),
-            &body[..3000],
-        )
-        .unwrap();
+        seed_partial(dir.path(), &e, &body[..3000]);
         let mut f = Fake::new(&body);
         f.honour_range = false;
         let p = cache.fetch(&f, "http://x/a.deb", &e, true).unwrap();
