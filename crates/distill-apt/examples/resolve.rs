@@ -1,12 +1,11 @@
 //! Resolves packages against the host's Debian mirror and prints the set with timings:
 //! `cargo run --release -p distill-apt --example resolve -- 12 python3`.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use distill_apt::debian::{Mirrors, Release, load_universe, now};
 use distill_apt::fetch::{Cache, HttpFetcher};
-use distill_apt::trust::Keyring;
+use distill_apt::trust::HOST_DEBIAN_KEYRING;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -14,7 +13,10 @@ fn main() {
     let arch = std::env::var("ARCH").unwrap_or_else(|_| "amd64".into());
     let roots: Vec<String> = args[1..].to_vec();
     let mirrors = Mirrors::find(None, std::path::Path::new("/etc/apt")).unwrap();
-    let suites = mirrors.suites(release, &Arc::new(Keyring::debian()));
+    let keyrings = mirrors
+        .keyrings(None, std::path::Path::new(HOST_DEBIAN_KEYRING))
+        .unwrap();
+    let suites = mirrors.suites(release, &keyrings);
     let t = Instant::now();
     let u = load_universe(
         &suites,

@@ -5,13 +5,14 @@
 //! from the security archive; the resolver keeps the highest version across them, as apt
 //! does with equal pins.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::fetch::{Cache, Fetcher};
 use crate::repo::{RepoError, Suite};
 use crate::resolver::Universe;
 use crate::sources::{self, HostMirrors};
-use crate::trust::Keyring;
+use crate::trust::{Keyring, TrustError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Release {
@@ -67,14 +68,17 @@ impl DebianError {
 pub struct Mirrors {
     pub debian: String,
     pub security: String,
-    /// Keyrings the host's apt sources name (`Signed-By`) for the mirrors in use.
-    pub keyrings: Vec<std::path::PathBuf>,
+    /// The keyring the host's apt sources name (`Signed-By`) for the Debian archive, when
+    /// that archive is the host's.
+    pub debian_signed_by: Option<PathBuf>,
+    /// The same for the security archive.
+    pub security_signed_by: Option<PathBuf>,
 }
 
 impl Mirrors {
     /// `mirror` when given, else the host's apt sources (`apt_dir`, normally `/etc/apt`).
     /// The security archive is the host's, or `<mirror>-security` beside a given mirror.
-    pub fn find(mirror: Option<&str>, apt_dir: &std::path::Path) -> Result<Self, DebianError> {
+    pub fn find(mirror: Option<&str>, apt_dir: &Path) -> Result<Self, DebianError> {
         let host: HostMirrors = sources::host_mirrors(&sources::read_host(apt_dir));
         let debian = match mirror {
             Some(m) => m.trim_end_matches('/').to_owned(),
@@ -88,25 +92,52 @@ impl Mirrors {
             (Some(s), None) => s.uri.clone(),
             _ => format!("{debian}-security"),
         };
-        let keyrings = match mirror {
-            Some(_) => Vec::new(),
-            None => [&host.debian, &host.security]
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.signed_by.clone())
-                .collect(),
+        // A Signed-By belongs to the archive its entry names, so it applies only when that
+        // archive is the one in use.
+        let signed_by = |e: &Option<sources::SourceEntry>, uri: &str| {
+            e.as_ref()
+                .filter(|e| mirror.is_none() && e.uri == uri)
+                .and_then(|e| e.signed_by.clone())
         };
         Ok(Self {
+            debian_signed_by: signed_by(&host.debian, &debian),
+            security_signed_by: signed_by(&host.security, &security),
             debian,
             security,
-            keyrings,
         })
     }
 
-    /// The suites of `release`: base, `-updates`, `-security`, component `main`.
-    pub fn suites(&self, release: Release, keyring: &Arc<Keyring>) -> Vec<Suite> {
+    /// The keyrings for the Debian and the security archive, chosen as apt would: `explicit`
+    /// (`[debian] keyring`) when given, else each archive's `Signed-By` keyring alone, else
+    /// the host's `debian-archive-keyring` (`host_default`), else the embedded keys.
+    pub fn keyrings(
+        &self,
+        explicit: Option<&Path>,
+        host_default: &Path,
+    ) -> Result<(Arc<Keyring>, Arc<Keyring>), TrustError> {
+        let choose = |signed_by: &Option<PathBuf>| -> Result<Arc<Keyring>, TrustError> {
+            let ring = Keyring::for_debian(explicit.or(signed_by.as_deref()), host_default)?;
+            tracing::debug!("trusting {} for the Debian archives", ring.label);
+            Ok(Arc::new(ring))
+        };
+        let debian = choose(&self.debian_signed_by)?;
+        let security = if explicit.is_some() || self.security_signed_by == self.debian_signed_by {
+            debian.clone()
+        } else {
+            choose(&self.security_signed_by)?
+        };
+        Ok((debian, security))
+    }
+
+    /// The suites of `release`: base, `-updates`, `-security`, component `main`, each
+    /// trusted with its archive's keyring.
+    pub fn suites(
+        &self,
+        release: Release,
+        (debian_ring, security_ring): &(Arc<Keyring>, Arc<Keyring>),
+    ) -> Vec<Suite> {
         let c = release.codename();
-        let suite = |uri: &str, suite: String| Suite {
+        let suite = |uri: &str, suite: String, keyring: &Arc<Keyring>| Suite {
             uri: uri.to_owned(),
             suite,
             components: vec!["main".into()],
@@ -114,9 +145,9 @@ impl Mirrors {
             signed: true,
         };
         vec![
-            suite(&self.debian, c.to_owned()),
-            suite(&self.debian, format!("{c}-updates")),
-            suite(&self.security, format!("{c}-security")),
+            suite(&self.debian, c.to_owned(), debian_ring),
+            suite(&self.debian, format!("{c}-updates"), debian_ring),
+            suite(&self.security, format!("{c}-security"), security_ring),
         ]
     }
 }
@@ -142,4 +173,82 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #11: each archive is trusted with the keyring its own host entry names, and only
+    /// when that entry is the archive in use; the host's archive keyring comes next, the
+    /// embedded keys last.
+    #[test]
+    fn keyrings_are_chosen_as_apt_chooses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("main.gpg");
+        std::fs::write(
+            &key,
+            include_bytes!("../keys/debian-archive-trixie-automatic.gpg"),
+        )
+        .unwrap();
+        let sec = dir.path().join("sec.gpg");
+        std::fs::write(
+            &sec,
+            include_bytes!("../keys/debian-archive-trixie-security-automatic.gpg"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("sources.list.d")).unwrap();
+        std::fs::write(
+            dir.path().join("sources.list.d/debian.sources"),
+            format!(
+                "Types: deb\nURIs: http://m.invalid/debian\nSuites: trixie\nComponents: main\nSigned-By: {}\n\n\
+                 Types: deb\nURIs: http://m.invalid/debian-security\nSuites: trixie-security\nComponents: main\nSigned-By: {}\n",
+                key.display(),
+                sec.display()
+            ),
+        )
+        .unwrap();
+        let absent = dir.path().join("no-such-keyring.gpg");
+
+        let host = Mirrors::find(None, dir.path()).unwrap();
+        assert_eq!(host.debian_signed_by.as_deref(), Some(key.as_path()));
+        assert_eq!(host.security_signed_by.as_deref(), Some(sec.as_path()));
+        let (d, s) = host.keyrings(None, &absent).unwrap();
+        assert_eq!(
+            (d.label.as_str(), s.label.as_str()),
+            (key.to_str().unwrap(), sec.to_str().unwrap())
+        );
+        let suites = host.suites(Release::Trixie, &(d, s));
+        assert_eq!(suites[1].keyring.label, key.display().to_string());
+        assert_eq!(suites[2].keyring.label, sec.display().to_string());
+
+        // `[debian] keyring` replaces both.
+        let (d, s) = host.keyrings(Some(&sec), &absent).unwrap();
+        assert_eq!(
+            (d.label.clone(), s.label.clone()),
+            (sec.display().to_string(), sec.display().to_string())
+        );
+
+        // Another mirror: the host's Signed-By is not for it; the host's archive keyring is.
+        let other = Mirrors::find(Some("http://other.invalid/debian/"), dir.path()).unwrap();
+        assert_eq!(
+            (
+                other.debian_signed_by.clone(),
+                other.security_signed_by.clone()
+            ),
+            (None, None)
+        );
+        assert_eq!(other.security, "http://other.invalid/debian-security");
+        let (d, _) = other.keyrings(None, &key).unwrap();
+        assert_eq!(d.label, key.display().to_string());
+        // No host keyring at all: the embedded keys.
+        let (d, _) = other.keyrings(None, &absent).unwrap();
+        assert!(d.label.contains("built into distill"), "{}", d.label);
+        assert!(!d.is_empty());
+
+        // A Signed-By that names a missing file is an error, as in apt.
+        std::fs::remove_file(&key).unwrap();
+        let err = host.keyrings(None, &absent).unwrap_err();
+        assert!(err.to_string().contains("main.gpg"), "{err}");
+    }
 }

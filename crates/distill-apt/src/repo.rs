@@ -72,7 +72,7 @@ impl Suite {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 if self.signed {
-                    self.keyring.verify_inline(&text, &inrelease)?
+                    self.keyring.verify_inline(&text, &inrelease, now)?
                 } else {
                     tracing::warn!("{inrelease}: signature NOT checked (signed = false)");
                     strip_clearsign(&text)
@@ -89,7 +89,7 @@ impl Suite {
                         }
                         r => r?,
                     };
-                    self.keyring.verify_detached(&release, &sig, &url)?
+                    self.keyring.verify_detached(&release, &sig, &url, now)?
                 } else {
                     tracing::warn!("{url}: signature NOT checked (signed = false)");
                     String::from_utf8_lossy(&release).into_owned()

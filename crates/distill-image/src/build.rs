@@ -99,6 +99,13 @@ pub enum BuildError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("Cannot read the certificates of the ca-certificates package in {dir}: {source}")]
+    PackagedCerts {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    LdCache(#[from] crate::family::ldcache::TooLarge),
     #[error("Cannot create a staging directory in {dir}: {source}")]
     Staging {
         dir: std::path::PathBuf,
@@ -133,6 +140,9 @@ impl BuildError {
                 Some("run `distill lock` to pin the base image".into())
             }
             BuildError::Staging { .. } => Some("set TMPDIR to a writable directory".into()),
+            BuildError::PackagedCerts { .. } => {
+                Some("the staging directory changed under the build; run the build again".into())
+            }
             _ => None,
         }
     }
@@ -531,7 +541,7 @@ fn ca_certificates(
     plan: &BuildPlan,
     entries: &[distill_oci::Entry],
     stage: &std::path::Path,
-) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+) -> Result<crate::family::packages::CaCerts, BuildError> {
     let extra = plan
         .ca_extra
         .iter()
@@ -553,8 +563,8 @@ fn ca_certificates(
             Ok((name, pem))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    crate::family::packages::ca_certificates(entries, &extra).map_err(|source| {
-        BuildError::Staging {
+    crate::family::packages::CaCerts::read(entries, extra).map_err(|source| {
+        BuildError::PackagedCerts {
             dir: stage.to_path_buf(),
             source,
         }
@@ -592,7 +602,7 @@ fn package_layers(
     let mut layers = Vec::new();
     let mut libraries = Vec::new();
     let mut count = 0;
-    let mut certs = Vec::new();
+    let mut certs = None;
     for (n, (tier, pkgs)) in groups.iter().enumerate() {
         let (mut entries, installed) =
             packages::entries(pkgs, arch, &stage.join(tier.to_string()), sources, progress)?;
@@ -603,8 +613,14 @@ fn package_layers(
                 .iter()
                 .any(|i| i.package.name == "ca-certificates")
             {
-                certs = ca_certificates(plan, &entries, stage)?;
-                ca = Some(crate::family::packages::ca_bundle(&certs));
+                let found = ca_certificates(plan, &entries, stage)?;
+                ca = Some(found.bundle());
+                certs = Some(found);
+            } else if n == 0 && !plan.ca_extra.is_empty() {
+                // ca-certificates excluded: the bundle is the extras alone.
+                let found = ca_certificates(plan, &[], stage)?;
+                ca = Some(found.bundle());
+                certs = Some(found);
             }
             entries = crate::family::packages::finish(entries, &installed);
             if plan.debug {
@@ -663,12 +679,11 @@ fn package_layers(
         .map(|(p, t)| symlink(p, &t.replace(crate::family::ARCH, arch)))
         .collect();
     if family == Some(crate::family::Name::Java) {
-        let packaged = certs.len() - plan.ca_extra.len();
+        // With no CA at all, still a valid (empty) store: Java refuses a malformed one.
+        let store = certs.clone().unwrap_or_default().java_keystore(plan.epoch);
         top.push(distill_oci::Entry {
             path: crate::family::cacerts::PATH.into(),
-            kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
-                crate::family::packages::java_cacerts(&certs, packaged, plan.epoch),
-            )),
+            kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(store)),
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -678,7 +693,7 @@ fn package_layers(
         top.push(distill_oci::Entry {
             path: "etc/ld.so.cache".into(),
             kind: distill_oci::EntryKind::File(distill_oci::FileSource::Bytes(
-                crate::family::ldcache::build(&libraries, arch),
+                crate::family::ldcache::build(&libraries, arch)?,
             )),
             mode: 0o644,
             uid: 0,

@@ -13,7 +13,7 @@ use distill_apt::install::{self, InstallError, Installed, Progress};
 use distill_apt::lock::{LOCK_VERSION, LockError, LockedPackage, Lockfile, PlatformLock};
 use distill_apt::repo::Suite;
 use distill_apt::resolver::ResolveError;
-use distill_apt::trust::{Keyring, TrustError};
+use distill_apt::trust::{HOST_DEBIAN_KEYRING, Keyring, TrustError};
 use distill_oci::Platform;
 use distill_oci::layer::Entry;
 
@@ -80,20 +80,9 @@ pub const APT_DIR: &str = "/etc/apt";
 
 /// Every suite the plan draws packages from, each with the keys it is trusted with.
 pub fn suites(plan: &DebianPlan) -> Result<Vec<Suite>, PackagesError> {
-    let mut keyring = Keyring::debian();
-    if let Some(k) = &plan.keyring {
-        keyring.extend(Keyring::load(k)?);
-    }
     let mirrors = Mirrors::find(plan.mirror.as_deref(), Path::new(APT_DIR))?;
-    // The system keyring, when the host names one, is trusted too; one that cannot be used
-    // only costs its keys, since the embedded Debian keys remain.
-    for k in mirrors.keyrings.iter().filter(|k| k.is_file()) {
-        match Keyring::load(k) {
-            Ok(ring) => keyring.extend(ring),
-            Err(e) => tracing::warn!("ignoring the host keyring: {e}"),
-        }
-    }
-    let mut out = mirrors.suites(plan.release, &Arc::new(keyring));
+    let keyrings = mirrors.keyrings(plan.keyring.as_deref(), Path::new(HOST_DEBIAN_KEYRING))?;
+    let mut out = mirrors.suites(plan.release, &keyrings);
     for r in &plan.repositories {
         let keyring = Arc::new(match &r.keyring {
             Some(k) => Keyring::load(k)?,

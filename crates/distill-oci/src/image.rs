@@ -37,9 +37,14 @@ pub enum ImageError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("Creation time {0} is past the year 9999, which RFC 3339 cannot write")]
+    Created(u64),
     #[error(transparent)]
     Blob(#[from] BlobStoreError),
 }
+
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
+pub const MAX_EPOCH: u64 = 253_402_300_799;
 
 /// An OS and architecture, as in `linux/arm64`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,9 +204,16 @@ impl Built {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time: depends on nothing but the epoch (no time zone).
-fn rfc3339(epoch: u64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
-    humantime::format_rfc3339_seconds(t).to_string()
+/// `None` past [`MAX_EPOCH`], where humantime's formatter fails (and `to_string` panics).
+pub fn rfc3339(epoch: u64) -> Option<String> {
+    use std::fmt::Write;
+    if epoch > MAX_EPOCH {
+        return None;
+    }
+    let t = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(epoch))?;
+    let mut out = String::new();
+    write!(out, "{}", humantime::format_rfc3339_seconds(t)).ok()?;
+    Some(out)
 }
 
 fn put_json<T: serde::Serialize>(
@@ -232,7 +244,7 @@ pub fn write_image(
     layers: &[ImageLayer],
 ) -> Result<BuiltImage, ImageError> {
     let platform = spec.platform.clone().unwrap_or_else(Platform::host);
-    let created = rfc3339(spec.created);
+    let created = rfc3339(spec.created).ok_or(ImageError::Created(spec.created))?;
 
     let mut cfg = ConfigBuilder::default();
     if let Some(v) = &spec.entrypoint {
@@ -392,10 +404,16 @@ mod tests {
 
     #[test]
     fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+        let f = |t| rfc3339(t).unwrap();
+        assert_eq!(f(0), "1970-01-01T00:00:00Z");
+        assert_eq!(f(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(f(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(f(4_102_444_799), "2099-12-31T23:59:59Z");
+        assert_eq!(f(MAX_EPOCH), "9999-12-31T23:59:59Z");
+        // Issue #11: past the year 9999 the formatter fails, which `to_string` turned into
+        // a panic on SOURCE_DATE_EPOCH=253402300800.
+        assert_eq!(rfc3339(MAX_EPOCH + 1), None);
+        assert_eq!(rfc3339(u64::MAX), None);
     }
 
     #[test]

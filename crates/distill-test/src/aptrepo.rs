@@ -15,28 +15,74 @@ pub struct GpgKey {
     home: tempfile::TempDir,
     /// The ASCII-armored public key.
     pub public: PathBuf,
+    /// gpg's clock (`--faked-system-time`), for keys made and used in the past.
+    clock: Option<&'static str>,
 }
 
 impl GpgKey {
     pub fn generate(name: &str) -> Self {
+        Self::generate_at(name, None, "0")
+    }
+
+    /// A key made on 2020-01-01 that expired a year later; it signs with the clock of
+    /// 2020-06-01, so its signatures were good when made and its expiry is what fails.
+    pub fn generate_expired(name: &str) -> Self {
+        let mut key = Self::generate_at(name, Some("20200101T000000!"), "1y");
+        key.clock = Some("20200601T000000!");
+        key
+    }
+
+    fn generate_at(name: &str, clock: Option<&'static str>, expire: &str) -> Self {
         require("gpg");
         let home = tempfile::Builder::new().prefix("gpg").tempdir().unwrap();
         let public = home.path().join("public.asc");
-        let key = Self { home, public };
+        let key = Self {
+            home,
+            public,
+            clock,
+        };
         let uid = format!("{name} <{name}@test.invalid>");
         run_ok(
             key.gpg()
-                .args(["--quick-gen-key", &uid, "ed25519", "sign", "0"]),
+                .args(["--quick-gen-key", &uid, "ed25519", "sign", expire]),
         );
-        let armored = run_ok(key.gpg().args(["--armor", "--export"]));
-        std::fs::write(&key.public, armored).unwrap();
+        key.export();
         key
+    }
+
+    fn export(&self) {
+        let armored = run_ok(self.gpg().args(["--armor", "--export"]));
+        std::fs::write(&self.public, armored).unwrap();
+    }
+
+    /// Revokes the key with the revocation certificate gpg made for it, and re-exports the
+    /// public key, which now carries the revocation. The secret key still signs.
+    pub fn revoke(&self) {
+        let dir = self.home.path().join("openpgp-revocs.d");
+        let cert = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .next()
+            .expect("gpg wrote a revocation certificate");
+        // gpg guards the certificate against accidental import with a leading colon.
+        let text = std::fs::read_to_string(&cert).unwrap().replace(
+            ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        );
+        let armored = self.home.path().join("revocation.asc");
+        std::fs::write(&armored, text).unwrap();
+        run_ok(self.gpg().arg("--import").arg(&armored));
+        self.export();
     }
 
     /// `gpg` on this key's home, unattended, with no passphrase.
     fn gpg(&self) -> Command {
         let mut c = Command::new("gpg");
-        c.arg("--homedir").arg(self.home.path()).args([
+        c.arg("--homedir").arg(self.home.path());
+        if let Some(t) = self.clock {
+            c.args(["--faked-system-time", t]);
+        }
+        c.args([
             "--batch",
             "--quiet",
             "--no-permission-warning",

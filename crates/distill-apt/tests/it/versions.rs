@@ -1,12 +1,13 @@
-//! Issue #3, acceptance 1: version ordering agrees with `dpkg --compare-versions` on 10,000
-//! pairs drawn from the real bookworm Packages index, by a property test.
+//! Version ordering against `dpkg --compare-versions`: a fixed table of tricky pairs
+//! (issue #11), and 10,000 pairs drawn from the real bookworm Packages index fetched in the
+//! same run, by a property test (issue #3).
 
 use std::cmp::Ordering;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use distill_apt::debian::Release;
-use distill_apt::version::Version;
+use distill_apt::version::{TRICKY_PAIRS, Version};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -63,6 +64,40 @@ fn distill_test_require(tool: &str) {
             .success(),
         "{tool} is required; run ./scripts/test, which installs it"
     );
+}
+
+/// Issue #11: each pair of the regression table is ordered by dpkg as the table says, and by
+/// distill as dpkg does, both ways round.
+#[test]
+fn tricky_pairs_agree_with_dpkg() {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (a, b, _) in TRICKY_PAIRS {
+        pairs.push((a.to_string(), b.to_string()));
+        pairs.push((b.to_string(), a.to_string()));
+    }
+    let dpkg = dpkg_order(&pairs);
+    assert_eq!(dpkg.len(), pairs.len(), "dpkg answered every pair");
+    let mut wrong = Vec::new();
+    for ((a, b), want) in pairs.iter().zip(&dpkg) {
+        let table = TRICKY_PAIRS
+            .iter()
+            .find_map(|(x, y, o)| match (x == a, y == b, x == b && y == a) {
+                (true, true, _) => Some(*o),
+                (_, _, true) => Some(o.reverse()),
+                _ => None,
+            })
+            .unwrap();
+        let got = a
+            .parse::<Version>()
+            .unwrap()
+            .cmp(&b.parse::<Version>().unwrap());
+        if table != *want || got != *want {
+            wrong.push(format!(
+                "{a} vs {b}: dpkg {want:?}, table {table:?}, distill {got:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

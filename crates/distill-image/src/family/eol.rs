@@ -60,10 +60,12 @@ impl Runtime {
 
     /// Whether the support window has closed by `unix_secs` (UTC).
     pub fn is_past(&self, unix_secs: u64) -> bool {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_secs);
-        let date = humantime::format_rfc3339_seconds(t).to_string();
-        let year: i32 = date[..4].parse().unwrap_or(0);
-        let month: u32 = date[5..7].parse().unwrap_or(0);
+        // A clock past the year 9999 is past every end of life.
+        let Some(date) = distill_oci::image::rfc3339(unix_secs) else {
+            return true;
+        };
+        let year: i32 = date.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
+        let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
         (year, month) > self.eol
     }
 }
@@ -79,6 +81,10 @@ mod tests {
         assert!(!py.is_past(1_795_000_000)); // 2026-11
         assert!(!py.is_past(1_822_000_000)); // 2027-09
         assert!(py.is_past(1_828_000_000)); // 2027-12
+        assert!(
+            py.is_past(u64::MAX),
+            "a clock past 9999 is past, not a panic"
+        );
         assert_eq!(runtime(Name::Cc, Release::Trixie), None);
     }
 }

@@ -22,30 +22,40 @@ const AARCH64: i32 = 0x0a00;
 const LITTLE_ENDIAN: u8 = 2;
 
 /// glibc's `_dl_cache_libcmp`: like strcmp, but runs of digits compare as numbers.
+///
+/// glibc adds the digits up in an `int`, which overflows on a run of ten or more; here a run
+/// is compared by its length without leading zeros and then digit by digit, which is the same
+/// order for every number an `int` holds and a total order beyond (issue #11: the `u64` sum
+/// this replaced panicked on a library name with a run of 20 digits).
 pub fn libcmp(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
+    let run = |s: &[u8], mut k: usize| {
+        while s.get(k) == Some(&b'0') {
+            k += 1;
+        }
+        let start = k;
+        while s.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+        (start, k)
+    };
     while i < a.len() {
         if a[i].is_ascii_digit() {
-            if j < b.len() && b[j].is_ascii_digit() {
-                let (mut x, mut y) = (0u64, 0u64);
-                while i < a.len() && a[i].is_ascii_digit() {
-                    x = x * 10 + u64::from(a[i] - b'0');
-                    i += 1;
-                }
-                while j < b.len() && b[j].is_ascii_digit() {
-                    y = y * 10 + u64::from(b[j] - b'0');
-                    j += 1;
-                }
-                if x != y {
-                    return x.cmp(&y);
-                }
-            } else {
+            if !b.get(j).is_some_and(u8::is_ascii_digit) {
                 return Ordering::Greater;
             }
-        } else if j < b.len() && b[j].is_ascii_digit() {
+            let ((x0, x1), (y0, y1)) = (run(a, i), run(b, j));
+            let o = (x1 - x0)
+                .cmp(&(y1 - y0))
+                .then_with(|| a[x0..x1].cmp(&b[y0..y1]));
+            if o.is_ne() {
+                return o;
+            }
+            (i, j) = (x1, y1);
+        } else if b.get(j).is_some_and(u8::is_ascii_digit) {
             return Ordering::Less;
-        } else if j >= b.len() || a[i] != b[j] {
+        } else if b.get(j) != Some(&a[i]) {
             return a[i].cmp(b.get(j).unwrap_or(&0));
         } else {
             i += 1;
@@ -55,8 +65,15 @@ pub fn libcmp(a: &str, b: &str) -> Ordering {
     0u8.cmp(b.get(j).unwrap_or(&0))
 }
 
+/// The cache does not fit glibc's 32-bit offsets.
+#[derive(Debug, thiserror::Error)]
+#[error("The ld.so.cache for {libraries} libraries would exceed 4 GiB")]
+pub struct TooLarge {
+    pub libraries: usize,
+}
+
 /// The cache for the libraries among `entries`, for `arch` (`amd64` or `arm64`).
-pub fn build(entries: &[Entry], arch: &str) -> Vec<u8> {
+pub fn build(entries: &[Entry], arch: &str) -> Result<Vec<u8>, TooLarge> {
     let (triplet, flags) = match arch {
         "arm64" => ("aarch64-linux-gnu", ELF_LIBC6 | AARCH64),
         _ => ("x86_64-linux-gnu", ELF_LIBC6 | X8664),
@@ -96,15 +113,27 @@ pub fn build(entries: &[Entry], arch: &str) -> Vec<u8> {
     }
     libs.sort_by(|a, b| libcmp(&b.0, &a.0));
 
-    let header = 48u32;
-    let strings_start = header + 24 * libs.len() as u32;
+    let too_large = || TooLarge {
+        libraries: libs.len(),
+    };
+    let count = u32::try_from(libs.len()).map_err(|_| too_large())?;
+    let strings_start = count
+        .checked_mul(24)
+        .and_then(|n| n.checked_add(48))
+        .ok_or_else(too_large)?;
+    let offset = |strings: &Vec<u8>| {
+        u32::try_from(strings.len())
+            .ok()
+            .and_then(|n| n.checked_add(strings_start))
+            .ok_or_else(too_large)
+    };
     let mut strings: Vec<u8> = Vec::new();
     let mut table = Vec::with_capacity(libs.len() * 24);
     for (name, path) in &libs {
-        let key = strings_start + strings.len() as u32;
+        let key = offset(&strings)?;
         strings.extend_from_slice(name.as_bytes());
         strings.push(0);
-        let value = strings_start + strings.len() as u32;
+        let value = offset(&strings)?;
         strings.extend_from_slice(path.as_bytes());
         strings.push(0);
         table.extend_from_slice(&flags.to_le_bytes());
@@ -113,17 +142,18 @@ pub fn build(entries: &[Entry], arch: &str) -> Vec<u8> {
         table.extend_from_slice(&0u32.to_le_bytes()); // osversion, unused
         table.extend_from_slice(&0u64.to_le_bytes()); // hwcap
     }
-    let mut out = Vec::with_capacity(strings_start as usize + strings.len());
+    let strings_len = offset(&strings)? - strings_start;
+    let mut out = Vec::with_capacity(table.len() + strings.len() + 48);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(libs.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&strings_len.to_le_bytes());
     out.push(LITTLE_ENDIAN);
     out.extend_from_slice(&[0; 3]);
     out.extend_from_slice(&0u32.to_le_bytes()); // no extensions
     out.extend_from_slice(&[0; 12]);
     out.extend_from_slice(&table);
     out.extend_from_slice(&strings);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -137,6 +167,33 @@ mod tests {
         assert_eq!(libcmp("libz3.so.4", "libz3.so"), Ordering::Greater);
         assert_eq!(libcmp("liba.so", "libb.so"), Ordering::Less);
         assert_eq!(libcmp("libc.so.6", "libc.so.6"), Ordering::Equal);
+        assert_eq!(libcmp("libz.so.01", "libz.so.1"), Ordering::Equal);
+    }
+
+    /// Issue #11: a run of 20+ digits overflowed the sum and panicked.
+    #[test]
+    fn libcmp_takes_digit_runs_of_any_length() {
+        let long = format!("libx.so.{}", "9".repeat(40));
+        let longer = format!("libx.so.1{}", "0".repeat(40));
+        assert_eq!(libcmp(&long, &longer), Ordering::Less);
+        assert_eq!(libcmp(&longer, &long), Ordering::Greater);
+        assert_eq!(libcmp(&long, &long), Ordering::Equal);
+        assert_eq!(
+            libcmp(&format!("libx.so.{}", "0".repeat(30)), "libx.so.0"),
+            Ordering::Equal
+        );
+        let entries: Vec<Entry> = [long.as_str(), longer.as_str(), "libc.so.6"]
+            .iter()
+            .map(|n| Entry {
+                path: format!("usr/lib/x86_64-linux-gnu/{n}"),
+                kind: EntryKind::File(FileSource::Bytes(Vec::new())),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            })
+            .collect();
+        let cache = build(&entries, "amd64").unwrap();
+        assert_eq!(u32::from_le_bytes(cache[20..24].try_into().unwrap()), 3);
     }
 
     /// The host's `ldconfig -p -C FILE` reads what we write: the format is glibc's.
@@ -164,7 +221,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ld.so.cache");
-        std::fs::write(&path, build(&entries, "amd64")).unwrap();
+        std::fs::write(&path, build(&entries, "amd64").unwrap()).unwrap();
         let out = std::process::Command::new("ldconfig")
             .arg("-p")
             .arg("-C")

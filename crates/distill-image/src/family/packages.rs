@@ -66,74 +66,83 @@ pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
     out
 }
 
-/// Every certificate the ca-certificates package ships, `(file name, PEM)` in name order,
-/// then `extra`: the order `update-ca-certificates` gives the bundle.
-pub fn ca_certificates(
-    entries: &[Entry],
-    extra: &[(String, Vec<u8>)],
-) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut certs: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt"))
-        .collect();
-    certs.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut out = Vec::new();
-    for e in certs {
-        let mut pem = Vec::new();
-        match &e.kind {
-            EntryKind::File(FileSource::Bytes(b)) => pem.extend_from_slice(b),
-            EntryKind::File(FileSource::Path { path, .. }) => {
-                std::fs::File::open(path)?.read_to_end(&mut pem)?;
-            }
-            EntryKind::File(FileSource::Slice { path, offset, size }) => {
-                let mut f = std::fs::File::open(path)?;
-                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(*offset))?;
-                f.take(*size).read_to_end(&mut pem)?;
-            }
-            _ => continue,
-        }
-        let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_owned();
-        out.push((name, pem));
-    }
-    out.extend(extra.iter().cloned());
-    Ok(out)
+/// A family image's CA certificates, `(file name, PEM)` each: the ca-certificates
+/// package's, in name order, then the config's extras, the order `update-ca-certificates`
+/// gives the bundle. Either part may be empty (`exclude = ["ca-certificates"]` with extras).
+#[derive(Debug, Clone, Default)]
+pub struct CaCerts {
+    pub packaged: Vec<(String, Vec<u8>)>,
+    pub extra: Vec<(String, Vec<u8>)>,
 }
 
-/// The PEM bundle of `certs`, each ending in a newline.
-pub fn ca_bundle(certs: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (_, pem) in certs {
-        out.extend_from_slice(pem);
-        if !pem.ends_with(b"\n") {
-            out.push(b'\n');
+impl CaCerts {
+    /// Every certificate the ca-certificates package ships among `entries`, then `extra`.
+    pub fn read(entries: &[Entry], extra: Vec<(String, Vec<u8>)>) -> std::io::Result<Self> {
+        let mut certs: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| {
+                e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt")
+            })
+            .collect();
+        certs.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut packaged = Vec::new();
+        for e in certs {
+            let mut pem = Vec::new();
+            match &e.kind {
+                EntryKind::File(FileSource::Bytes(b)) => pem.extend_from_slice(b),
+                EntryKind::File(FileSource::Path { path, .. }) => {
+                    std::fs::File::open(path)?.read_to_end(&mut pem)?;
+                }
+                EntryKind::File(FileSource::Slice { path, offset, size }) => {
+                    let mut f = std::fs::File::open(path)?;
+                    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(*offset))?;
+                    f.take(*size).read_to_end(&mut pem)?;
+                }
+                _ => continue,
+            }
+            let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_owned();
+            packaged.push((name, pem));
         }
+        Ok(Self { packaged, extra })
     }
-    out
-}
 
-/// Java's trust store of `certs`: Debian's aliases (`debian:FILE.pem`) for the packaged
-/// certificates, the file name for extras.
-pub fn java_cacerts(certs: &[(String, Vec<u8>)], packaged: usize, epoch: u64) -> Vec<u8> {
-    let mut entries = Vec::new();
-    for (i, (name, pem)) in certs.iter().enumerate() {
-        let ders = super::cacerts::der_certificates(pem);
-        let n = ders.len();
-        for (k, der) in ders.into_iter().enumerate() {
-            let stem = name.strip_suffix(".crt").unwrap_or(name);
-            let stem = if n > 1 {
-                format!("{stem}-{k}")
-            } else {
-                stem.to_owned()
-            };
-            let alias = if i < packaged {
-                format!("debian:{stem}.pem")
-            } else {
-                format!("distill:{stem}")
-            };
-            entries.push((alias, der));
+    /// The PEM bundle, each certificate ending in a newline.
+    pub fn bundle(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (_, pem) in self.packaged.iter().chain(&self.extra) {
+            out.extend_from_slice(pem);
+            if !pem.ends_with(b"\n") {
+                out.push(b'\n');
+            }
         }
+        out
     }
-    super::cacerts::keystore(&entries, epoch)
+
+    /// Java's trust store: Debian's aliases (`debian:FILE.pem`) for the packaged
+    /// certificates, `distill:FILE` for the extras.
+    pub fn java_keystore(&self, epoch: u64) -> Vec<u8> {
+        let mut entries = Vec::new();
+        let parts = [
+            ("debian:", ".pem", &self.packaged),
+            ("distill:", "", &self.extra),
+        ];
+        for (prefix, suffix, certs) in parts {
+            for (name, pem) in certs {
+                let ders = super::cacerts::der_certificates(pem);
+                let n = ders.len();
+                let stem = name.strip_suffix(".crt").unwrap_or(name);
+                for (k, der) in ders.into_iter().enumerate() {
+                    let alias = if n > 1 {
+                        format!("{prefix}{stem}-{k}{suffix}")
+                    } else {
+                        format!("{prefix}{stem}{suffix}")
+                    };
+                    entries.push((alias, der));
+                }
+            }
+        }
+        super::cacerts::keystore(&entries, epoch)
+    }
 }
 
 #[cfg(test)]
@@ -167,12 +176,33 @@ mod tests {
             f("usr/share/ca-certificates/mozilla/A.crt", "A"),
             f("usr/share/doc/x/README", "no"),
         ];
-        let certs = ca_certificates(&entries, &[("x.pem".into(), b"EXTRA\n".to_vec())]).unwrap();
-        let names: Vec<&str> = certs.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(names, ["A.crt", "B.crt", "x.pem"]);
-        assert_eq!(
-            String::from_utf8(ca_bundle(&certs)).unwrap(),
-            "A\nB\nEXTRA\n"
-        );
+        let certs = CaCerts::read(&entries, vec![("x.pem".into(), b"EXTRA\n".to_vec())]).unwrap();
+        let names: Vec<&str> = certs.packaged.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names, ["A.crt", "B.crt"]);
+        assert_eq!(String::from_utf8(certs.bundle()).unwrap(), "A\nB\nEXTRA\n");
+    }
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+
+    /// The number of entries of a JKS keystore (magic, version, count).
+    fn jks_count(ks: &[u8]) -> u32 {
+        assert_eq!(ks[..4], [0xfe, 0xed, 0xfe, 0xed]);
+        u32::from_be_bytes(ks[8..12].try_into().unwrap())
+    }
+
+    /// Issue #11: java with `[certificates] extra` and no ca-certificates package computed
+    /// `packaged = certs - extras` and underflowed. The extras alone make the store now.
+    #[test]
+    fn java_store_of_extras_alone() {
+        let certs = CaCerts::read(&[], vec![("corp.crt".into(), PEM.as_bytes().to_vec())]).unwrap();
+        assert!(certs.packaged.is_empty());
+        assert_eq!(jks_count(&certs.java_keystore(0)), 1);
+        assert_eq!(certs.bundle(), PEM.as_bytes());
+        assert_eq!(jks_count(&CaCerts::default().java_keystore(0)), 0);
+        let both = CaCerts {
+            packaged: vec![("a.crt".into(), PEM.repeat(2).into_bytes())],
+            ..certs
+        };
+        assert_eq!(jks_count(&both.java_keystore(0)), 3);
     }
 }

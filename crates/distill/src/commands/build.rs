@@ -153,12 +153,19 @@ pub fn source_date_epoch() -> anyhow::Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Err(_) => Ok(0),
         Ok(v) if v.trim().is_empty() => Ok(0),
-        Ok(v) => v.trim().parse().map_err(|_| {
-            anyhow::anyhow!(crate::ui::Hinted {
-                message: format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"),
-                hint: "set it to a Unix time, such as $(git log -1 --format=%ct), or unset it"
-                    .into(),
-            })
-        }),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|t| *t <= distill_oci::image::MAX_EPOCH)
+            .ok_or_else(|| {
+                anyhow::anyhow!(crate::ui::Hinted {
+                    message: format!(
+                        "SOURCE_DATE_EPOCH=`{v}` is not a number of seconds up to the year 9999"
+                    ),
+                    hint: "set it to a Unix time, such as $(git log -1 --format=%ct), or unset it"
+                        .into(),
+                })
+            }),
     }
 }

@@ -186,19 +186,23 @@ fn multi_platform_docker_archive_is_refused_and_no_output_is_written() {
 fn bad_source_date_epoch_and_bad_destination_syntax_are_refused() {
     let ctx = context(HELLO_CONFIG);
     let out = tempfile::tempdir().unwrap();
-    let o = distill()
-        .env("SOURCE_DATE_EPOCH", "yesterday")
-        .arg("build")
-        .arg(ctx.path())
-        .arg("-o")
-        .arg(format!("oci:{}", out.path().join("l").display()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && stderr.contains("SOURCE_DATE_EPOCH") && stderr.contains("hint: "),
-        "{stderr}"
-    );
+    // Issue #11: a time past the year 9999 made the config's `created` panic.
+    for bad in ["yesterday", "253402300800", "18446744073709551615"] {
+        let o = distill()
+            .env("SOURCE_DATE_EPOCH", bad)
+            .arg("build")
+            .arg(ctx.path())
+            .arg("-o")
+            .arg(format!("oci:{}", out.path().join("l").display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {stderr}");
+        assert!(
+            stderr.contains(&format!("SOURCE_DATE_EPOCH=`{bad}`")) && stderr.contains("hint: "),
+            "{stderr}"
+        );
+    }
 
     let o = distill()
         .arg("build")

@@ -5,6 +5,7 @@ mod common;
 mod errors;
 mod family;
 mod init;
+mod keys;
 mod native;
 mod outputs;
 mod packages;

@@ -86,7 +86,7 @@ impl Fixture {
     fn assert_fails(&self, needles: &[&str]) {
         let o = self.build("img", &[]);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "build succeeded:\n{stderr}");
+        assert_eq!(o.status.code(), Some(1), "not a plain failure:\n{stderr}");
         for n in needles {
             assert!(stderr.contains(n), "stderr lacks {n:?}:\n{stderr}");
         }
@@ -240,6 +240,59 @@ fn signature_by_an_unknown_key_is_refused() {
         .publish("debian", "bookworm", &good_packages(), &stranger, 86_400);
     f.assert_fails(&["not signed by a trusted key"]);
     drop(f.key);
+}
+
+/// Issue #11: a key past its expiry or revoked is an error that names the keyring, the key,
+/// its expiry and the clock, with a hint; it used to be a panic (exit 101).
+#[test]
+fn expired_and_revoked_keys_are_refused_by_name() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let keyring = f.ctx.path().join("repo.asc");
+    let old = GpgKey::generate_expired("old");
+    f.repo
+        .publish("debian", "bookworm", &good_packages(), &old, 86_400);
+
+    // A keyring whose only key has expired can verify nothing.
+    std::fs::copy(&old.public, &keyring).unwrap();
+    f.assert_fails(&[
+        "No key of keyring",
+        "repo.asc",
+        "old <old@test.invalid>",
+        "expired 202",
+        "can be used at 20",
+        "hint: if the clock is wrong",
+    ]);
+
+    // Beside a live key, the expired signer is named as the reason.
+    let both = |a: &GpgKey, b: &GpgKey| {
+        let mut ring = std::fs::read(&a.public).unwrap();
+        ring.extend(std::fs::read(&b.public).unwrap());
+        std::fs::write(&keyring, ring).unwrap();
+    };
+    both(&f.key, &old);
+    f.assert_fails(&[
+        "InRelease",
+        "signed only by keys that cannot be used",
+        "old <old@test.invalid>",
+        "expired 202",
+        "hint: if the clock is wrong",
+    ]);
+
+    // A revoked signer likewise, however valid its signature.
+    let gone = GpgKey::generate("gone");
+    f.repo
+        .publish("debian", "bookworm", &good_packages(), &gone, 86_400);
+    both(&f.key, &gone);
+    let o = f.build("img", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(f.out.path().join("img")).unwrap();
+    gone.revoke();
+    both(&f.key, &gone);
+    f.assert_fails(&[
+        "signed only by keys that cannot be used",
+        "gone <gone@test.invalid>",
+        "revoked",
+    ]);
 }
 
 #[test]
