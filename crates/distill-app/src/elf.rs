@@ -6,15 +6,45 @@
 
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ElfError {
-    #[error("Cannot read {path}: {source}")]
+    #[error("Cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid ELF binary: {why}")]
+    #[error("{} is not a valid ELF binary: {why}", path.display())]
+    #[diagnostic(help(
+        "pass an ELF executable built for Linux, or a directory with a distill.toml"
+    ))]
     Parse { path: PathBuf, why: String },
+}
+
+/// What native code needs from the image: sonames that must come from packages, and the
+/// newest glibc it references. `binary` names it in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeNeeds {
+    pub binary: String,
+    pub needed: Vec<String>,
+    pub glibc: Option<(u32, u32)>,
+}
+
+impl NativeNeeds {
+    /// Both needs together, for several platforms or trees.
+    pub fn merge(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(mut a), Some(b)) => {
+                for lib in b.needed {
+                    if !a.needed.contains(&lib) {
+                        a.needed.push(lib);
+                    }
+                }
+                a.glibc = a.glibc.max(b.glibc);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// The run-time needs of one ELF file.

@@ -34,17 +34,21 @@ pub struct FileSpec {
     pub exclude: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum FilesError {
-    #[error("{origin}: source {path} does not exist")]
+    #[error("{origin}: source {} does not exist", path.display())]
+    #[diagnostic(help(
+        "`src` is relative to the build context (the CONTEXT argument of distill build); check the path"
+    ))]
     MissingSource { origin: String, path: PathBuf },
-    #[error("{origin}: cannot read {path}: {source}")]
+    #[error("{origin}: cannot read {}: {source}", path.display())]
     Read {
         origin: String,
         path: PathBuf,
         source: io::Error,
     },
-    #[error("{origin}: {path} is a {kind}, which cannot go into an image")]
+    #[error("{origin}: {} is a {kind}, which cannot go into an image", path.display())]
+    #[diagnostic(help("remove it from the source tree"))]
     Unsupported {
         origin: String,
         path: PathBuf,
@@ -54,31 +58,19 @@ pub enum FilesError {
     BadDestination {
         origin: String,
         #[source]
+        #[diagnostic_source]
         source: LayerError,
     },
     #[error("/{path} is written by both {first} and {second}")]
+    #[diagnostic(help("give each [[files]] item its own `dst`, or drop one of them"))]
     Conflict {
         path: String,
         first: String,
         second: String,
     },
-    #[error("{origin}: {path} is not valid UTF-8; image paths must be")]
+    #[error("{origin}: {} is not valid UTF-8; image paths must be", path.display())]
+    #[diagnostic(help("rename the file to a UTF-8 name"))]
     NotUtf8 { origin: String, path: PathBuf },
-}
-
-impl FilesError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            FilesError::MissingSource { .. } => {
-                "`src` is relative to the build context (the CONTEXT argument of distill build); check the path".into()
-            }
-            FilesError::Conflict { .. } => {
-                "give each [[files]] item its own `dst`, or drop one of them".into()
-            }
-            FilesError::Unsupported { .. } => "remove it from the source tree".into(),
-            _ => return None,
-        })
-    }
 }
 
 /// Lists the entries for `specs`, with each path written once, sorted by path.

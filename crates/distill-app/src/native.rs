@@ -10,36 +10,33 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use distill_core::{Arch, FamilyMember};
+
 use crate::elf::{ElfError, ElfNeeds};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum NativeError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Elf(#[from] ElfError),
-    #[error("{path} is for machine {machine}; distill builds linux/amd64 and linux/arm64 images")]
+    #[error(
+        "{} is for machine {machine}; distill builds linux/amd64 and linux/arm64 images",
+        path.display()
+    )]
+    #[diagnostic(help("build the binary for x86_64 or aarch64 Linux"))]
     Machine { path: PathBuf, machine: u16 },
-    #[error("{path} is linked against musl ({interpreter}), which no Debian image provides")]
+    #[error(
+        "{} is linked against musl ({interpreter}), which no Debian image provides",
+        path.display()
+    )]
+    #[diagnostic(help("link it statically (it then goes onto `static`), or against glibc"))]
     Musl { path: PathBuf, interpreter: String },
-    #[error("Cannot read --include-lib directory {path}: {source}")]
+    #[error("Cannot read --include-lib directory {}: {source}", path.display())]
+    #[diagnostic(help("pass --include-lib a directory of .so files"))]
     IncludeLib {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-impl NativeError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            NativeError::Elf(_) => {
-                "pass an ELF executable, or a directory with a distill.toml".into()
-            }
-            NativeError::Machine { .. } => "build the binary for x86_64 or aarch64 Linux".into(),
-            NativeError::Musl { .. } => {
-                "link it statically (it then goes onto `static`) or against glibc".into()
-            }
-            NativeError::IncludeLib { .. } => "pass a directory of .so files".into(),
-        })
-    }
 }
 
 /// A binary and what it needs.
@@ -49,8 +46,8 @@ pub struct Native {
     /// Its file name, which it keeps in the image.
     pub name: String,
     pub needs: ElfNeeds,
-    /// The Debian architecture it was built for.
-    pub arch: &'static str,
+    /// The architecture it was built for.
+    pub arch: Arch,
     /// Libraries found in `--include-lib` directories: `(soname, file)`.
     pub bundled: Vec<(String, PathBuf)>,
 }
@@ -68,16 +65,10 @@ pub fn is_elf(path: &Path) -> bool {
 /// are there (with what those libraries need in turn).
 pub fn inspect(path: &Path, include_lib: &[PathBuf]) -> Result<Native, NativeError> {
     let needs = crate::elf::read(path)?;
-    let arch = match needs.machine {
-        62 => "amd64",
-        183 => "arm64",
-        machine => {
-            return Err(NativeError::Machine {
-                path: path.to_path_buf(),
-                machine,
-            });
-        }
-    };
+    let arch = Arch::from_elf_machine(needs.machine).ok_or_else(|| NativeError::Machine {
+        path: path.to_path_buf(),
+        machine: needs.machine,
+    })?;
     if let Some(interp) = needs.interpreter.as_ref().filter(|i| i.contains("musl")) {
         return Err(NativeError::Musl {
             path: path.to_path_buf(),
@@ -132,7 +123,7 @@ pub fn inspect(path: &Path, include_lib: &[PathBuf]) -> Result<Native, NativeErr
 
 impl Native {
     /// The family member the binary goes onto.
-    pub fn member(&self) -> &'static str {
+    pub fn member(&self) -> FamilyMember {
         let needs = |prefixes: &[&str]| {
             self.needs
                 .needed
@@ -140,13 +131,13 @@ impl Native {
                 .any(|n| prefixes.iter().any(|p| n.starts_with(p)))
         };
         if self.needs.is_static() && self.bundled.is_empty() {
-            "static"
+            FamilyMember::Static
         } else if needs(&["libstdc++.so", "libgcc_s.so", "libgomp.so"]) {
-            "cc"
+            FamilyMember::Cc
         } else if needs(&["libssl.so", "libcrypto.so"]) {
-            "base"
+            FamilyMember::Base
         } else {
-            "base-nossl"
+            FamilyMember::BaseNossl
         }
     }
 }
@@ -164,7 +155,7 @@ mod tests {
                 needed: needed.iter().map(|s| (*s).to_owned()).collect(),
                 ..Default::default()
             },
-            arch: "amd64",
+            arch: Arch::Amd64,
             bundled: Vec::new(),
         }
     }
@@ -172,13 +163,19 @@ mod tests {
     #[test]
     fn members_by_needs() {
         let ld = Some("/lib64/ld-linux-x86-64.so.2");
-        assert_eq!(native(&[], None).member(), "static");
-        assert_eq!(native(&["libc.so.6"], ld).member(), "base-nossl");
-        assert_eq!(native(&["libssl.so.3", "libc.so.6"], ld).member(), "base");
-        assert_eq!(native(&["libgcc_s.so.1", "libc.so.6"], ld).member(), "cc");
+        assert_eq!(native(&[], None).member(), FamilyMember::Static);
+        assert_eq!(native(&["libc.so.6"], ld).member(), FamilyMember::BaseNossl);
+        assert_eq!(
+            native(&["libssl.so.3", "libc.so.6"], ld).member(),
+            FamilyMember::Base
+        );
+        assert_eq!(
+            native(&["libgcc_s.so.1", "libc.so.6"], ld).member(),
+            FamilyMember::Cc
+        );
         assert_eq!(
             native(&["libz.so.1", "libc.so.6"], ld).member(),
-            "base-nossl"
+            FamilyMember::BaseNossl
         );
     }
 
@@ -187,8 +184,8 @@ mod tests {
         let me = std::env::current_exe().unwrap();
         assert!(is_elf(&me));
         let n = inspect(&me, &[]).unwrap();
-        assert_eq!(n.arch, "amd64");
-        assert_ne!(n.member(), "static");
+        assert_eq!(Some(n.arch), Arch::host());
+        assert_ne!(n.member(), FamilyMember::Static);
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("run.sh");
         std::fs::write(&script, "#!/bin/sh\n").unwrap();

@@ -9,8 +9,11 @@ use distill_apt::trust::HOST_DEBIAN_KEYRING;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let release = Release::parse(&args[0]).expect("12 or 13");
-    let arch = std::env::var("ARCH").unwrap_or_else(|_| "amd64".into());
+    let release: Release = args[0].parse().expect("12 or 13");
+    let arch: distill_core::Arch = std::env::var("ARCH")
+        .unwrap_or_else(|_| "amd64".into())
+        .parse()
+        .expect("amd64 or arm64");
     let roots: Vec<String> = args[1..].to_vec();
     let mirrors = Mirrors::find(None, std::path::Path::new("/etc/apt")).unwrap();
     let keyrings = mirrors
@@ -20,7 +23,7 @@ fn main() {
     let t = Instant::now();
     let u = load_universe(
         &suites,
-        &arch,
+        arch,
         &Cache::new(Cache::default_root()),
         &HttpFetcher::new(),
         now(),

@@ -16,16 +16,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use crate::fetch::{Cache, Expected, FetchError, Fetcher, get_bytes};
-use crate::release::Release;
+use crate::release::ReleaseFile;
 use crate::repo::{RepoError, Suite};
-
-/// The GNU triplet of a Debian architecture's library directory.
-pub fn triplet(arch: &str) -> &'static str {
-    match arch {
-        "arm64" => "aarch64-linux-gnu",
-        _ => "x86_64-linux-gnu",
-    }
-}
 
 impl Suite {
     /// The compressed `Contents-<arch>.gz` of the suite's first component: verified and
@@ -33,11 +25,12 @@ impl Suite {
     /// module docs).
     pub fn contents(
         &self,
-        release: &Release,
-        arch: &str,
+        release: &ReleaseFile,
+        arch: distill_core::Arch,
         cache: &Cache,
         fetcher: &dyn Fetcher,
     ) -> Result<Vec<u8>, RepoError> {
+        let arch = arch.debian();
         let comp = self.components.first().map_or("main", String::as_str);
         let name = format!("{comp}/Contents-{arch}.gz");
         let (size, sha) = release
@@ -88,9 +81,9 @@ impl Suite {
 pub fn libraries(
     contents: impl Read,
     wanted: &BTreeSet<String>,
-    arch: &str,
+    arch: distill_core::Arch,
 ) -> std::io::Result<BTreeMap<String, Vec<String>>> {
-    let t = triplet(arch);
+    let t = arch.triplet();
     let dirs = [
         format!("lib/{t}"),
         format!("usr/lib/{t}"),
@@ -148,12 +141,12 @@ usr/lib/x86_64-linux-gnu/dir with space/libz.so.1       libs/nope
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        let found = libraries(index.as_bytes(), &wanted, "amd64").unwrap();
+        let found = libraries(index.as_bytes(), &wanted, distill_core::Arch::Amd64).unwrap();
         assert_eq!(found["libssl.so.3"], ["libssl3"]);
         assert_eq!(found["libz.so.1"], ["zlib1g"]);
         assert_eq!(found["libfoo.so.1"], ["libfoo1", "libfoo1-compat"]);
         assert!(!found.contains_key("libnone.so.9"));
-        let arm = libraries(index.as_bytes(), &wanted, "arm64").unwrap();
+        let arm = libraries(index.as_bytes(), &wanted, distill_core::Arch::Arm64).unwrap();
         assert_eq!(arm.keys().collect::<Vec<_>>(), ["libssl.so.3"]);
     }
 }

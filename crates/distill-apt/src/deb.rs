@@ -22,11 +22,15 @@ use std::path::{Path, PathBuf};
 
 use distill_oci::layer::{Entry, EntryKind, FileSource, LayerError, normalize_path};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DebError {
     #[error("{package}: not a Debian package ({why})")]
+    #[diagnostic(help("the download is not a .deb and was removed from the cache; build again"))]
     NotADeb { package: String, why: String },
     #[error("{package}: unsafe entry `{path}`: {why}")]
+    #[diagnostic(help(
+        "the package is malformed or malicious and was not installed; drop {package} from the packages, or report it to its repository"
+    ))]
     Unsafe {
         package: String,
         path: String,
@@ -39,21 +43,12 @@ pub enum DebError {
         source: io::Error,
     },
     #[error("{package}: cannot stage files in {dir}: {source}")]
+    #[diagnostic(help("set TMPDIR to a writable directory with room for the packages"))]
     Stage {
         package: String,
         dir: PathBuf,
         source: io::Error,
     },
-}
-
-impl DebError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            DebError::Unsafe { .. } => Some("the package is malformed or malicious; it was not installed. Remove it from the package list or report it to its repository".into()),
-            DebError::NotADeb { .. } => Some("the download is not a .deb; delete the cache entry and retry".into()),
-            _ => None,
-        }
-    }
 }
 
 /// One member of an `ar` archive: its name and where its bytes are.

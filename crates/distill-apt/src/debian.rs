@@ -13,54 +13,18 @@ use crate::repo::{RepoError, Suite};
 use crate::resolver::Universe;
 use crate::sources::{self, HostMirrors};
 use crate::trust::{Keyring, TrustError};
+pub use distill_core::Release;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Release {
-    Bookworm,
-    Trixie,
-}
-
-impl Release {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "12" | "bookworm" => Some(Release::Bookworm),
-            "13" | "trixie" => Some(Release::Trixie),
-            _ => None,
-        }
-    }
-
-    pub fn codename(self) -> &'static str {
-        match self {
-            Release::Bookworm => "bookworm",
-            Release::Trixie => "trixie",
-        }
-    }
-
-    pub fn number(self) -> &'static str {
-        match self {
-            Release::Bookworm => "12",
-            Release::Trixie => "13",
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DebianError {
     #[error("No Debian mirror found in the host's apt sources ({dir})")]
+    #[diagnostic(help(
+        "pass --mirror URL, or set mirror = \"URL\" in the [debian] table of distill.toml"
+    ))]
     NoMirror { dir: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Repo(#[from] RepoError),
-}
-
-impl DebianError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            DebianError::NoMirror { .. } => {
-                Some("pass --mirror URL, or set [debian] mirror in distill.toml".into())
-            }
-            DebianError::Repo(e) => e.hint(),
-        }
-    }
 }
 
 /// Where the Debian and security archives are.
@@ -155,7 +119,7 @@ impl Mirrors {
 /// Loads `suites` for `arch` and builds the universe to resolve in.
 pub fn load_universe(
     suites: &[Suite],
-    arch: &str,
+    arch: distill_core::Arch,
     cache: &Cache,
     fetcher: &dyn Fetcher,
     now: u64,

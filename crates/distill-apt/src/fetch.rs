@@ -18,26 +18,44 @@ use backon::BlockingRetryable;
 use distill_oci::net::{backoff, error_chain};
 use sha2::{Digest as _, Sha256};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum FetchError {
     #[error("{url} answered HTTP {status}")]
+    #[diagnostic(help("{}", status_hint(*status)))]
     Status { url: String, status: u16 },
     #[error("Cannot download {url}: {why}")]
+    #[diagnostic(help("check the network and the mirror's URL, or pass --mirror URL"))]
     Transport { url: String, why: String },
     #[error("{url} has SHA-256 {actual}, expected {expected} (from the signed index)")]
+    #[diagnostic(help(
+        "the mirror served a file that differs from what its signed index promises, and it was discarded; retry later, or pass --mirror URL for another mirror"
+    ))]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
     },
     #[error("{url} has {actual} bytes, expected {expected} (from the signed index)")]
+    #[diagnostic(help(
+        "the mirror served a file that differs from what its signed index promises, and it was discarded; retry later, or pass --mirror URL for another mirror"
+    ))]
     SizeMismatch {
         url: String,
         expected: u64,
         actual: u64,
     },
     #[error("Cache {path}: {source}")]
+    #[diagnostic(help("check that {} is writable, or set DISTILL_CACHE to a writable directory", path.display()))]
     Cache { path: PathBuf, source: io::Error },
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        404 | 410 => {
+            "the mirror does not have it; if distill.lock pins it, run `distill lock` to move to the current versions"
+        }
+        _ => "check the network and the mirror's URL, or pass --mirror URL",
+    }
 }
 
 impl FetchError {
@@ -57,17 +75,6 @@ impl FetchError {
                 ..
             }
         )
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. } => {
-                "the mirror served a file that differs from what its signed index promises; the file was discarded. Retry later or use another mirror".into()
-            }
-            FetchError::Status { status: 404, .. } => "the mirror does not have it; if a lockfile pins it, run `distill lock` again".into(),
-            FetchError::Transport { .. } | FetchError::Status { .. } => "check the network and the mirror URL (--mirror)".into(),
-            FetchError::Cache { path, .. } => format!("check that {} is writable, or set DISTILL_CACHE", path.display()),
-        })
     }
 }
 

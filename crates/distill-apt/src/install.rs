@@ -1,8 +1,8 @@
 //! From a resolved (or locked) package list to layer entries: parallel verified downloads,
 //! extraction, and the merged-/usr top-level symlinks.
 //!
-//! A fresh resolution and a lockfile meet here in one form, [`LockedPackage`], so
-//! `build` and `build --locked` install through the same code.
+//! A fresh resolution and a lockfile meet here in one form, [`Pin`], so `build` and
+//! `build --locked` install through the same code.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,7 @@ use distill_oci::layer::{Entry, EntryKind};
 
 use crate::deb::{self, DebError};
 use crate::fetch::{Cache, Expected, FetchError, Fetcher};
-use crate::lock::LockedPackage;
-use crate::packages::Package;
-use crate::repo::Suite;
+use crate::pin::Pin;
 
 /// Progress reports for long work; the binary draws them.
 pub trait Progress: Sync {
@@ -28,53 +26,32 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum InstallError {
     #[error("Cannot download {package} {version}: {source}")]
     Fetch {
         package: String,
         version: String,
+        #[diagnostic_source]
         source: FetchError,
     },
     #[error("{package} {version} is gone from {url}")]
+    #[diagnostic(help(
+        "the mirror no longer has the version distill.lock pins; run `distill lock` to move to the current versions"
+    ))]
     Gone {
         package: String,
         version: String,
         url: String,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Deb(#[from] DebError),
-}
-
-impl InstallError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            InstallError::Gone { .. } => Some("the mirror no longer has the version distill.lock pins: run `distill lock` to move to the current versions".into()),
-            InstallError::Fetch { source, .. } => source.hint(),
-            InstallError::Deb(e) => e.hint(),
-        }
-    }
-}
-
-/// The lock entry of a resolved package.
-pub fn locked(p: &Package, suites: &[Suite]) -> LockedPackage {
-    let s = &suites[p.repo];
-    LockedPackage {
-        name: p.name.clone(),
-        version: p.version.to_string(),
-        architecture: p.architecture.clone(),
-        repository: s.uri.clone(),
-        suite: s.suite.clone(),
-        filename: p.filename.clone(),
-        size: p.size,
-        sha256: p.sha256.clone(),
-        layer: 0,
-    }
 }
 
 /// Downloads every package (verified, through the cache), `jobs` at a time.
 pub fn download(
-    pkgs: &[LockedPackage],
+    pkgs: &[Pin],
     cache: &Cache,
     fetcher: &dyn Fetcher,
     progress: &dyn Progress,
@@ -95,7 +72,7 @@ pub fn download(
                         i
                     };
                     let Some(p) = pkgs.get(i) else { break };
-                    let url = format!("{}/{}", p.repository, p.filename);
+                    let url = p.url();
                     let expected = Expected {
                         size: p.size,
                         sha256: p.sha256.clone(),
@@ -145,19 +122,33 @@ pub fn download(
 /// One installed package: what the image records about it.
 #[derive(Debug, Clone)]
 pub struct Installed {
-    pub package: LockedPackage,
+    pub package: Pin,
+    /// The `control` file of the package, verbatim.
     pub control: String,
     pub md5sums: Option<String>,
+}
+
+impl Installed {
+    /// The source package, from the control file's `Source:` (the binary's own name when it
+    /// has none), without the version dpkg may append in parentheses.
+    pub fn source(&self) -> String {
+        self.control
+            .lines()
+            .find_map(|l| l.strip_prefix("Source:"))
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or(&self.package.name)
+            .to_owned()
+    }
 }
 
 /// Extracts `debs` (parallel to `pkgs`) into one merged entry list, with file contents
 /// staged under `stage`. Adds the merged-/usr symlinks (`bin`, `sbin`, `lib`, and `lib64`
 /// on amd64).
 pub fn extract(
-    pkgs: &[LockedPackage],
+    pkgs: &[Pin],
     debs: &[PathBuf],
     stage: &Path,
-    arch: &str,
+    arch: distill_core::Arch,
 ) -> Result<(Vec<Entry>, Vec<Installed>), InstallError> {
     let mut merged: BTreeMap<String, Entry> = BTreeMap::new();
     let mut installed = Vec::new();
@@ -189,7 +180,7 @@ pub fn extract(
         });
     }
     let mut links = vec![("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib")];
-    if arch == "amd64" {
+    if arch.has_lib64() {
         links.push(("lib64", "usr/lib64"));
     }
     for (link, target) in links {

@@ -3,15 +3,19 @@
 //! - [`version`], [`relation`]: dpkg versions and dependency fields (Debian Policy §5.6.12, §7);
 //! - [`packages`]: `Packages` indexes;
 //! - [`resolver`]: from package names to the closed set apt would install;
-//! - [`contents`]: which package ships a library.
+//! - [`contents`]: which package ships a library;
+//! - [`trust`], [`release`], [`repo`], [`debian`], [`sources`]: verified suites of the host's
+//!   mirrors, with the keyrings apt would use;
+//! - [`fetch`]: HTTP with retries, resume and a verified cache;
+//! - [`pin`], [`install`], [`deb`]: exact files, downloaded, verified and extracted.
 
 pub mod contents;
 pub mod deb;
 pub mod debian;
 pub mod fetch;
 pub mod install;
-pub mod lock;
 pub mod packages;
+pub mod pin;
 pub mod relation;
 pub mod release;
 pub mod repo;

@@ -66,7 +66,7 @@ impl Package {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackagesError {
     #[error("Malformed Packages index {index}: {why}")]
     Malformed { index: String, why: String },

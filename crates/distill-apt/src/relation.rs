@@ -52,7 +52,7 @@ pub fn group_to_string(g: &Group) -> String {
         .join(" | ")
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("Invalid relation `{text}`: {why}")]
 pub struct RelationError {
     pub text: String,

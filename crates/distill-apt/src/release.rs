@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
-pub struct Release {
+pub struct ReleaseFile {
     pub suite: String,
     pub codename: String,
     pub valid_until: Option<u64>,
@@ -17,31 +17,27 @@ pub struct Release {
     pub sha256: HashMap<String, (u64, String)>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ReleaseError {
     #[error("Malformed Release file {url}: {why}")]
     Malformed { url: String, why: String },
     #[error("Release file {url} expired on {valid_until} (Valid-Until)")]
+    #[diagnostic(help(
+        "the mirror is stale or replaying an old Release; pass --mirror URL for an up-to-date mirror, or check the clock with `date -u`"
+    ))]
     Expired { url: String, valid_until: String },
     #[error("Release file {url} is for suite {got}, not {want}")]
+    #[diagnostic(help(
+        "the mirror serves another suite under this name; check the mirror and the Debian release"
+    ))]
     WrongSuite {
         url: String,
         got: String,
         want: String,
     },
     #[error("Release file {url} does not list {path}")]
+    #[diagnostic(help("check the repository's components and architectures"))]
     Unlisted { url: String, path: String },
-}
-
-impl ReleaseError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            ReleaseError::Expired { .. } => "the mirror is stale or replaying an old Release; use an up-to-date mirror (--mirror)".into(),
-            ReleaseError::WrongSuite { .. } => "the mirror serves another suite under this name; check the mirror and the Debian release".into(),
-            ReleaseError::Unlisted { .. } => "check the component and architecture names of the repository".into(),
-            ReleaseError::Malformed { .. } => return None,
-        })
-    }
 }
 
 /// Seconds since the epoch for an RFC 2822 date as Release files write it
@@ -58,7 +54,7 @@ fn parse_date(s: &str) -> Option<u64> {
         .map(|d| d.as_secs())
 }
 
-impl Release {
+impl ReleaseFile {
     pub fn parse(text: &str, url: &str) -> Result<Self, ReleaseError> {
         let bad = |why: &str| ReleaseError::Malformed {
             url: url.to_owned(),
@@ -88,7 +84,7 @@ impl Release {
             Some(v) => Some(parse_date(v).ok_or_else(|| bad("bad Valid-Until date"))?),
             None => None,
         };
-        Ok(Release {
+        Ok(ReleaseFile {
             suite: p.get("Suite").unwrap_or("").to_owned(),
             codename: p.get("Codename").unwrap_or("").to_owned(),
             valid_until,
@@ -139,7 +135,7 @@ Valid-Until: Sat, 16 Nov 2024 10:02:47 UTC\nAcquire-By-Hash: yes\nSHA256:\n \
 
     #[test]
     fn parses_and_checks_suite_and_expiry() {
-        let r = Release::parse(R, "u").unwrap();
+        let r = ReleaseFile::parse(R, "u").unwrap();
         assert!(r.acquire_by_hash);
         assert_eq!(r.entry("main/binary-amd64/Packages.xz", "u").unwrap().0, 12);
         assert_eq!(r.valid_until, Some(1_731_751_367));

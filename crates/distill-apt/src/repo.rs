@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::fetch::{Cache, Expected, FetchError, Fetcher, get_bytes};
 use crate::packages::{self, Package, PackagesError};
-use crate::release::{Release, ReleaseError};
+use crate::release::{ReleaseError, ReleaseFile};
 use crate::trust::{Keyring, TrustError};
 
 /// One suite of one repository.
@@ -25,19 +25,25 @@ pub struct Suite {
     pub signed: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RepoError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Fetch(#[from] FetchError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Trust(#[from] TrustError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Release(#[from] ReleaseError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Packages(#[from] PackagesError),
     #[error("Cannot decompress {url}: {why}")]
+    #[diagnostic(help("the mirror served a damaged index; retry later, or pass --mirror URL"))]
     Decompress { url: String, why: String },
     #[error("Suite {suite} at {uri} has no Packages index for {component}/{arch}")]
+    #[diagnostic(help("check the suite, the components and the architecture"))]
     NoIndex {
         uri: String,
         suite: String,
@@ -46,27 +52,13 @@ pub enum RepoError {
     },
 }
 
-impl RepoError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            RepoError::Fetch(e) => e.hint(),
-            RepoError::Trust(e) => e.hint(),
-            RepoError::Release(e) => e.hint(),
-            RepoError::NoIndex { .. } => {
-                Some("check the suite, components and architecture".into())
-            }
-            _ => None,
-        }
-    }
-}
-
 impl Suite {
     fn dists(&self) -> String {
         format!("{}/dists/{}", self.uri, self.suite)
     }
 
     /// Fetches and verifies the suite's Release.
-    pub fn release(&self, fetcher: &dyn Fetcher, now: u64) -> Result<Release, RepoError> {
+    pub fn release(&self, fetcher: &dyn Fetcher, now: u64) -> Result<ReleaseFile, RepoError> {
         let inrelease = format!("{}/InRelease", self.dists());
         let text = match get_bytes(fetcher, &inrelease) {
             Ok(bytes) => {
@@ -97,7 +89,7 @@ impl Suite {
             }
             Err(e) => return Err(e.into()),
         };
-        let release = Release::parse(&text, &inrelease)?;
+        let release = ReleaseFile::parse(&text, &inrelease)?;
         release.check(&self.suite, &inrelease, now)?;
         Ok(release)
     }
@@ -105,12 +97,13 @@ impl Suite {
     /// Loads every component's `Packages` for `arch`; `repo` tags the packages.
     pub fn packages(
         &self,
-        release: &Release,
-        arch: &str,
+        release: &ReleaseFile,
+        arch: distill_core::Arch,
         repo: usize,
         cache: &Cache,
         fetcher: &dyn Fetcher,
     ) -> Result<Vec<Package>, RepoError> {
+        let arch = arch.debian();
         let mut out = Vec::new();
         for comp in &self.components {
             let base = format!("{comp}/binary-{arch}/Packages");

@@ -19,14 +19,20 @@ use crate::packages::{Package, Priority};
 use crate::relation::{Group, Relation, group_to_string};
 use crate::version::Version;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ResolveError {
     #[error(
-        "Package {name} is not in any configured repository{}",
+        "Package `{name}` is not in any configured repository{}",
         chain_text(chain)
     )]
+    #[diagnostic(help(
+        "check the spelling of {name}, the Debian release (debian = \"12\" or \"13\"), and the components of the repositories (main, contrib, non-free)"
+    ))]
     NotFound { name: String, chain: Vec<String> },
     #[error("Cannot satisfy `{group}`{}", chain_text(chain))]
+    #[diagnostic(help(
+        "the repositories carry no version that fits; try the other Debian release, or add the repository that has it under [[repositories]]"
+    ))]
     Unsatisfiable { group: String, chain: Vec<String> },
     #[error("Invalid dependency field of {package}: {why}")]
     BadRelation { package: String, why: String },
@@ -37,20 +43,6 @@ fn chain_text(chain: &[String]) -> String {
         String::new()
     } else {
         format!(", needed by {}", chain.join(" <- "))
-    }
-}
-
-impl ResolveError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            ResolveError::NotFound { name, .. } => format!(
-                "check the spelling of {name}, the Debian release, and the components of the repositories (main, contrib, non-free)"
-            ),
-            ResolveError::Unsatisfiable { .. } => {
-                "the repositories do not carry a version that fits; check the Debian release, or add the repository that has it".into()
-            }
-            ResolveError::BadRelation { .. } => return None,
-        })
     }
 }
 
@@ -66,7 +58,8 @@ pub struct Universe {
 impl Universe {
     /// Builds the universe from every suite's packages, keeping each name's candidate: the
     /// highest version, the earlier suite on a tie.
-    pub fn new(arch: &str, all: Vec<Package>) -> Self {
+    pub fn new(arch: distill_core::Arch, all: Vec<Package>) -> Self {
+        let arch = arch.debian();
         let mut best: HashMap<String, Package> = HashMap::with_capacity(all.len());
         for p in all {
             if p.architecture != arch && p.architecture != "all" {
@@ -291,7 +284,7 @@ mod tests {
     use crate::packages::parse;
 
     fn universe(text: &str) -> Universe {
-        Universe::new("amd64", parse(text, 0, "test").unwrap())
+        Universe::new(distill_core::Arch::Amd64, parse(text, 0, "test").unwrap())
     }
 
     fn pkg(name: &str, version: &str, extra: &str) -> String {
@@ -405,7 +398,7 @@ mod tests {
         let err = u.resolve(&["a".to_owned()]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Package nothere is not in any configured repository, needed by b <- a"
+            "Package `nothere` is not in any configured repository, needed by b <- a"
         );
         let err = u.resolve(&["zzz".to_owned()]).unwrap_err();
         assert!(matches!(err, ResolveError::NotFound { .. }));

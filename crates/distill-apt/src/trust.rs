@@ -31,34 +31,50 @@ use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::{Signature, SignatureType};
 use pgp::types::{KeyDetails, Tag};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TrustError {
     #[error("Cannot read keyring {path}: {source}")]
+    #[diagnostic(help(
+        "check that {} exists and is readable; a keyring is a binary (.gpg) or ASCII-armored (.asc) OpenPGP public key file", path.display()
+    ))]
     ReadKeyring {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("Keyring {label} holds no usable OpenPGP key: {why}")]
+    #[diagnostic(help(
+        "give the repository's public key as a binary (.gpg) or ASCII-armored (.asc) keyring"
+    ))]
     BadKeyring { label: String, why: String },
     #[error(
         "No key of keyring {keyring} can be used at {}: {}",
         date(*clock),
         list(keys, *clock)
     )]
+    #[diagnostic(help("{CLOCK_HINT}"))]
     NoUsableKey {
         keyring: String,
         keys: Vec<KeyState>,
         clock: u64,
     },
     #[error("{what} from {url} is not a valid OpenPGP signed message: {why}")]
+    #[diagnostic(help(
+        "the mirror served something that is not a signed Release file; check the mirror's URL"
+    ))]
     Malformed {
         what: String,
         url: String,
         why: String,
     },
     #[error("Repository {url} is unsigned: it has neither InRelease nor Release.gpg")]
+    #[diagnostic(help(
+        "distill refuses unsigned repositories; if you trust this one anyway, set signed = false in its [[repositories]] entry"
+    ))]
     Unsigned { url: String },
     #[error("{what} from {url} is not signed by a trusted key (signed by {signers})")]
+    #[diagnostic(help(
+        "the file was tampered with, or the repository's key is missing: give its keyring with keyring = \"FILE\" in [debian] or in its [[repositories]] entry"
+    ))]
     NotTrusted {
         what: String,
         url: String,
@@ -69,6 +85,7 @@ pub enum TrustError {
         date(*clock),
         list(keys, *clock)
     )]
+    #[diagnostic(help("{CLOCK_HINT}"))]
     SignedByUnusable {
         what: String,
         url: String,
@@ -77,17 +94,7 @@ pub enum TrustError {
     },
 }
 
-impl TrustError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            TrustError::NotTrusted { .. } => "the file was tampered with, or the repository's key is missing: add the repository's keyring (`keyring =` in [[repositories]]), or check the mirror".into(),
-            TrustError::Unsigned { .. } => "distill refuses unsigned repositories; if you trust this one anyway, set signed = false in its [[repositories]] entry".into(),
-            TrustError::Malformed { .. } => "the mirror served something that is not a signed Release file; check the mirror URL".into(),
-            TrustError::BadKeyring { .. } | TrustError::ReadKeyring { .. } => "give the repository's public key as a binary (.gpg) or ASCII-armored (.asc) keyring".into(),
-            TrustError::NoUsableKey { .. } | TrustError::SignedByUnusable { .. } => "if the clock is wrong, set it (`date -u` shows it); if it is right, the keyring is out of date: install a current debian-archive-keyring, or name a current keyring with `keyring =` in [debian]".into(),
-        })
-    }
-}
+const CLOCK_HINT: &str = "if the clock is wrong, set it (`date -u` shows it); if it is right, the keyring is out of date: install a current debian-archive-keyring, or name a current keyring with keyring = \"FILE\" in [debian]";
 
 /// A key as a keyring holds it, for messages: which key, from where, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -605,7 +612,7 @@ mod tests {
             "gives its expiry: {msg}"
         );
         assert!(msg.contains("embedded"), "names the keyring: {msg}");
-        assert!(err.hint().unwrap().contains("clock"));
+        assert!(distill_core::hint(&err).unwrap().contains("clock"));
     }
 
     #[test]

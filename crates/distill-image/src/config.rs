@@ -4,7 +4,8 @@
 //! is an error that names its line instead of a setting that silently does nothing. Values
 //! whose validity depends on more than their type keep their source span
 //! ([`toml::Spanned`]) so that [`crate::plan`] can point at the line that is wrong.
-//! The reference for users is docs/config.md.
+//! This module holds what was written and nothing else: validation, defaults and detection
+//! are the plan's. The reference for users is docs/config.md.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -50,7 +51,7 @@ pub struct EntrypointSection {
 #[serde(deny_unknown_fields)]
 pub struct DebianSection {
     pub mirror: Option<Spanned<String>>,
-    /// Extra keys trusted for the Debian mirror, such as a re-signing corporate mirror's.
+    /// The keyring for the Debian archives, such as a re-signing corporate mirror's.
     pub keyring: Option<Spanned<String>>,
 }
 
@@ -147,7 +148,11 @@ pub struct Source {
 
 impl Source {
     pub fn locate(&self, span: &std::ops::Range<usize>) -> Location {
-        let before = &self.text[..span.start.min(self.text.len())];
+        let mut end = span.start.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.text[..end];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         Location {
@@ -158,52 +163,31 @@ impl Source {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConfigError {
-    #[error("Cannot read config {path}: {source}")]
+    #[error("Cannot read config {}: {source}", path.display())]
+    #[diagnostic(help(
+        "pass the config with -f FILE, or create {}; without one, distill detects a Python or Node app, or takes a binary as the context",
+        path.display()
+    ))]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{at}: {message}")]
-    Parse { at: Location, message: String },
+    Parse {
+        at: Location,
+        message: String,
+        #[help]
+        hint: Option<String>,
+    },
     #[error("{at}: {message}")]
     Invalid {
         at: Location,
         message: String,
+        #[help]
         hint: Option<String>,
     },
-    #[error(transparent)]
-    Native(#[from] distill_app::native::NativeError),
-    #[error(transparent)]
-    App(Box<crate::app::AppError>),
-    #[error("{path} is built for {arch}, but the build asks for {platform}")]
-    NativeArch {
-        path: PathBuf,
-        arch: String,
-        platform: String,
-    },
-}
-
-impl ConfigError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ConfigError::Read { path, .. } => Some(format!(
-                "pass the config with -f, or create {} (see docs/config.md)",
-                path.display()
-            )),
-            ConfigError::Parse { message, .. } if message.contains("unknown field") => {
-                Some("check the spelling; docs/config.md lists every key".into())
-            }
-            ConfigError::Parse { .. } => Some("see docs/config.md for the file's syntax".into()),
-            ConfigError::Invalid { hint, .. } => hint.clone(),
-            ConfigError::Native(e) => e.hint(),
-            ConfigError::App(e) => e.hint(),
-            ConfigError::NativeArch { arch, .. } => Some(format!(
-                "build the binary for each platform, or pass --platform linux/{arch}"
-            )),
-        }
-    }
 }
 
 impl Config {
@@ -222,9 +206,19 @@ impl Config {
     }
 
     pub fn parse(source: &Source) -> Result<Self, ConfigError> {
-        toml::from_str(&source.text).map_err(|e| ConfigError::Parse {
-            at: source.locate(&e.span().unwrap_or(0..0)),
-            message: e.message().trim().to_owned(),
+        toml::from_str(&source.text).map_err(|e| {
+            let message = e.message().trim().to_owned();
+            // serde lists the keys it expected after an unknown one: point there, not at docs.
+            let hint = if message.contains("unknown field") {
+                "check the spelling: the keys that table takes are listed above"
+            } else {
+                "write TOML: `key = \"value\"` under `[table]` headers, strings in double quotes"
+            };
+            ConfigError::Parse {
+                at: source.locate(&e.span().unwrap_or(0..0)),
+                message,
+                hint: Some(hint.to_owned()),
+            }
         })
     }
 }
@@ -244,12 +238,13 @@ mod tests {
     fn unknown_key_is_an_error_with_its_line() {
         let err = Config::parse(&src("[image]\nbase = \"scratch\"\nentrypiont = [\"/x\"]\n"))
             .unwrap_err();
-        let ConfigError::Parse { at, message } = &err else {
+        let ConfigError::Parse { at, message, .. } = &err else {
             panic!("{err:?}")
         };
         assert_eq!(at.line, 3, "{err}");
         assert!(message.contains("entrypiont"), "{message}");
-        assert!(err.hint().unwrap().contains("docs/config.md"));
+        assert!(message.contains("expected one of"), "{message}");
+        assert!(distill_core::hint(&err).unwrap().contains("listed above"));
     }
 
     #[test]

@@ -8,13 +8,9 @@ pub const BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distill-init
 /// Where it goes in the image.
 pub const PATH: &str = "/distill-init";
 
-/// The Debian architecture of [`BINARY`].
-pub fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
+/// The architecture of [`BINARY`]: distill's own.
+pub fn arch() -> Option<distill_core::Arch> {
+    distill_core::Arch::host()
 }
 
 /// What `[entrypoint]` asks the helper to do before it execs the app.

@@ -1,25 +1,30 @@
-//! distill-image: from `distill.toml` to a finished image.
+//! distill-image: from what the user wrote (or brought) to a finished image.
 //!
-//! - [`config`]: the raw TOML, with spans for error messages;
-//! - [`plan`]: validation into a [`plan::BuildPlan`];
-//! - [`family`]: the distroless image family (static, base-nossl, base, cc);
-//! - [`base`]: building on an image from a registry;
-//! - [`packages`]: where Debian packages become a layer;
-//! - [`build`]: executing a plan, from layers to written outputs.
+//! The data flows one way:
+//! - [`config`]: the raw `distill.toml`, with spans for error messages;
+//! - [`plan`]: validation and detection into a typed [`Plan`];
+//! - [`resolve`]: the plan's packages resolved (or read from [`lock`], `distill.lock`);
+//! - [`stages`]: one module per stage, each adding layers that list what they add;
+//! - [`assemble`]: the one orchestrator, calling the stages in order and writing outputs;
+//! - [`report`]: the build's inventory and inputs.
 //!
-//! The base-image recipes of the distroless family join here.
+//! [`family`] is the distroless family as one table of recipes, with the files, the package
+//! treatment, the loader's cache, Java's trust store and the official Node builds it needs.
 
-pub mod app;
-pub mod base;
-pub mod build;
-pub mod bytecode;
+pub mod assemble;
 pub mod config;
 pub mod family;
 pub mod init;
-pub mod packages;
+pub mod lock;
 pub mod plan;
+pub mod report;
+pub mod resolve;
+pub mod sources;
+pub mod stages;
 
-pub use build::{BuildError, Progress, Report, build, write_lock};
+pub use assemble::{BuildError, assemble, write_lock};
 pub use config::{Config, ConfigError};
-pub use packages::Sources;
-pub use plan::{BuildPlan, Options, plan};
+pub use distill_apt::install::Progress;
+pub use plan::{Options, Plan, PlanError, plan};
+pub use report::Report;
+pub use sources::Sources;

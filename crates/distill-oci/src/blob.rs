@@ -13,13 +13,16 @@ use tempfile::NamedTempFile;
 
 use crate::digest::{Digest, HashingWriter};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BlobStoreError {
     #[error("Cannot create blob directory {path}: {source}")]
+    #[diagnostic(help("check that {} is writable and its disk has room", path.display()))]
     Create { path: PathBuf, source: io::Error },
     #[error("Cannot write blob in {dir}: {source}")]
+    #[diagnostic(help("check that {} is writable and its disk has room", dir.display()))]
     Write { dir: PathBuf, source: io::Error },
     #[error("Cannot read blob {digest} from {path}: {source}")]
+    #[diagnostic(help("the image is incomplete: copy or pull it again"))]
     Read {
         digest: Digest,
         path: PathBuf,

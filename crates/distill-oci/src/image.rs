@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use oci_spec::image::{
     Arch, ConfigBuilder, DescriptorBuilder, HistoryBuilder, ImageConfigurationBuilder,
@@ -20,13 +19,10 @@ use crate::canonical;
 use crate::digest::Digest;
 use crate::layer::Layer;
 use crate::media;
+use distill_core::Platform;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ImageError {
-    #[error("Invalid platform `{0}`: expected OS/ARCH such as linux/amd64 or linux/arm64")]
-    BadPlatform(String),
-    #[error("Unsupported architecture `{0}`: distill builds linux/amd64 and linux/arm64")]
-    UnsupportedArch(String),
     #[error("Cannot build the OCI {what}: {source}")]
     Spec {
         what: &'static str,
@@ -38,37 +34,42 @@ pub enum ImageError {
         source: serde_json::Error,
     },
     #[error("Creation time {0} is past the year 9999, which RFC 3339 cannot write")]
+    #[diagnostic(help("set SOURCE_DATE_EPOCH to a Unix time before the year 10000"))]
     Created(u64),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Blob(#[from] BlobStoreError),
 }
 
 /// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
 pub const MAX_EPOCH: u64 = 253_402_300_799;
 
-/// An OS and architecture, as in `linux/arm64`.
+/// A platform as an OCI descriptor or config writes it: any OS and architecture, as images
+/// pulled from registries may carry. What distill builds for is [`distill_core::Platform`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Platform {
+pub struct OciPlatform {
     pub os: String,
     pub architecture: String,
     pub variant: Option<String>,
 }
 
-impl Platform {
-    pub fn linux(architecture: &str) -> Self {
+impl From<Platform> for OciPlatform {
+    fn from(p: Platform) -> Self {
         Self {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: (architecture == "arm64").then(|| "v8".to_owned()),
+            os: p.os().to_owned(),
+            architecture: p.arch.debian().to_owned(),
+            variant: p.arch.oci_variant().map(str::to_owned),
         }
     }
+}
 
-    /// The platform of the machine distill runs on.
-    pub fn host() -> Self {
-        Self::linux(match std::env::consts::ARCH {
-            "aarch64" => "arm64",
-            _ => "amd64",
-        })
+impl OciPlatform {
+    /// The build platform this is, when distill builds for it.
+    pub fn platform(&self) -> Option<Platform> {
+        let arch = distill_core::Arch::ALL
+            .into_iter()
+            .find(|a| a.debian() == self.architecture)?;
+        (self.os == "linux").then_some(Platform::linux(arch))
     }
 
     fn to_oci(&self) -> Result<oci_spec::image::Platform, ImageError> {
@@ -85,32 +86,13 @@ impl Platform {
     }
 }
 
-impl FromStr for Platform {
-    type Err = ImageError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let (os, arch, variant) = match parts.as_slice() {
-            [os, arch] => (*os, *arch, None),
-            [os, arch, variant] => (*os, *arch, Some(*variant)),
-            _ => return Err(ImageError::BadPlatform(s.to_owned())),
-        };
-        if os != "linux" {
-            return Err(ImageError::BadPlatform(s.to_owned()));
-        }
-        match (arch, variant) {
-            ("amd64", None) => Ok(Self::linux("amd64")),
-            ("arm64", None | Some("v8")) => Ok(Self::linux("arm64")),
-            _ => Err(ImageError::UnsupportedArch(
-                s.trim_start_matches("linux/").to_owned(),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Platform {
+impl fmt::Display for OciPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
     }
 }
 
@@ -144,7 +126,7 @@ pub struct ImageLayer {
 /// A written platform image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltImage {
-    pub platform: Platform,
+    pub platform: OciPlatform,
     /// The manifest's media type: OCI for what distill writes, maybe Docker's when pulled.
     pub media_type: &'static str,
     pub manifest: Digest,
@@ -229,7 +211,7 @@ fn put_json<T: serde::Serialize>(
 fn descriptor(media_type: &str, digest: &Digest, size: u64) -> DescriptorBuilder {
     DescriptorBuilder::default()
         .media_type(MediaType::from(media_type))
-        .digest(digest.to_oci())
+        .digest(crate::digest::to_oci(digest))
         .size(size)
 }
 
@@ -243,7 +225,7 @@ pub fn write_image(
     spec: &ImageSpec,
     layers: &[ImageLayer],
 ) -> Result<BuiltImage, ImageError> {
-    let platform = spec.platform.clone().unwrap_or_else(Platform::host);
+    let platform = OciPlatform::from(spec.platform.unwrap_or_else(Platform::host));
     let created = rfc3339(spec.created).ok_or(ImageError::Created(spec.created))?;
 
     let mut cfg = ConfigBuilder::default();
@@ -417,35 +399,11 @@ mod tests {
     }
 
     #[test]
-    fn platform_parsing_accepts_the_two_debian_arches_only() {
-        assert_eq!(
-            "linux/amd64".parse::<Platform>().unwrap(),
-            Platform::linux("amd64")
-        );
-        assert_eq!(
-            "linux/arm64/v8".parse::<Platform>().unwrap(),
-            Platform::linux("arm64")
-        );
-        assert!(matches!(
-            "linux/s390x".parse::<Platform>(),
-            Err(ImageError::UnsupportedArch(_))
-        ));
-        assert!(matches!(
-            "windows/amd64".parse::<Platform>(),
-            Err(ImageError::BadPlatform(_))
-        ));
-        assert!(matches!(
-            "amd64".parse::<Platform>(),
-            Err(ImageError::BadPlatform(_))
-        ));
-    }
-
-    #[test]
     fn config_json_is_byte_stable_with_labels_and_ports() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::create(dir.path()).unwrap();
         let spec = ImageSpec {
-            platform: Some(Platform::linux("amd64")),
+            platform: Some(Platform::linux(distill_core::Arch::Amd64)),
             labels: (0..20).map(|i| (format!("l{i}"), "v".into())).collect(),
             exposed_ports: (0..20).map(|i| format!("{}/tcp", 8000 + i)).collect(),
             env: vec!["A=1".into()],

@@ -137,21 +137,27 @@ pub fn normalize_path(path: &str) -> Result<String, LayerError> {
     Ok(parts.join("/"))
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LayerError {
     #[error("Invalid path `{path}` in layer: {why}")]
+    #[diagnostic(help("write the path inside the image without `..`, NUL or an empty name"))]
     BadPath { path: String, why: &'static str },
     #[error("Two entries for `{path}` in one layer")]
+    #[diagnostic(help("give each file its own destination"))]
     Duplicate { path: String },
     #[error("Layer entries out of order: `{after}` after `{before}`")]
     Unsorted { before: String, after: String },
     #[error("Cannot read {path}: {source}")]
+    #[diagnostic(help("check that {} exists and is readable", path.display()))]
     ReadSource { path: PathBuf, source: io::Error },
     #[error("{path} changed size while it was being read (expected {expected} bytes)")]
+    #[diagnostic(help("stop whatever writes to {} during the build, then build again", path.display()))]
     SourceChanged { path: PathBuf, expected: u64 },
     #[error("Cannot write layer: {0}")]
+    #[diagnostic(help("check that TMPDIR is writable and its disk has room"))]
     Write(#[source] io::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Blob(#[from] BlobStoreError),
 }
 

@@ -1,30 +1,40 @@
-//! distill-oci: everything that turns files into OCI images on disk.
+//! distill-oci: images as values, and the transports that read and write them.
 //!
-//! The crate owns the image model ([`ImageSpec`]), the deterministic layer writer
-//! ([`layer`]), the content-addressed blob store ([`BlobStore`]), canonical JSON, and the
-//! outputs a build can be written to ([`Destination`]): an OCI image layout, an
-//! `oci-archive` tarball and the dual-format `docker-archive` that both `docker load` and
-//! `podman load` accept.
+//! - the image model: [`ImageSpec`] and layers become a config, a manifest and an index
+//!   ([`image`]); images are read back from a blob store ([`read`]);
+//! - the deterministic layer writer ([`layer`]) and the content-addressed blob store
+//!   ([`blob`]), with canonical JSON ([`canonical`]);
+//! - one module per transport, each with a [`Source`] and a [`Sink`]: [`layout`] (`oci:`),
+//!   [`archive`] (`oci-archive:`, `docker-archive:`, and reading `docker save`'s legacy
+//!   form) and [`registry`] (`docker://`), addressed by [`Address`] ([`transport`]);
+//! - [`outputs`]: several sinks written as one, atomically; [`copy`]: any source to sinks;
+//! - [`validate`]: re-hashes every blob and checks sizes, media types and `diff_ids`, the
+//!   assertion every test of every crate makes about an image.
 //!
 //! Specs implemented: the OCI image-spec v1.1 (image layout, manifest, index, config,
-//! layer media types) and the Docker `docker save` archive format (`manifest.json`).
+//! layer media types), the distribution-spec v1.1, and the Docker `docker save` archive
+//! format (`manifest.json`).
 
+pub mod archive;
 pub mod blob;
 pub mod canonical;
 pub mod cleanup;
-pub mod dest;
+pub mod copy;
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod layout;
 pub mod media;
 pub mod net;
+pub mod outputs;
+pub mod read;
 pub mod registry;
-pub mod sink;
-pub mod transfer;
+pub mod transport;
+pub mod validate;
 
 pub use blob::{BlobStore, BlobStoreError};
-pub use dest::{Destination, DestinationError};
 pub use digest::Digest;
-pub use image::{Built, BuiltImage, ImageError, ImageLayer, ImageSpec, Platform};
+pub use image::{Built, BuiltImage, ImageError, ImageLayer, ImageSpec, OciPlatform};
 pub use layer::{Compression, Entry, EntryKind, FileSource, Layer, LayerError, LayerWriter};
-pub use sink::{Outputs, SinkError, Staged, write_output};
+pub use outputs::{Outputs, write_output};
+pub use transport::{Address, AddressError, Loaded, Sink, SinkError, Source, SourceError};

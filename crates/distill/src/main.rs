@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Build an image and write it to one or more outputs; prints the image digest.
     Build(commands::build::Args),
-    /// Build a member of the distroless family (static, base-nossl, base, cc); prints its digest.
+    /// Build a member of the distroless family; prints its digest.
     Base(commands::base::Args),
     /// Resolve [packages] and write distill.lock beside the config.
     Lock(commands::lock::Args),

@@ -1,4 +1,4 @@
-//! Terminal output: logging, the progress spinner, and error reports with hints.
+//! Terminal output: logging, progress bars, and error reports with hints.
 
 use std::io::IsTerminal;
 
@@ -23,15 +23,73 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 }
 
 /// An error raised by the binary itself, with its fix.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
 pub struct Hinted {
     pub message: String,
-    pub hint: String,
+    #[help]
+    pub hint: Option<String>,
 }
 
-/// Prints `error: ...`, the chain of causes, and the first hint any layer of it offers.
-pub fn report_error(err: &anyhow::Error) {
+impl Hinted {
+    pub fn report(message: String, hint: &str) -> miette::Report {
+        miette::Report::new(Self {
+            message,
+            hint: Some(hint.to_owned()),
+        })
+    }
+}
+
+/// A library error with what the command was doing when it failed (ko's way: name the
+/// operation). Unlike miette's own `wrap_err`, it keeps the cause reachable as a
+/// diagnostic, so the cause's hint is found.
+#[derive(Debug)]
+pub struct Failed {
+    message: String,
+    cause: Box<dyn miette::Diagnostic + Send + Sync + 'static>,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
+impl miette::Diagnostic for Failed {
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        Some(&*self.cause)
+    }
+}
+
+/// `.context("Build failed")` on any library result.
+pub trait Context<T> {
+    fn context(self, message: &str) -> miette::Result<T>;
+    fn with_context(self, message: impl FnOnce() -> String) -> miette::Result<T>;
+}
+
+impl<T, E: miette::Diagnostic + Send + Sync + 'static> Context<T> for Result<T, E> {
+    fn context(self, message: &str) -> miette::Result<T> {
+        self.with_context(|| message.to_owned())
+    }
+
+    fn with_context(self, message: impl FnOnce() -> String) -> miette::Result<T> {
+        self.map_err(|e| {
+            miette::Report::new(Failed {
+                message: message(),
+                cause: Box::new(e),
+            })
+        })
+    }
+}
+
+/// Prints `error: ...`, the chain of causes, and the first hint along it (docs/style.md).
+pub fn report_error(err: &miette::Report) {
     let mut last = String::new();
     for (i, cause) in err.chain().enumerate() {
         let text = cause.to_string();
@@ -46,28 +104,10 @@ pub fn report_error(err: &anyhow::Error) {
         }
         last = text;
     }
-    if let Some(hint) = err.chain().find_map(hint_of) {
+    let diagnostic: &dyn miette::Diagnostic = err.as_ref();
+    if let Some(hint) = distill_core::hint(diagnostic) {
         eprintln!("hint: {hint}");
     }
-}
-
-fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    if let Some(e) = e.downcast_ref::<Hinted>() {
-        return Some(e.hint.clone());
-    }
-    if let Some(e) = e.downcast_ref::<distill_image::ConfigError>() {
-        return e.hint();
-    }
-    if let Some(e) = e.downcast_ref::<distill_image::BuildError>() {
-        return e.hint();
-    }
-    if let Some(e) = e.downcast_ref::<distill_image::packages::PackagesError>() {
-        return e.hint();
-    }
-    if let Some(e) = e.downcast_ref::<distill_oci::transfer::CopyError>() {
-        return e.hint();
-    }
-    None
 }
 
 /// Progress bars on stderr when it is a terminal; log lines otherwise, so logs stay clean.

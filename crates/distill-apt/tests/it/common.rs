@@ -20,7 +20,7 @@ pub fn suites(release: Release) -> Vec<Suite> {
     mirrors.suites(release, &keyrings)
 }
 
-pub fn universe(release: Release, arch: &str) -> Universe {
+pub fn universe(release: Release, arch: distill_core::Arch) -> Universe {
     let cache = Cache::new(Cache::default_root());
     load_universe(&suites(release), arch, &cache, &HttpFetcher::new(), now())
         .expect("load the real indexes")

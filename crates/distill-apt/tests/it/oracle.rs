@@ -97,7 +97,7 @@ impl Apt {
 
 fn check(release: Release, packages: &[&str]) {
     let apt = Apt::new(release);
-    let universe = crate::common::universe(release, "amd64");
+    let universe = crate::common::universe(release, distill_core::Arch::Amd64);
     let mut failures = Vec::new();
     for pkg in packages {
         let want = apt.install_set(pkg);

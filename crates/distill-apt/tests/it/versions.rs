@@ -102,7 +102,7 @@ fn tricky_pairs_agree_with_dpkg() {
 
 #[test]
 fn ordering_agrees_with_dpkg_on_10000_real_pairs() {
-    let universe = crate::common::universe(Release::Bookworm, "amd64");
+    let universe = crate::common::universe(Release::Bookworm, distill_core::Arch::Amd64);
     let mut versions: Vec<String> = universe.versions().map(|v| v.to_string()).collect();
     versions.sort();
     versions.dedup();

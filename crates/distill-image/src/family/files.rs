@@ -1,6 +1,6 @@
 //! The files every distroless image carries, exactly as distroless's own tests expect them.
 
-use distill_apt::debian::Release;
+use distill_core::Release;
 use distill_oci::layer::{Entry, EntryKind, FileSource};
 
 /// `/etc/passwd`, exactly.

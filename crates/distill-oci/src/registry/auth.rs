@@ -44,11 +44,13 @@ impl Credential {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CredentialError {
     #[error("Cannot read {path}: {why}")]
+    #[diagnostic(help("fix the JSON of {}, or point DOCKER_CONFIG at another directory", path.display()))]
     Config { path: PathBuf, why: String },
     #[error("Credential helper docker-credential-{helper} failed for {host}: {why}")]
+    #[diagnostic(help("run `docker-credential-{helper} get` by hand to see why, or log in again"))]
     Helper {
         helper: String,
         host: String,

@@ -22,9 +22,9 @@ use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 
 use super::auth::{self, Credential, CredentialError};
-use super::reference::Reference;
 use crate::digest::Digest;
 use crate::net::error_chain;
+use distill_core::Reference;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -38,15 +38,19 @@ pub struct RegistryOptions {
     pub chunk_size: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RegistryError {
     #[error("{registry} refused the credentials for {repository} (HTTP 401{})", detail(.why))]
+    #[diagnostic(help(
+        "check the credentials for {registry}: DISTILL_REGISTRY_USERNAME and DISTILL_REGISTRY_PASSWORD, or `docker login {registry}`"
+    ))]
     Unauthorized {
         registry: String,
         repository: String,
         why: String,
     },
     #[error("{registry} denies access to {repository} (HTTP 403{})", detail(.why))]
+    #[diagnostic(help("give the account push or pull rights on {repository}"))]
     Denied {
         registry: String,
         repository: String,
@@ -60,8 +64,14 @@ pub enum RegistryError {
         why: String,
     },
     #[error("Cannot reach {url}: {why}")]
+    #[diagnostic(help(
+        "check the registry address and the network; for a private CA pass --ca-cert FILE"
+    ))]
     Transport { url: String, why: String },
     #[error("{what} from {url} has digest {actual}, expected {expected}")]
+    #[diagnostic(help(
+        "the registry served other bytes than it named; retry, or check for a proxy that rewrites content"
+    ))]
     DigestMismatch {
         what: &'static str,
         url: String,
@@ -69,10 +79,15 @@ pub enum RegistryError {
         actual: String,
     },
     #[error("{host} does not speak HTTPS, and plain HTTP is only used for loopback registries")]
+    #[diagnostic(help(
+        "if {host} is yours and plain HTTP is intended, pass --insecure-registry {host}"
+    ))]
     Insecure { host: String },
     #[error("Cannot use CA certificate {path}: {why}")]
+    #[diagnostic(help("give --ca-cert a PEM file that holds the registry's CA certificate"))]
     CaCert { path: PathBuf, why: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Credential(#[from] CredentialError),
     #[error("Invalid answer from {url}: {why}")]
     Protocol { url: String, why: String },
@@ -89,20 +104,6 @@ fn detail(why: &str) -> String {
 }
 
 impl RegistryError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            RegistryError::Unauthorized { registry, .. } => format!(
-                "check the credentials for {registry}: DISTILL_REGISTRY_USERNAME/DISTILL_REGISTRY_PASSWORD, or `docker login {registry}`"
-            ),
-            RegistryError::Denied { .. } => "the account lacks push or pull rights on that repository".into(),
-            RegistryError::Insecure { host } => format!("if {host} is yours and HTTP is intended, pass --insecure-registry {host}"),
-            RegistryError::CaCert { .. } => "give a PEM file holding the registry's CA certificate".into(),
-            RegistryError::Transport { .. } => "check the registry address and the network; for a private CA pass --ca-cert".into(),
-            RegistryError::DigestMismatch { .. } => "the registry served other bytes than it named; retry, or check for a proxy that rewrites content".into(),
-            _ => return None,
-        })
-    }
-
     /// Worth another try: the network or the server failed, not the request.
     pub fn transient(&self) -> bool {
         match self {

@@ -8,27 +8,29 @@
 
 pub mod auth;
 pub mod client;
-pub mod reference;
 
 use backon::BlockingRetryable;
 
 pub use client::{Client, RegistryError, RegistryOptions};
-pub use reference::{Reference, ReferenceError};
+pub use distill_core::{Reference, ReferenceError};
 
 use crate::blob::{BlobStore, BlobStoreError};
 use crate::digest::Digest;
-use crate::image::{Built, BuiltImage, Platform};
-use crate::layer::Layer;
+use crate::image::Built;
 use crate::media;
+use crate::read::{built_from_store, descriptor, invalid, json_of};
+use crate::transport::{Address, Loaded, Sink, SinkError, Source, SourceError};
 
 /// Blobs larger than this go up in chunks of this size, unless `--chunk-size` says otherwise.
 pub const CHUNK: u64 = 64 << 20;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TransferError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Blob(#[from] BlobStoreError),
     #[error("Image {what} {digest} is not valid: {why}")]
     Invalid {
@@ -36,15 +38,6 @@ pub enum TransferError {
         digest: String,
         why: String,
     },
-}
-
-impl TransferError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            TransferError::Registry(e) => e.hint(),
-            _ => None,
-        }
-    }
 }
 
 fn retry<T>(what: &str, f: impl FnMut() -> Result<T, RegistryError>) -> Result<T, RegistryError> {
@@ -144,119 +137,6 @@ pub fn push(
     Ok(report)
 }
 
-fn invalid(what: &'static str, digest: &Digest, why: impl Into<String>) -> TransferError {
-    TransferError::Invalid {
-        what,
-        digest: digest.to_string(),
-        why: why.into(),
-    }
-}
-
-fn json_of(
-    store: &BlobStore,
-    what: &'static str,
-    digest: &Digest,
-) -> Result<serde_json::Value, TransferError> {
-    serde_json::from_slice(&store.read(digest)?).map_err(|e| invalid(what, digest, e.to_string()))
-}
-
-fn descriptor(
-    v: &serde_json::Value,
-    what: &'static str,
-    parent: &Digest,
-) -> Result<(&'static str, Digest, u64), TransferError> {
-    let mt = v["mediaType"].as_str().unwrap_or_default();
-    let mt = media::known(mt)
-        .ok_or_else(|| invalid(what, parent, format!("unsupported media type `{mt}`")))?;
-    let d = v["digest"]
-        .as_str()
-        .and_then(|d| d.parse::<Digest>().ok())
-        .ok_or_else(|| invalid(what, parent, "a descriptor without a valid digest"))?;
-    let size = v["size"]
-        .as_u64()
-        .ok_or_else(|| invalid(what, parent, "a descriptor without a size"))?;
-    Ok((mt, d, size))
-}
-
-/// Reads one image (manifest and config already in `store`) into a [`BuiltImage`].
-pub fn image_from_store(
-    store: &BlobStore,
-    media_type: &'static str,
-    digest: &Digest,
-    size: u64,
-) -> Result<BuiltImage, TransferError> {
-    let manifest = json_of(store, "manifest", digest)?;
-    let (_, config, config_size) = descriptor(&manifest["config"], "manifest", digest)?;
-    let cfg = json_of(store, "config", &config)?;
-    let diff_ids = cfg["rootfs"]["diff_ids"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-    if layers.len() != diff_ids.len() {
-        return Err(invalid(
-            "manifest",
-            digest,
-            format!("{} layers but {} diff_ids", layers.len(), diff_ids.len()),
-        ));
-    }
-    let layers = layers
-        .iter()
-        .zip(&diff_ids)
-        .map(|(l, id)| {
-            let (mt, d, s) = descriptor(l, "manifest", digest)?;
-            let diff_id = id
-                .as_str()
-                .and_then(|i| i.parse::<Digest>().ok())
-                .ok_or_else(|| invalid("config", &config, "an invalid diff_id"))?;
-            Ok(Layer {
-                digest: d,
-                size: s,
-                diff_id,
-                media_type: mt,
-            })
-        })
-        .collect::<Result<Vec<_>, TransferError>>()?;
-    Ok(BuiltImage {
-        platform: Platform {
-            os: cfg["os"].as_str().unwrap_or("linux").to_owned(),
-            architecture: cfg["architecture"].as_str().unwrap_or("amd64").to_owned(),
-            variant: cfg["variant"].as_str().map(str::to_owned),
-        },
-        media_type,
-        manifest: digest.clone(),
-        manifest_size: size,
-        config,
-        config_size,
-        layers,
-    })
-}
-
-/// Reads the image or index `digest` (blobs all in `store`) into a [`Built`].
-pub fn built_from_store(
-    store: &BlobStore,
-    media_type: &'static str,
-    digest: &Digest,
-    size: u64,
-) -> Result<Built, TransferError> {
-    if !media::is_index(media_type) {
-        return Ok(Built {
-            images: vec![image_from_store(store, media_type, digest, size)?],
-            index: None,
-        });
-    }
-    let index = json_of(store, "index", digest)?;
-    let mut images = Vec::new();
-    for m in index["manifests"].as_array().cloned().unwrap_or_default() {
-        let (mt, d, s) = descriptor(&m, "index", digest)?;
-        images.push(image_from_store(store, mt, &d, s)?);
-    }
-    Ok(Built {
-        images,
-        index: Some((media_type, digest.clone(), size)),
-    })
-}
-
 fn fetch_blob(client: &Client, store: &BlobStore, digest: &Digest) -> Result<(), TransferError> {
     if store.contains(digest) {
         return Ok(());
@@ -323,4 +203,103 @@ pub fn pull(client: &Client, store: &BlobStore) -> Result<Built, TransferError> 
         }
     }
     built_from_store(store, mt, &digest, size)
+}
+
+/// Reads an image from a registry, blob by blob, into the staging store.
+pub struct RegistrySource {
+    reference: Reference,
+    client: Client,
+}
+
+impl RegistrySource {
+    pub fn new(reference: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
+        let reference: Reference = reference.parse()?;
+        let client = Client::connect(&reference, opts).map_err(|e| SourceError::Transfer {
+            src: format!("docker://{reference}"),
+            source: e.into(),
+        })?;
+        Ok(Self { reference, client })
+    }
+
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+}
+
+impl Source for RegistrySource {
+    fn load(&self, staging: &std::path::Path) -> Result<Loaded, SourceError> {
+        let transfer = |source: TransferError| SourceError::Transfer {
+            src: format!("docker://{}", self.reference),
+            source,
+        };
+        let store = BlobStore::create(staging).map_err(|e| transfer(e.into()))?;
+        let built = pull(&self.client, &store).map_err(transfer)?;
+        Ok(Loaded { store, built })
+    }
+}
+
+/// Pushes an image to a registry; nothing is visible there until the manifests are PUT.
+pub struct RegistrySink {
+    address: Address,
+    client: Client,
+    pushed: Option<PushReport>,
+    /// A repository of the same registry that holds the blobs, to mount them from.
+    mount_from: Option<String>,
+}
+
+impl RegistrySink {
+    /// Connects and settles the scheme and credentials, before any work is done.
+    pub fn open(address: &Address, opts: &RegistryOptions) -> Result<Self, SinkError> {
+        let label = address.to_string();
+        let Address::Registry { reference } = address else {
+            unreachable!("open_sink passes registry addresses only")
+        };
+        let r: Reference = reference.parse().map_err(|source| SinkError::Reference {
+            dest: label.clone(),
+            source,
+        })?;
+        let client = Client::connect(&r, opts).map_err(|source| SinkError::Connect {
+            dest: label,
+            source,
+        })?;
+        Ok(Self {
+            address: address.clone(),
+            client,
+            pushed: None,
+            mount_from: None,
+        })
+    }
+}
+
+impl Sink for RegistrySink {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn mount_from(&mut self, source: &Reference) {
+        let own = self.client.reference();
+        if own.host == source.host && own.repository != source.repository {
+            self.mount_from = Some(source.repository.clone());
+        }
+    }
+
+    fn write(&mut self, store: &BlobStore, built: &Built, _epoch: u64) -> Result<(), SinkError> {
+        let report =
+            push(store, built, &self.client, self.mount_from.as_deref()).map_err(|source| {
+                SinkError::Push {
+                    dest: self.address.to_string(),
+                    source,
+                }
+            })?;
+        self.pushed = Some(report);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<Option<PushReport>, SinkError> {
+        Ok(self.pushed)
+    }
 }

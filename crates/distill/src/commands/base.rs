@@ -1,29 +1,42 @@
 //! `distill base NAME`: a member of the distroless family, as an image of its own.
 
-use anyhow::Context;
-use distill_image::build;
-use distill_image::config::{Config, Source};
-use distill_oci::{Destination, Platform};
+use crate::ui::Context;
+use distill_core::{FamilyMember, Platform, Release};
+use distill_image::assemble;
+use distill_image::plan::Variant;
+use distill_oci::Address;
 
 use super::build::{RegistryArgs, source_date_epoch};
 
+/// The variants distroless publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum VariantArg {
+    /// uid 65532, workdir /home/nonroot.
+    Nonroot,
+    /// root.
+    Latest,
+    /// busybox under /busybox, its shell as the entrypoint, as root.
+    Debug,
+    /// busybox, as uid 65532.
+    DebugNonroot,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// static, base-nossl, base, cc, python3, java, nodejs22, nodejs24 or nodejs26.
-    name: String,
+    /// The member of the family.
+    name: FamilyMember,
     /// The Debian release: 12 (bookworm) or 13 (trixie).
-    #[arg(long, default_value = "13")]
-    debian: String,
-    /// nonroot (the default: uid 65532, workdir /home/nonroot), latest (root), debug or
-    /// debug-nonroot (busybox under /busybox, its shell as the entrypoint).
-    #[arg(long, default_value = "nonroot")]
-    variant: String,
+    #[arg(long, default_value = "13", value_parser = parse_release)]
+    debian: Release,
+    /// Who the image runs as, and whether it carries a busybox shell.
+    #[arg(long, value_enum, default_value = "nonroot")]
+    variant: VariantArg,
     /// Platforms, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
     platform: Option<Vec<Platform>>,
     /// Where to write the image. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
-    output: Vec<Destination>,
+    output: Vec<Address>,
     /// The Debian archive to use instead of the one in the host's apt sources.
     #[arg(long, value_name = "URL")]
     mirror: Option<String>,
@@ -31,36 +44,30 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
-    // The same recipe as `base = "NAME"` in distill.toml: one path through the planner.
-    let text = format!(
-        "[image]\nbase = {:?}\ndebian = {:?}\nvariant = {:?}\n",
-        args.name, args.debian, args.variant
-    );
-    let source = Source {
-        path: "distill base".into(),
-        text,
+fn parse_release(s: &str) -> Result<Release, String> {
+    s.parse()
+        .map_err(|e: distill_core::release::UnknownRelease| e.to_string())
+}
+
+pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
+    let variant = Variant {
+        nonroot: matches!(args.variant, VariantArg::Nonroot | VariantArg::DebugNonroot),
+        debug: matches!(args.variant, VariantArg::Debug | VariantArg::DebugNonroot),
+        explicit: true,
     };
-    let config = Config::parse(&source).context("Invalid arguments")?;
     let opts = distill_image::Options {
         context: ".".into(),
-        config: None,
         outputs: args.output,
         platforms: args.platform,
-        compression: None,
         epoch: source_date_epoch()?,
         mirror: args.mirror,
-        locked: false,
         registry: args.registry.options(),
-        include_lib: Vec::new(),
-        entrypoint: None,
-        cmd: None,
-        use_node_modules: false,
+        ..Default::default()
     };
-    let plan =
-        distill_image::plan::plan_from(config, &source, &opts).context("Invalid arguments")?;
+    let plan = distill_image::plan::member(args.name, args.debian, variant, &opts)
+        .context("Invalid arguments")?;
     let report = super::with_sources(|sources| {
-        build(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
+        assemble(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
     })?;
     super::report(&report, quiet);
     println!("{}", report.digest());

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use distill_image::{build, plan};
-use distill_oci::{Compression, Destination, Platform};
+use crate::ui::Context;
+use distill_core::Platform;
+use distill_image::{assemble, plan};
+use distill_oci::{Address, Compression};
 
 /// What `build` and `lock` share: where the config is and what it is built for.
 #[derive(clap::Args)]
@@ -87,13 +88,17 @@ pub struct Args {
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
     /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO:TAG. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
-    output: Vec<Destination>,
+    output: Vec<Address>,
     /// Layer compression: gzip (default) or zstd.
     #[arg(long)]
     compression: Option<Compression>,
     /// Install exactly the packages distill.lock pins.
     #[arg(long)]
     locked: bool,
+    /// Write the build's report as JSON to FILE: the image digest, every layer with what it
+    /// adds (packages, distributions, files), and the digests of the config and the lock.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 fn parse_mirror(s: &str) -> Result<String, String> {
@@ -106,9 +111,9 @@ fn parse_mirror(s: &str) -> Result<String, String> {
 
 pub fn options(
     common: Common,
-    outputs: Vec<Destination>,
+    outputs: Vec<Address>,
     locked: bool,
-) -> anyhow::Result<distill_image::Options> {
+) -> miette::Result<distill_image::Options> {
     Ok(distill_image::Options {
         context: common.context,
         config: common.file,
@@ -126,17 +131,26 @@ pub fn options(
     })
 }
 
-pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
     let mut opts = options(args.common, args.output, args.locked)?;
     opts.compression = args.compression;
     opts.registry = args.registry.options();
+    // The report goes beside the outputs: a wrong path fails before any work.
+    let report_file = args
+        .report
+        .as_deref()
+        .map(super::ReportFile::open)
+        .transpose()?;
     let plan = plan(&opts).context("Invalid build configuration")?;
     if let Some(detected) = plan.detected.as_ref().filter(|_| !quiet) {
         eprintln!("detected {detected}");
     }
     let progress = crate::ui::Bars::new(quiet);
     let report =
-        super::with_sources(|sources| build(&plan, sources, &progress).context("Build failed"))?;
+        super::with_sources(|sources| assemble(&plan, sources, &progress).context("Build failed"))?;
+    if let Some(f) = report_file {
+        f.write(&report)?;
+    }
     tracing::info!(
         files = report.files,
         packages = report.packages,
@@ -149,7 +163,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// `SOURCE_DATE_EPOCH` (reproducible-builds.org): the build's only clock. 0 when unset.
-pub fn source_date_epoch() -> anyhow::Result<u64> {
+pub fn source_date_epoch() -> miette::Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Err(_) => Ok(0),
         Ok(v) if v.trim().is_empty() => Ok(0),
@@ -159,13 +173,12 @@ pub fn source_date_epoch() -> anyhow::Result<u64> {
             .ok()
             .filter(|t| *t <= distill_oci::image::MAX_EPOCH)
             .ok_or_else(|| {
-                anyhow::anyhow!(crate::ui::Hinted {
-                    message: format!(
+                crate::ui::Hinted::report(
+                    format!(
                         "SOURCE_DATE_EPOCH=`{v}` is not a number of seconds up to the year 9999"
                     ),
-                    hint: "set it to a Unix time, such as $(git log -1 --format=%ct), or unset it"
-                        .into(),
-                })
+                    "set it to a Unix time, such as $(git log -1 --format=%ct), or unset it",
+                )
             }),
     }
 }

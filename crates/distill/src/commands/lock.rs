@@ -1,6 +1,6 @@
 //! `distill lock`: resolve `[packages]` and write distill.lock beside the config.
 
-use anyhow::Context;
+use crate::ui::Context;
 use distill_image::{plan, write_lock};
 
 use super::build::{Common, options};
@@ -11,7 +11,7 @@ pub struct Args {
     common: Common,
 }
 
-pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
     let opts = options(args.common, Vec::new(), false)?;
     let plan = plan(&opts).context("Invalid configuration")?;
     let path = super::with_sources(|sources| {

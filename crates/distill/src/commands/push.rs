@@ -1,17 +1,17 @@
 //! `distill push SRC DEST` and `distill pull docker://REF --output DEST...`: copy an image.
 
-use anyhow::Context;
-use distill_oci::Destination;
-use distill_oci::transfer::copy;
+use crate::ui::Context;
+use distill_oci::Address;
+use distill_oci::copy::copy;
 
 use super::build::{RegistryArgs, source_date_epoch};
 
 #[derive(clap::Args)]
 pub struct PushArgs {
     /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE or docker://REF.
-    src: Destination,
+    src: Address,
     /// Where to: docker://HOST/REPO:TAG, or any output form.
-    dest: Destination,
+    dest: Address,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Print a JSON report (digest, blobs uploaded, present and mounted, bytes sent).
@@ -22,15 +22,15 @@ pub struct PushArgs {
 #[derive(clap::Args)]
 pub struct PullArgs {
     /// The image: docker://HOST/REPO[:TAG][@DIGEST].
-    src: Destination,
+    src: Address,
     /// Where to write it. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
-    output: Vec<Destination>,
+    output: Vec<Address>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
 
-pub fn push(args: PushArgs) -> anyhow::Result<()> {
+pub fn push(args: PushArgs) -> miette::Result<()> {
     let (digest, pushed) = copy(
         &args.src,
         std::slice::from_ref(&args.dest),
@@ -56,13 +56,12 @@ pub fn push(args: PushArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn pull(args: PullArgs) -> anyhow::Result<()> {
-    if !matches!(args.src, Destination::Registry { .. }) {
-        anyhow::bail!(crate::ui::Hinted {
-            message: format!("{} is not a registry reference", args.src),
-            hint: "pull takes docker://HOST/REPO:TAG; to copy local images use `distill push`"
-                .into(),
-        });
+pub fn pull(args: PullArgs) -> miette::Result<()> {
+    if !matches!(args.src, Address::Registry { .. }) {
+        return Err(crate::ui::Hinted::report(
+            format!("{} is not a registry reference", args.src),
+            "pull takes docker://HOST/REPO:TAG; to copy local images use `distill push`",
+        ));
     }
     let (digest, _) = copy(
         &args.src,

@@ -56,7 +56,13 @@ fn unknown_key_names_the_key_and_its_line() {
         ctx.path(),
         out.path(),
         &outs(out.path()),
-        &["distill.toml:6:", "workdri", "docs/config.md"],
+        &[
+            "distill.toml:6:",
+            "workdri",
+            "expected one of",
+            "`workdir`",
+            "listed above",
+        ],
     );
 }
 

@@ -1,10 +1,12 @@
-//! `distill.lock`: exactly which package files a build uses, per platform.
+//! `distill.lock`: exactly what a build uses, per platform: each Debian package's file (and
+//! the layer it goes into), the official Node build, and a registry base image by digest.
 //!
 //! Written by `distill lock` from verified indexes; read by `distill build --locked`, which
 //! then downloads exactly those files by name and checks each against the SHA-256 recorded
 //! here, without consulting the indexes again. The file is TOML, sorted, with no
 //! timestamps, so two runs on the same indexes write the same bytes.
 
+use distill_apt::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 pub const LOCK_VERSION: u32 = 1;
@@ -69,34 +71,57 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-#[derive(Debug, thiserror::Error)]
+impl LockedPackage {
+    /// The package pinned in `layer`.
+    pub fn new(pin: Pin, layer: u32) -> Self {
+        Self {
+            name: pin.name,
+            version: pin.version,
+            architecture: pin.architecture,
+            repository: pin.repository,
+            suite: pin.suite,
+            filename: pin.filename,
+            size: pin.size,
+            sha256: pin.sha256,
+            layer,
+        }
+    }
+
+    /// What distill-apt downloads.
+    pub fn pin(&self) -> Pin {
+        Pin {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            architecture: self.architecture.clone(),
+            repository: self.repository.clone(),
+            suite: self.suite.clone(),
+            filename: self.filename.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LockError {
     #[error("Cannot read lockfile {path}: {source}")]
+    #[diagnostic(help("run `distill lock` to create it"))]
     Read {
         path: String,
         source: std::io::Error,
     },
     #[error("Invalid lockfile {path}: {why}")]
+    #[diagnostic(help("run `distill lock` to write a lockfile for the current config"))]
     Invalid { path: String, why: String },
     #[error("Lockfile {path} does not match the config: {why}")]
+    #[diagnostic(help("run `distill lock` to write a lockfile for the current config"))]
     Mismatch { path: String, why: String },
     #[error("Cannot write lockfile {path}: {source}")]
+    #[diagnostic(help("check that the directory of {path} is writable"))]
     Write {
         path: String,
         source: std::io::Error,
     },
-}
-
-impl LockError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            LockError::Read { .. } => "run `distill lock` to create it".into(),
-            LockError::Invalid { .. } | LockError::Mismatch { .. } => {
-                "run `distill lock` to write a lockfile for the current config".into()
-            }
-            LockError::Write { .. } => "check that the directory is writable".into(),
-        })
-    }
 }
 
 impl Lockfile {
@@ -111,7 +136,8 @@ impl Lockfile {
                     .then(a.architecture.cmp(&b.architecture))
             });
         }
-        let body = toml::to_string(&lock).expect("lockfile serializes");
+        // Strings, integers and tables only: serialization cannot fail.
+        let body = toml::to_string(&lock).unwrap_or_default();
         format!("# Written by `distill lock`. Do not edit: run `distill lock` again.\n{body}")
     }
 
@@ -131,7 +157,7 @@ impl Lockfile {
         }
         for p in lock.platforms.iter().flat_map(|p| &p.packages) {
             let ok = p.sha256.len() == 64 && p.sha256.bytes().all(|b| b.is_ascii_hexdigit());
-            if !ok || p.filename.split('/').any(|c| c == "..") || p.filename.starts_with('/') {
+            if !ok || !p.pin().is_safe() {
                 return Err(LockError::Invalid {
                     path: path.to_owned(),
                     why: format!("bad entry for {}", p.name),

@@ -1,67 +1,58 @@
-//! Node.js apps: detection from `package.json`, the Node major, production dependencies
-//! installed with `npm ci` in a copy of the app (the user's tree is never touched), and the
-//! entrypoint.
+//! The Node app kind: a directory with `package.json`.
 //!
-//! The major comes from `engines.node` (the newest of the family's majors the range allows)
-//! or the config; the entrypoint from `scripts.start` when it is `node FILE`, else `main`,
-//! else `index.js`. A `package.json` without `package-lock.json` is an error: without a lock
-//! the dependencies, and so the image, would change from build to build.
+//! It goes onto the `nodejs` member of the newest family major that `engines.node` allows
+//! (the active LTS when it names none), with production dependencies installed by `npm ci`
+//! in a copy of the app ([`npm`]). The entrypoint comes from `scripts.start` when it is
+//! `node FILE`, else `main`, else `index.js`. A `package.json` without `package-lock.json`
+//! is an error: without a lock the dependencies, and so the image, would change from build
+//! to build.
+
+pub mod npm;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The Node majors the image family offers, newest last.
-pub const MAJORS: [u8; 3] = [22, 24, 26];
-/// The default when nothing asks for a major: the active LTS.
-pub const DEFAULT_MAJOR: u8 = 24;
+use distill_core::{EnvVar, FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, NODE_MAJORS, Release};
 
-#[derive(Debug, thiserror::Error)]
+use crate::kind::{APP_DIR, App, AppImage, AppKind, DetectOptions, Installed, Target};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum NodeAppError {
-    #[error("Cannot read {path}: {source}")]
+    #[error("Cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not valid JSON: {why}")]
+    #[error("{} is not valid JSON: {why}", path.display())]
+    #[diagnostic(help("fix the JSON of {}", path.display()))]
     Json { path: PathBuf, why: String },
-    #[error("{dir}/package.json has no package-lock.json beside it")]
+    #[error("{}/package.json has no package-lock.json beside it", dir.display())]
+    #[diagnostic(help("run `npm install` to write package-lock.json, and commit it"))]
     NoLock { dir: PathBuf },
-    #[error("engines.node `{range}` in {path} allows none of Node 22, 24, 26")]
+    #[error("engines.node `{range}` in {} allows none of Node 22, 24, 26", path.display())]
+    #[diagnostic(help(
+        "allow one of 22, 24 or 26 in engines.node, or write a distill.toml with base = \"nodejs24\""
+    ))]
     Engines { path: PathBuf, range: String },
     #[error(
-        "No entrypoint for the Node app in {dir}: no `node FILE` start script, `main` or index.js"
+        "No entrypoint for the Node app in {}: no `node FILE` start script, `main` or index.js",
+        dir.display()
     )]
+    #[diagnostic(help(
+        "set \"main\" or a \"start\": \"node FILE\" script in package.json, or pass --entrypoint \"/nodejs/bin/node FILE\""
+    ))]
     NoEntrypoint { dir: PathBuf },
-    #[error("--use-node-modules: {dir} has no node_modules")]
+    #[error("--use-node-modules: {} has no node_modules", dir.display())]
+    #[diagnostic(help("run `npm ci --omit=dev` first, or drop --use-node-modules"))]
     NoNodeModules { dir: PathBuf },
     #[error("Cannot run npm: {why}")]
+    #[diagnostic(help("install Node.js and npm on the build machine"))]
     Npm { why: String },
     #[error("npm ci failed for {platform}:\n{output}")]
+    #[diagnostic(help("check package-lock.json against package.json: `npm ci` must pass"))]
     Install { platform: String, output: String },
-}
-
-impl NodeAppError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            NodeAppError::NoLock { .. } => {
-                "run `npm install` to write package-lock.json, and commit it".into()
-            }
-            NodeAppError::Engines { .. } => {
-                "allow one of 22, 24 or 26 in engines.node, or set base = \"nodejs24\" in distill.toml".into()
-            }
-            NodeAppError::NoEntrypoint { .. } => {
-                "set \"main\" or a \"start\": \"node FILE\" script in package.json, or entrypoint in distill.toml".into()
-            }
-            NodeAppError::Npm { .. } => "install Node.js and npm on the build machine".into(),
-            NodeAppError::NoNodeModules { .. } => {
-                "run `npm ci --omit=dev` first, or drop --use-node-modules".into()
-            }
-            NodeAppError::Install { .. } => {
-                "check package-lock.json against package.json (`npm ci` must pass)".into()
-            }
-            _ => return None,
-        })
-    }
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Elf(#[from] crate::elf::ElfError),
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +67,62 @@ pub struct NodeApp {
     pub use_existing: bool,
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value, NodeAppError> {
+/// The Node kind.
+pub struct Node;
+
+/// The release the `nodejs` members of detected apps are built on.
+pub const RELEASE: Release = Release::Trixie;
+
+impl AppKind for Node {
+    fn name(&self) -> &'static str {
+        "node"
+    }
+
+    fn detect(
+        &self,
+        dir: &Path,
+        opts: &DetectOptions,
+    ) -> Result<Option<Box<dyn App>>, crate::AppError> {
+        Ok(detect(dir)?.map(|app| {
+            Box::new(NodeApp {
+                use_existing: opts.use_node_modules,
+                ..app
+            }) as Box<dyn App>
+        }))
+    }
+}
+
+impl App for NodeApp {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, crate::AppError> {
+        let major = self.major()?;
+        let entrypoint = match entrypoint {
+            Some(e) => e.to_vec(),
+            None => self.entrypoint(NODE_BINARY, APP_DIR)?,
+        };
+        Ok(AppImage {
+            member: FamilyMember::Nodejs(major),
+            release: RELEASE,
+            env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),
+            entrypoint,
+            summary: format!("a Node app (package.json) for Node {major}"),
+        })
+    }
+
+    fn install(
+        &self,
+        target: &Target,
+        work: &Path,
+        _cache: &Path,
+    ) -> Result<Installed, crate::AppError> {
+        Ok(npm::install(self, target.platform, work)?)
+    }
+}
+
+pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, NodeAppError> {
     let text = std::fs::read_to_string(path).map_err(|source| NodeAppError::Read {
         path: path.to_path_buf(),
         source,
@@ -149,7 +195,7 @@ pub fn major_for(range: &str) -> Option<u8> {
             }
         })
     };
-    MAJORS
+    NODE_MAJORS
         .iter()
         .rev()
         .copied()
@@ -160,7 +206,7 @@ impl NodeApp {
     /// The Node major for the image: `engines.node`'s newest allowed, else the default.
     pub fn major(&self) -> Result<u8, NodeAppError> {
         match &self.engines {
-            None => Ok(DEFAULT_MAJOR),
+            None => Ok(NODE_DEFAULT_MAJOR),
             Some(r) => major_for(r).ok_or_else(|| NodeAppError::Engines {
                 path: self.dir.join("package.json"),
                 range: r.clone(),
@@ -172,76 +218,18 @@ impl NodeApp {
         let start = self
             .start
             .as_ref()
+            .filter(|s| self.dir.join(s).is_file())
             .ok_or_else(|| NodeAppError::NoEntrypoint {
                 dir: self.dir.clone(),
             })?;
-        if !self.dir.join(start).is_file() {
-            return Err(NodeAppError::NoEntrypoint {
-                dir: self.dir.clone(),
-            });
-        }
         Ok(vec![node.to_owned(), format!("{app_dir}/{start}")])
-    }
-
-    /// Production dependencies for `arch` (`amd64` or `arm64`): `npm ci --omit=dev` in a
-    /// copy of the manifest and lock under `work`; returns its `node_modules`.
-    pub fn install(&self, arch: &str, work: &Path) -> Result<PathBuf, NodeAppError> {
-        if self.use_existing {
-            let existing = self.dir.join("node_modules");
-            return if existing.is_dir() {
-                Ok(existing)
-            } else {
-                Err(NodeAppError::NoNodeModules {
-                    dir: self.dir.clone(),
-                })
-            };
-        }
-        let lock = self.dir.join("package-lock.json");
-        if !lock.is_file() {
-            return Err(NodeAppError::NoLock {
-                dir: self.dir.clone(),
-            });
-        }
-        let copy = work.join(format!("npm-{arch}"));
-        let io = |source| NodeAppError::Read {
-            path: copy.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&copy).map_err(io)?;
-        for f in ["package.json", "package-lock.json", ".npmrc"] {
-            if self.dir.join(f).is_file() {
-                std::fs::copy(self.dir.join(f), copy.join(f)).map_err(io)?;
-            }
-        }
-        let cpu = if arch == "arm64" { "arm64" } else { "x64" };
-        let o = Command::new("npm")
-            .current_dir(&copy)
-            .args([
-                "ci",
-                "--omit=dev",
-                // Install scripts would build for the host; native addons must come prebuilt.
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--os=linux",
-                &format!("--cpu={cpu}"),
-            ])
-            .env("npm_config_update_notifier", "false")
-            .output()
-            .map_err(|e| NodeAppError::Npm { why: e.to_string() })?;
-        if !o.status.success() {
-            return Err(NodeAppError::Install {
-                platform: format!("linux/{arch}"),
-                output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-            });
-        }
-        Ok(copy.join("node_modules"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distill_core::{Arch, Platform};
 
     #[test]
     fn engines_ranges() {
@@ -266,16 +254,13 @@ mod tests {
         .unwrap();
         let app = detect(d.path()).unwrap().unwrap();
         assert_eq!(app.start.as_deref(), Some("server.js"));
-        assert!(
-            app.entrypoint("/nodejs/bin/node", "/app").is_err(),
-            "no server.js"
-        );
+        assert!(app.entrypoint(NODE_BINARY, "/app").is_err(), "no server.js");
         std::fs::write(d.path().join("server.js"), "").unwrap();
         assert_eq!(
-            app.entrypoint("/nodejs/bin/node", "/app").unwrap(),
+            app.entrypoint(NODE_BINARY, "/app").unwrap(),
             ["/nodejs/bin/node", "/app/server.js"]
         );
-        assert_eq!(app.major().unwrap(), DEFAULT_MAJOR);
+        assert_eq!(app.major().unwrap(), NODE_DEFAULT_MAJOR);
         std::fs::write(
             d.path().join("package.json"),
             r#"{"scripts": {"start": "nodemon x.js"}, "engines": {"node": "16"}}"#,
@@ -284,7 +269,7 @@ mod tests {
         let app = detect(d.path()).unwrap().unwrap();
         assert_eq!(app.start, None);
         assert!(app.major().is_err());
-        let err = app.install("amd64", d.path()).unwrap_err();
+        let err = npm::install(&app, Platform::linux(Arch::Amd64), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
     }
 }

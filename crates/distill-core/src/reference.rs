@@ -13,8 +13,11 @@ pub struct Reference {
     pub digest: Option<Digest>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("Invalid image reference `{reference}`: {why}")]
+#[diagnostic(help(
+    "write HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST], such as 127.0.0.1:5000/team/app:1"
+))]
 pub struct ReferenceError {
     pub reference: String,
     pub why: &'static str,

@@ -6,18 +6,26 @@
 //! config sets them, environment variables merge by name, labels merge, ports add up.
 //! A base's non-root user is kept unless the config names a user or variant.
 
+use std::path::Path;
+
+use distill_core::{Component, Platform};
 use distill_oci::image::{BuiltImage, ImageLayer};
 use distill_oci::registry::{self, Client, Reference, RegistryOptions, TransferError};
-use distill_oci::{BlobStore, Built, ImageSpec, Platform, media};
+use distill_oci::{BlobStore, Built, ImageSpec, media};
 
-#[derive(Debug, thiserror::Error)]
+use super::StageLayer;
+use crate::lock::Lockfile;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BaseError {
     #[error("Cannot pull base image {reference}: {source}")]
     Pull {
         reference: String,
+        #[diagnostic_source]
         source: TransferError,
     },
     #[error("Base image {reference} has no {platform} image (it has {available})")]
+    #[diagnostic(help("build for the platforms the base provides (--platform)"))]
     NoPlatform {
         reference: String,
         platform: String,
@@ -25,17 +33,36 @@ pub enum BaseError {
     },
     #[error("Base image {reference}: {why}")]
     Invalid { reference: String, why: String },
+    #[error("distill.lock {} pins no base image, but the config builds on {base}", path.display())]
+    #[diagnostic(help("run `distill lock` to pin the base image"))]
+    LockWithoutBase {
+        path: std::path::PathBuf,
+        base: String,
+    },
 }
 
-impl BaseError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            BaseError::Pull { source, .. } => source.hint(),
-            BaseError::NoPlatform { .. } => {
-                Some("build for the platforms the base provides (--platform)".into())
-            }
-            BaseError::Invalid { .. } => None,
-        }
+/// The base pinned in `lock`, which must be the config's base repository.
+pub fn pinned(lock: &Lockfile, want: &Reference, path: &Path) -> Result<Reference, BaseError> {
+    let mismatch = || BaseError::LockWithoutBase {
+        path: path.to_path_buf(),
+        base: want.to_string(),
+    };
+    let pinned: Reference = lock
+        .base
+        .as_deref()
+        .and_then(|b| b.strip_prefix("docker://"))
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(mismatch)?;
+    let same = pinned.host == want.host
+        && pinned.repository == want.repository
+        && want
+            .digest
+            .as_ref()
+            .is_none_or(|d| pinned.digest.as_ref() == Some(d));
+    if same && pinned.digest.is_some() {
+        Ok(pinned)
+    } else {
+        Err(mismatch())
     }
 }
 
@@ -75,13 +102,13 @@ pub fn pull(
 /// The base's image for `platform`.
 pub fn for_platform<'a>(
     built: &'a Built,
-    platform: &Platform,
+    platform: Platform,
     reference: &Reference,
 ) -> Result<&'a BuiltImage, BaseError> {
     built
         .images
         .iter()
-        .find(|i| i.platform.os == platform.os && i.platform.architecture == platform.architecture)
+        .find(|i| i.platform.platform() == Some(platform))
         .ok_or_else(|| BaseError::NoPlatform {
             reference: reference.to_string(),
             platform: platform.to_string(),
@@ -100,7 +127,7 @@ pub fn layers(
     store: &BlobStore,
     img: &BuiltImage,
     reference: &Reference,
-) -> Result<Vec<ImageLayer>, BaseError> {
+) -> Result<Vec<StageLayer>, BaseError> {
     let cfg = config(store, img, reference)?;
     let history: Vec<String> = cfg["history"]
         .as_array()
@@ -120,13 +147,19 @@ pub fn layers(
             if layer.media_type == media::DOCKER_LAYER_GZIP {
                 layer.media_type = media::OCI_LAYER_GZIP;
             }
-            ImageLayer {
-                layer,
-                created_by: history
-                    .get(i)
-                    .filter(|h| !h.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("base {reference}")),
+            StageLayer {
+                components: vec![Component::BaseLayer {
+                    digest: layer.digest.to_string(),
+                    reference: reference.to_string(),
+                }],
+                layer: ImageLayer {
+                    layer,
+                    created_by: history
+                        .get(i)
+                        .filter(|h| !h.is_empty())
+                        .cloned()
+                        .unwrap_or_else(|| format!("base {reference}")),
+                },
             }
         })
         .collect())

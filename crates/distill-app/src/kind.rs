@@ -1,0 +1,185 @@
+//! App kinds: what a build context holds (a Python app, a Node app, ...), each behind one
+//! trait, so that a new kind is one new module and one line in [`KINDS`], never a branch in
+//! the planner.
+//!
+//! A kind *detects* a directory and returns an [`App`]. The app says which image it goes
+//! onto ([`App::image`]), *installs* its dependencies for one platform into a directory that
+//! becomes a layer of its own ([`App::install`]), and may *finish* them with the image's own
+//! programs once the image's packages are known ([`App::finish`]; Python compiles its
+//! bytecode with the image's interpreter there).
+
+use std::path::{Path, PathBuf};
+
+use distill_core::{Component, EnvVar, FamilyMember, Platform, Release};
+
+use crate::elf::NativeNeeds;
+use crate::sysroot::Sysroot;
+
+/// Where an app's own files go in the image.
+pub const APP_DIR: &str = "/app";
+
+/// Names never copied from the context into `/app`.
+pub const IGNORED: [&str; 10] = [
+    ".git",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".mypy_cache",
+    ".pytest_cache",
+    "distill.lock",
+    ".DS_Store",
+    ".ruff_cache",
+];
+
+/// What the command line tells detection.
+#[derive(Debug, Clone, Default)]
+pub struct DetectOptions {
+    /// `--use-node-modules`: a Node app's own `node_modules` instead of `npm ci`.
+    pub use_node_modules: bool,
+}
+
+/// The image an app goes onto, and how it starts there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppImage {
+    pub member: FamilyMember,
+    pub release: Release,
+    pub env: Vec<EnvVar>,
+    pub entrypoint: Vec<String>,
+    /// What was found, for the user: `a Python app (uv.lock) for Python 3.13`.
+    pub summary: String,
+}
+
+/// One platform to install for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub release: Release,
+    pub platform: Platform,
+}
+
+/// An app's dependencies, installed for one platform.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// Where they were installed; absent when the app has none.
+    pub dir: PathBuf,
+    /// Where they go in the image.
+    pub dst: String,
+    /// `python dependencies`, `node_modules`.
+    pub what: String,
+    /// What their native code needs from the image.
+    pub native: Option<NativeNeeds>,
+    /// What was installed, exactly, for the build's inventory.
+    pub components: Vec<Component>,
+}
+
+impl Installed {
+    /// Nothing to install.
+    pub fn none(dir: PathBuf, dst: String, what: &str) -> Self {
+        Self {
+            dir,
+            dst,
+            what: what.to_owned(),
+            native: None,
+            components: Vec::new(),
+        }
+    }
+}
+
+/// A kind of app.
+pub trait AppKind: Sync {
+    /// `python`, `node`.
+    fn name(&self) -> &'static str;
+    /// The app in `dir`, if `dir` holds one of this kind.
+    fn detect(
+        &self,
+        dir: &Path,
+        opts: &DetectOptions,
+    ) -> Result<Option<Box<dyn App>>, crate::AppError>;
+}
+
+/// A detected app.
+pub trait App: std::fmt::Debug + Send + Sync {
+    /// The directory it was detected in.
+    fn dir(&self) -> &Path;
+
+    /// The image it goes onto. With `entrypoint` given (`--entrypoint`), the app need not
+    /// know how it starts.
+    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, crate::AppError>;
+
+    /// Installs the dependencies for `target` under `work`; `cache` is distill's download
+    /// cache, kept between builds.
+    fn install(
+        &self,
+        target: &Target,
+        work: &Path,
+        cache: &Path,
+    ) -> Result<Installed, crate::AppError>;
+
+    /// Whether [`App::finish`] runs the image's programs, over the dependencies and a copy
+    /// of the app's own files (which then goes into the image instead of the user's tree,
+    /// which is never written).
+    fn finishes_with_image(&self) -> bool {
+        false
+    }
+
+    /// Runs the image's programs (`image`: its packages for this machine's platform) over
+    /// the installed dependencies (`deps`, one per platform) and over `app_copy`.
+    fn finish(
+        &self,
+        _deps: &[Installed],
+        _app_copy: Option<&Path>,
+        _image: &Sysroot,
+    ) -> Result<(), crate::AppError> {
+        Ok(())
+    }
+}
+
+/// Every kind, in the order detection tries them.
+pub static KINDS: &[&dyn AppKind] = &[&crate::python::Python, &crate::node::Node];
+
+/// The first kind that recognises `dir`.
+pub fn detect(dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, crate::AppError> {
+    for kind in KINDS {
+        if let Some(app) = kind.detect(dir, opts)? {
+            tracing::debug!("{}: detected by the {} kind", dir.display(), kind.name());
+            return Ok(Some(app));
+        }
+    }
+    Ok(None)
+}
+
+/// A copy of the app's tree under `into`, without the `exclude`d names, so that the image's
+/// programs can write beside the sources without touching the user's tree.
+pub fn copy_tree(src: &Path, into: &Path, exclude: &[String]) -> Result<(), crate::FilesError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| crate::FilesError::Read {
+            origin: "the app".into(),
+            path,
+            source,
+        }
+    };
+    let walk = walkdir::WalkDir::new(src)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !exclude.iter().any(|x| e.file_name().to_str() == Some(x))
+        });
+    for e in walk {
+        let e = e.map_err(|e| io(src)(e.into()))?;
+        let rel = e.path().strip_prefix(src).unwrap_or(e.path());
+        let to = into.join(rel);
+        let ft = e.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&to).map_err(io(&to))?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(e.path()).map_err(io(e.path()))?;
+            std::os::unix::fs::symlink(target, &to).map_err(io(&to))?;
+        } else if ft.is_file() {
+            // Modes are normalized when the layer is written; keep the execute bit only.
+            std::fs::copy(e.path(), &to).map_err(io(&to))?;
+        }
+    }
+    Ok(())
+}

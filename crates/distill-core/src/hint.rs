@@ -1,0 +1,64 @@
+//! Hints: how to fix an error, found along its chain of causes.
+//!
+//! Every library error is a [`miette::Diagnostic`] whose `help` is the hint. An error that
+//! wraps another either forwards everything (`#[diagnostic(transparent)]`) or names its
+//! cause (`#[diagnostic_source]`); [`hint`] walks that chain and takes the first hint, so no
+//! error type forwards hints by hand (issue #12). The style they are written in is
+//! docs/style.md.
+
+use miette::Diagnostic;
+
+/// The first hint along `diagnostic`'s chain of causes.
+pub fn hint(diagnostic: &dyn Diagnostic) -> Option<String> {
+    let mut current = Some(diagnostic);
+    // A chain is finite, but a cycle in a hand-written `diagnostic_source` must not hang.
+    for _ in 0..64 {
+        let d = current?;
+        if let Some(h) = d.help() {
+            return Some(h.to_string());
+        }
+        current = d.diagnostic_source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error, Diagnostic)]
+    #[error("Inner")]
+    #[diagnostic(help("do the inner thing"))]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error, Diagnostic)]
+    enum Outer {
+        #[error("Wrapped: {0}")]
+        Wrapped(#[diagnostic_source] Inner),
+        #[error(transparent)]
+        #[diagnostic(transparent)]
+        Transparent(Inner),
+        #[error("Own")]
+        #[diagnostic(help("do the outer thing"))]
+        Own(#[diagnostic_source] Inner),
+        #[error("Bare")]
+        Bare,
+    }
+
+    #[test]
+    fn the_first_hint_along_the_chain() {
+        assert_eq!(
+            hint(&Outer::Wrapped(Inner)).as_deref(),
+            Some("do the inner thing")
+        );
+        assert_eq!(
+            hint(&Outer::Transparent(Inner)).as_deref(),
+            Some("do the inner thing")
+        );
+        assert_eq!(
+            hint(&Outer::Own(Inner)).as_deref(),
+            Some("do the outer thing")
+        );
+        assert_eq!(hint(&Outer::Bare), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! The one orchestrator: a [`Plan`] in, an image written to every output out.
+//!
+//! It prepares what every platform shares (the outputs, opened before any work; the user's
+//! files; distill-init; an app's dependencies; the packages, resolved or locked; a registry
+//! base, pinned and pulled), then calls the [`stages`](crate::stages) in order for each
+//! platform, writes each platform's config and manifest (and an index over several), and
+//! commits the outputs. Every layer carries what it adds, so the [`Report`] it returns is
+//! the build's exact inventory.
+
+use std::sync::Arc;
+
+use distill_apt::install::Progress;
+use distill_oci::image::{finish, write_image};
+use distill_oci::{BlobStore, Built, ImageSpec, Outputs, SinkError};
+
+use crate::lock::Lockfile;
+use crate::plan::{Base, Plan};
+use crate::report::{Inputs, LayerInventory, Report};
+use crate::resolve::{self, ResolveError};
+use crate::sources::Sources;
+use crate::stages::{self, Context, StageError, StageLayer, base::BaseError};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Base(#[from] BaseError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Image(#[from] distill_oci::ImageError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Blob(#[from] distill_oci::BlobStoreError),
+    #[error("Cannot create a staging directory in {}: {source}", dir.display())]
+    #[diagnostic(help("set TMPDIR to a writable directory"))]
+    Staging {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Cannot write {}: {source}", path.display())]
+    #[diagnostic(help("check that the directory of {} is writable", path.display()))]
+    WriteLock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn warn_end_of_life(plan: &Plan) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if let Some(r) = plan.runtime.filter(|r| r.eol.is_past(now)) {
+        tracing::warn!(
+            "{} {} reached its upstream end of life in {}: this image ships an unsupported runtime",
+            r.name,
+            r.version,
+            r.eol
+        );
+    }
+}
+
+/// Builds the plan's image and writes it to every output.
+pub fn assemble(
+    plan: &Plan,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Report, BuildError> {
+    let outputs = Outputs::open(&plan.outputs, &plan.registry)?;
+    warn_end_of_life(plan);
+    let tmp = std::env::temp_dir();
+    let staging = tempfile::Builder::new()
+        .prefix("distill-build-")
+        .tempdir_in(&tmp)
+        .map_err(|source| BuildError::Staging { dir: tmp, source })?;
+    let _cleanup = distill_oci::cleanup::Registered::new(staging.path());
+    let store = BlobStore::create(staging.path().join("layout"))?;
+
+    // Native code an app's dependencies carry is resolved with the packages, so it is
+    // installed first; the planner's own plan is left as it was.
+    let app_deps;
+    let mut planned;
+    let mut plan = plan;
+    let cx_for = |plan| Context {
+        plan,
+        sources,
+        progress,
+        store: &store,
+        staging: staging.path(),
+    };
+    // Local files first: a missing one fails the build before any network work.
+    let (mut files_layer, files) = stages::files::layer(&cx_for(plan), &plan.files)?;
+    let init_layer = stages::init::layer(&cx_for(plan))?;
+    if let Some(app) = &plan.app {
+        let deps = stages::app::install(&cx_for(plan), app.as_ref())?;
+        planned = plan.clone();
+        planned.debian.native =
+            distill_app::elf::NativeNeeds::merge(planned.debian.native.take(), deps.native.clone());
+        app_deps = Some(deps);
+        plan = &planned;
+    } else {
+        app_deps = None;
+    }
+    let cx = cx_for(plan);
+    let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
+    let lock = needs_lock
+        .then(|| resolve::packages_for(&plan.debian, &plan.platforms, sources, progress))
+        .transpose()?;
+    let mut deps_layers = Vec::new();
+    if let (Some(app), Some(deps)) = (&plan.app, &app_deps) {
+        if let Some(lock) = &lock
+            && let Some(copy) = stages::app::finish(&cx, app.as_ref(), deps, lock)?
+        {
+            files_layer = stages::files::layer(&cx, &copy)?.0;
+        }
+        deps_layers = stages::app::layers(&cx, deps)?;
+    }
+    let base = pull_base(&cx, lock.as_ref())?;
+
+    let mut images = Vec::new();
+    let mut inventory = Vec::new();
+    let mut package_count = 0;
+    for (i, platform) in plan.platforms.iter().enumerate() {
+        let mut layers: Vec<StageLayer> = Vec::new();
+        let mut spec = ImageSpec {
+            platform: Some(*platform),
+            ..plan.image.clone()
+        };
+        if let Some((reference, built)) = &base {
+            let img = stages::base::for_platform(built, *platform, reference)?;
+            layers.extend(stages::base::layers(&store, img, reference)?);
+            spec = stages::base::merge(&spec, &store, img, reference, plan.variant.explicit)?;
+        }
+        if let Some(lock) = lock.as_ref().filter(|_| !plan.debian.include.is_empty()) {
+            package_count = packages(&cx, lock, i, &mut layers)?;
+        }
+        stages::init::check_platform(&cx, *platform)?;
+        layers.extend(init_layer.clone());
+        layers.extend(deps_layers.get(i).cloned().flatten());
+        layers.extend(files_layer.clone());
+        let image_layers: Vec<_> = layers.iter().map(|l| l.layer.clone()).collect();
+        images.push(write_image(&store, &spec, &image_layers)?);
+        inventory.push(
+            layers
+                .into_iter()
+                .map(|l| LayerInventory {
+                    created_by: l.layer.created_by,
+                    components: l.components,
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let built = finish(&store, images)?;
+
+    progress.start("writing outputs", 0);
+    let pushed = outputs.finish(&store, &built, plan.epoch)?;
+    progress.finish();
+    Ok(Report {
+        excluded: lock
+            .as_ref()
+            .and_then(|l| l.platforms.first())
+            .map(|p| p.excluded.clone())
+            .unwrap_or_default(),
+        inputs: Inputs::of(plan, lock.as_ref()),
+        inventory,
+        built,
+        files,
+        packages: package_count,
+        pushed,
+    })
+}
+
+/// The package stages of platform `i`, in layer order; returns how many packages went in.
+fn packages(
+    cx: &Context,
+    lock: &Lockfile,
+    i: usize,
+    layers: &mut Vec<StageLayer>,
+) -> Result<usize, BuildError> {
+    let plan = cx.plan;
+    let platform = plan.platforms[i];
+    let pinned = lock.platform(&platform.to_string()).ok_or_else(|| {
+        ResolveError::Lock(crate::lock::LockError::Mismatch {
+            path: plan.debian.lockfile.display().to_string(),
+            why: format!("it has no packages for {platform}"),
+        })
+    })?;
+    if let Some(native) = &plan.debian.native {
+        stages::packages::check_glibc(native, &pinned.packages, plan.debian.release)?;
+    }
+    let mut p = stages::packages::Packages::new(cx, platform, pinned, i);
+    for n in 0..p.tiers() {
+        layers.push(stages::packages::tier(cx, &mut p, n)?);
+        if n == 0 && plan.family().is_some() {
+            layers.push(stages::family::files_layer(cx, &p)?);
+        }
+    }
+    if plan.family().is_some() {
+        layers.extend(stages::family::top_layer(cx, &p)?);
+    }
+    if let Some(native) = &plan.debian.native {
+        stages::packages::check_libraries(&native.binary, &native.needed, &p.libraries)?;
+    }
+    layers.extend(stages::runtime::node_layer(cx, &p)?);
+    Ok(p.count)
+}
+
+/// A registry base, pinned (by the lock with `--locked`) and pulled into the store.
+fn pull_base(
+    cx: &Context,
+    lock: Option<&Lockfile>,
+) -> Result<Option<(distill_oci::registry::Reference, Arc<Built>)>, BuildError> {
+    let plan = cx.plan;
+    let Base::Registry(r) = &plan.base else {
+        return Ok(None);
+    };
+    let pinned = match lock.filter(|_| plan.debian.locked) {
+        Some(l) => stages::base::pinned(l, r, &plan.debian.lockfile)?,
+        None => stages::base::pin(r, &plan.registry)?,
+    };
+    cx.progress.start(&format!("pulling base {pinned}"), 0);
+    let built = stages::base::pull(&pinned, cx.store, &plan.registry)?;
+    cx.progress.finish();
+    Ok(Some((pinned, Arc::new(built))))
+}
+
+/// Resolves the plan's packages and writes `distill.lock` atomically beside the config.
+pub fn write_lock(
+    plan: &Plan,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<std::path::PathBuf, BuildError> {
+    let mut lock = resolve::lock(&plan.debian, &plan.platforms, sources, progress)?;
+    if let Base::Registry(r) = &plan.base {
+        lock.base = Some(format!(
+            "docker://{}",
+            stages::base::pin(r, &plan.registry)?
+        ));
+    }
+    let path = plan.debian.lockfile.clone();
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let err = |source| BuildError::WriteLock {
+        path: path.clone(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".distill.lock.")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    std::io::Write::write_all(&mut tmp, lock.to_toml().as_bytes()).map_err(err)?;
+    tmp.persist(&path).map_err(|e| err(e.error))?;
+    Ok(path)
+}

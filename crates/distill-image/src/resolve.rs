@@ -1,0 +1,311 @@
+//! From a plan's Debian packages to a [`Lockfile`]: resolved now from the verified indexes
+//! of its suites, one universe per platform, or read from `distill.lock` with `--locked`.
+//!
+//! Native code's libraries become packages here too, through the Contents index, and family
+//! images get each package's layer: the first member of the family whose closure needs it.
+//! The official Node build of the `nodejs` members is pinned beside the packages.
+
+use std::collections::{BTreeSet, HashSet};
+
+use distill_app::elf::NativeNeeds;
+use distill_apt::debian::{DebianError, load_universe, now};
+use distill_apt::install::Progress;
+use distill_apt::packages::Package;
+use distill_apt::pin::Pin;
+use distill_apt::repo::{RepoError, Suite};
+use distill_apt::resolver::Universe;
+use distill_apt::trust::TrustError;
+use distill_core::{Arch, Platform, Release};
+
+use crate::family::node::{self, NodeError};
+use crate::lock::{LOCK_VERSION, LockError, LockedPackage, Lockfile, PlatformLock};
+use crate::plan::DebianPlan;
+use crate::sources::{Sources, suites};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ResolveError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Debian(#[from] DebianError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repo(#[from] RepoError),
+    #[error("Resolving for {platform}: {source}")]
+    Resolve {
+        platform: Platform,
+        #[diagnostic_source]
+        source: distill_apt::resolver::ResolveError,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Node(#[from] NodeError),
+    #[error("Cannot read the Contents index of {url}: {source}")]
+    #[diagnostic(help("the mirror served a damaged index; retry later, or pass --mirror URL"))]
+    Contents { url: String, source: std::io::Error },
+    #[error("{binary} needs {library}, which no Debian {release} package for {arch} ships")]
+    #[diagnostic(help("put {library} in a directory and pass it with --include-lib DIR"))]
+    NoPackageFor {
+        binary: String,
+        library: String,
+        release: String,
+        arch: Arch,
+    },
+}
+
+/// The packages a build installs: from distill.lock with `--locked`, else resolved now.
+pub fn packages_for(
+    plan: &DebianPlan,
+    platforms: &[Platform],
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Lockfile, ResolveError> {
+    if !plan.locked {
+        return lock(plan, platforms, sources, progress);
+    }
+    let path = plan.lockfile.display().to_string();
+    let text = std::fs::read_to_string(&plan.lockfile).map_err(|source| LockError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let lock = Lockfile::parse(&text, &path)?;
+    let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+    lock.check(plan.release.number(), &plan.include, &names, &path)?;
+    for p in &lock.platforms {
+        let major = p
+            .node
+            .as_ref()
+            .map(|n| n.version.split('.').next().unwrap_or(""));
+        if major != plan.node.map(|m| m.to_string()).as_deref() {
+            return Err(LockError::Mismatch {
+                path,
+                why: format!(
+                    "its Node for {} is {:?}, the config asks for {:?}",
+                    p.platform,
+                    p.node.as_ref().map(|n| &n.version),
+                    plan.node
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(lock)
+}
+
+/// Resolves the plan's packages for each platform from the verified indexes.
+pub fn lock(
+    plan: &DebianPlan,
+    platforms: &[Platform],
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Lockfile, ResolveError> {
+    let mut out = Vec::new();
+    // Nothing to resolve: no index is worth fetching.
+    let suites = if plan.include.is_empty() {
+        Vec::new()
+    } else {
+        suites(plan, sources)?
+    };
+    for platform in platforms {
+        if plan.include.is_empty() {
+            out.push(PlatformLock {
+                platform: platform.to_string(),
+                packages: Vec::new(),
+                node: None,
+                excluded: Vec::new(),
+            });
+            continue;
+        }
+        progress.start(&format!("resolving for {platform}"), 0);
+        out.push(platform_lock(plan, *platform, &suites, sources)?);
+        progress.finish();
+    }
+    let mut roots = plan.include.clone();
+    roots.sort();
+    Ok(Lockfile {
+        base: None,
+        version: LOCK_VERSION,
+        debian: plan.release.number().to_owned(),
+        roots,
+        platforms: out,
+    })
+}
+
+fn platform_lock(
+    plan: &DebianPlan,
+    platform: Platform,
+    suites: &[Suite],
+    sources: &Sources,
+) -> Result<PlatformLock, ResolveError> {
+    let arch = platform.arch;
+    let universe = load_universe(suites, arch, sources.cache, sources.fetcher, now())?;
+    let resolve = |roots: &[String]| {
+        universe
+            .resolve_excluding(roots, &plan.exclude)
+            .map_err(|source| ResolveError::Resolve { platform, source })
+    };
+    let mut resolved = resolve(&plan.include)?;
+    if let Some(native) = &plan.native {
+        let more = native_roots(
+            native,
+            &universe,
+            &resolved,
+            &suites[0],
+            plan.release,
+            arch,
+            sources,
+        )?;
+        if !more.is_empty() {
+            tracing::info!("{platform}: {} needs {}", native.binary, more.join(" "));
+            resolved = resolve(&[plan.include.clone(), more].concat())?;
+        }
+    }
+    tracing::info!(
+        "{platform}: {} packages for {:?}",
+        resolved.len(),
+        plan.include
+    );
+    // Family images layer by member: each package goes with the first member needing it.
+    let mut tiers: Vec<HashSet<&str>> = Vec::new();
+    for roots in &plan.tiers {
+        let closure = resolve_excluding(&universe, roots, &plan.exclude, platform)?;
+        tiers.push(closure.iter().map(|p| p.name.as_str()).collect());
+    }
+    let layer_of = |name: &str| {
+        let tier = tiers
+            .iter()
+            .position(|t| t.contains(name))
+            .unwrap_or(tiers.len());
+        u32::try_from(tier).unwrap_or(u32::MAX)
+    };
+    let node = match plan.node {
+        Some(major) => {
+            let registry = node::registry()?;
+            let node = node::resolve(sources.fetcher, &registry, major, arch)?;
+            tracing::info!("{platform}: node {}", node.version);
+            Some(node)
+        }
+        None => None,
+    };
+    Ok(PlatformLock {
+        platform: platform.to_string(),
+        node,
+        excluded: excluded(plan, &universe, &resolved),
+        packages: resolved
+            .iter()
+            .map(|p| LockedPackage::new(Pin::of(p, suites), layer_of(&p.name)))
+            .collect(),
+    })
+}
+
+fn resolve_excluding<'u>(
+    universe: &'u Universe,
+    roots: &[String],
+    exclude: &[String],
+    platform: Platform,
+) -> Result<Vec<&'u Package>, ResolveError> {
+    universe
+        .resolve_excluding(roots, exclude)
+        .map_err(|source| ResolveError::Resolve { platform, source })
+}
+
+/// What the exclusions kept out: the closure without them, less the one with them.
+fn excluded(plan: &DebianPlan, universe: &Universe, resolved: &[&Package]) -> Vec<String> {
+    if plan.exclude.is_empty() {
+        return Vec::new();
+    }
+    let roots: Vec<String> = plan
+        .include
+        .iter()
+        .filter(|r| !plan.exclude.contains(r))
+        .cloned()
+        .collect();
+    universe
+        .resolve(&roots)
+        .map(|all| {
+            all.iter()
+                .filter(|p| !resolved.iter().any(|r| r.name == p.name))
+                .map(|p| p.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// glibc's own libraries, which need no index when libc6 is in: most native code needs
+/// only these.
+const GLIBC: [&str; 8] = [
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "ld-linux-x86-64.so.2",
+    "ld-linux-aarch64.so.1",
+];
+
+/// The packages that provide native code's libraries, beyond those `resolved` already has:
+/// from the suite's Contents index, preferring a runtime library package (not -dev or
+/// -dbg), then the shortest name.
+fn native_roots(
+    native: &NativeNeeds,
+    universe: &Universe,
+    resolved: &[&Package],
+    suite: &Suite,
+    release: Release,
+    arch: Arch,
+    sources: &Sources,
+) -> Result<Vec<String>, ResolveError> {
+    let has_libc = resolved.iter().any(|p| p.name == "libc6");
+    let wanted: BTreeSet<String> = native
+        .needed
+        .iter()
+        .filter(|n| !(has_libc && GLIBC.contains(&n.as_str())))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = suite.release(sources.fetcher, now())?;
+    let gz = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
+    let found = distill_apt::contents::libraries(
+        flate2::read::GzDecoder::new(gz.as_slice()),
+        &wanted,
+        arch,
+    )
+    .map_err(|source| ResolveError::Contents {
+        url: format!("{}/dists/{}", suite.uri, suite.suite),
+        source,
+    })?;
+    let mut roots: Vec<String> = Vec::new();
+    for lib in &wanted {
+        let mut candidates: Vec<&String> = found
+            .get(lib)
+            .map(|c| c.iter().filter(|n| universe.get(n).is_some()).collect())
+            .unwrap_or_default();
+        if candidates
+            .iter()
+            .any(|c| resolved.iter().any(|p| &p.name == *c) || roots.contains(c))
+        {
+            continue;
+        }
+        candidates.sort_by_key(|n| (n.ends_with("-dev") || n.ends_with("-dbg"), n.len(), *n));
+        match candidates.first() {
+            Some(best) => roots.push((*best).clone()),
+            None => {
+                return Err(ResolveError::NoPackageFor {
+                    binary: native.binary.clone(),
+                    library: lib.clone(),
+                    release: release.number().into(),
+                    arch,
+                });
+            }
+        }
+    }
+    Ok(roots)
+}

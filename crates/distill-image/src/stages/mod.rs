@@ -1,0 +1,215 @@
+//! The stages of a build, one module each, in the order [`crate::assemble`] calls them:
+//!
+//! 1. [`base`] — a registry base's layers and config;
+//! 2. [`packages`] — the Debian packages, one layer per family tier (where a `.deb` becomes
+//!    a layer);
+//! 3. [`family`] — the family's files after the first tier (accounts, os-release, the CA
+//!    bundle), and its top layer (`ld.so.cache`, links, Java's trust store);
+//! 4. [`runtime`] — the official Node build;
+//! 5. [`init`] — distill-init;
+//! 6. [`app`] — an app's dependencies, per platform;
+//! 7. [`files`] — the user's files (or the app's, with what the image's programs added).
+//!
+//! Each stage is a function of the [`Context`] (and the platform) that returns the layers it
+//! adds, each with the [`Component`]s it adds, for the build's inventory. No stage calls
+//! another, nor back into the orchestrator.
+
+pub mod app;
+pub mod base;
+pub mod family;
+pub mod files;
+pub mod init;
+pub mod packages;
+pub mod runtime;
+
+use std::path::{Path, PathBuf};
+
+use distill_apt::install::Progress;
+use distill_core::Component;
+use distill_oci::image::ImageLayer;
+use distill_oci::layer::write_layer;
+use distill_oci::{BlobStore, Entry, EntryKind, FileSource};
+use sha2::{Digest as _, Sha256};
+
+use crate::plan::Plan;
+use crate::sources::Sources;
+
+/// What every stage works with.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub sources: &'a Sources<'a>,
+    pub progress: &'a dyn Progress,
+    /// The build's staging blob store, where layers are written.
+    pub store: &'a BlobStore,
+    /// Scratch space, removed when the build ends.
+    pub staging: &'a Path,
+}
+
+/// One layer a stage adds, and what it adds.
+#[derive(Debug, Clone)]
+pub struct StageLayer {
+    pub layer: ImageLayer,
+    pub components: Vec<Component>,
+}
+
+/// Why a stage failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StageError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Layer(#[from] distill_oci::LayerError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Files(#[from] distill_app::FilesError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Install(#[from] distill_apt::install::InstallError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Node(#[from] crate::family::node::NodeError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    App(#[from] distill_app::AppError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Elf(#[from] distill_app::elf::ElfError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    LdCache(#[from] crate::family::ldcache::TooLarge),
+    #[error(
+        "distill-init is built into this distill for {} only, not for {platform}",
+        host_arch()
+    )]
+    #[diagnostic(help("build for the platform distill runs on, or drop [entrypoint]"))]
+    InitArch { platform: String },
+    #[error("{binary} needs {needed}, but Debian {release} has glibc {have}")]
+    #[diagnostic(help("{}", glibc_hint()))]
+    GlibcTooNew {
+        binary: String,
+        needed: String,
+        release: String,
+        have: String,
+    },
+    #[error("{binary} needs {library}, which no package of the image provides")]
+    #[diagnostic(help("add the Debian package that ships it to [packages] include"))]
+    MissingLibrary { binary: String, library: String },
+    #[error("Cannot read CA certificate {}: {source}", path.display())]
+    #[diagnostic(help("list PEM certificate files in [certificates] extra"))]
+    CaCert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Cannot read the certificates of the ca-certificates package in {}: {source}", dir.display())]
+    #[diagnostic(help("the staging directory changed under the build; build again"))]
+    PackagedCerts {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Cannot read {}: {source}", path.display())]
+    #[diagnostic(help("check that {} is readable", path.display()))]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn glibc_hint() -> String {
+    let by_release: Vec<String> = distill_core::Release::ALL
+        .iter()
+        .map(|r| {
+            let (major, minor) = r.glibc();
+            format!("Debian {} has {major}.{minor}", r.number())
+        })
+        .collect();
+    format!(
+        "glibc by Debian release: {}. Build on a newer release (debian = \"13\"), or compile the binary against an older glibc (on the release you ship, or in its container)",
+        by_release.join(", ")
+    )
+}
+
+fn host_arch() -> String {
+    crate::init::arch().map_or("this machine".into(), |a| a.to_string())
+}
+
+impl Context<'_> {
+    /// Writes `entries` as a layer, with its history line and components.
+    pub fn layer(
+        &self,
+        entries: Vec<Entry>,
+        created_by: String,
+        components: Vec<Component>,
+    ) -> Result<StageLayer, StageError> {
+        let layer = write_layer(self.store, self.plan.compression, self.plan.epoch, entries)?;
+        Ok(StageLayer {
+            layer: ImageLayer { layer, created_by },
+            components,
+        })
+    }
+}
+
+/// A symlink entry owned by root.
+pub fn symlink(path: &str, target: &str) -> Entry {
+    Entry {
+        path: path.to_owned(),
+        kind: EntryKind::Symlink {
+            target: target.to_owned(),
+        },
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+/// A file entry of `bytes`, owned by root.
+pub fn bytes(path: &str, bytes: Vec<u8>, mode: u32) -> Entry {
+    Entry {
+        path: path.to_owned(),
+        kind: EntryKind::File(FileSource::Bytes(bytes)),
+        mode,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+/// The hex SHA-256 of a file entry's content.
+pub fn sha256_of(src: &FileSource) -> std::io::Result<String> {
+    use std::io::{Read, Seek};
+    let mut h = Sha256::new();
+    match src {
+        FileSource::Bytes(b) => h.update(b),
+        FileSource::Path { path, .. } => {
+            std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+        }
+        FileSource::Slice { path, offset, size } => {
+            let mut f = std::fs::File::open(path)?;
+            f.seek(std::io::SeekFrom::Start(*offset))?;
+            std::io::copy(&mut f.take(*size), &mut h)?;
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// One component per regular file among `entries`: `File` for the user's, `Generated` for
+/// distill's own.
+pub fn file_components(entries: &[Entry], generated: bool) -> Result<Vec<Component>, StageError> {
+    let mut out = Vec::new();
+    for e in entries {
+        let EntryKind::File(src) = &e.kind else {
+            continue;
+        };
+        let sha256 = sha256_of(src).map_err(|source| StageError::Read {
+            path: match src {
+                FileSource::Path { path, .. } | FileSource::Slice { path, .. } => path.clone(),
+                FileSource::Bytes(_) => PathBuf::from(&e.path),
+            },
+            source,
+        })?;
+        let path = format!("/{}", e.path);
+        out.push(if generated {
+            Component::Generated { path, sha256 }
+        } else {
+            Component::File { path, sha256 }
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,43 @@
+//! Copying an image from any source to any destinations: `distill push` and `distill pull`.
+
+use crate::digest::Digest;
+use crate::outputs::Outputs;
+use crate::registry::{PushReport, RegistryOptions};
+use crate::transport::{Address, SinkError, SourceError, open_source};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CopyError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sink(#[from] SinkError),
+    #[error("Cannot create a staging directory: {0}")]
+    #[diagnostic(help("set TMPDIR to a writable directory"))]
+    Staging(std::io::Error),
+}
+
+/// Copies `src` to every destination; returns the image digest and what each push did.
+pub fn copy(
+    src: &Address,
+    dests: &[Address],
+    opts: &RegistryOptions,
+    epoch: u64,
+) -> Result<(Digest, Vec<PushReport>), CopyError> {
+    let mut outputs = Outputs::open(dests, opts)?;
+    if let Address::Registry { reference } = src
+        && let Ok(r) = reference.parse::<distill_core::Reference>()
+    {
+        outputs.mount_from(&r);
+    }
+    let source = open_source(src, opts)?;
+    let staging = tempfile::Builder::new()
+        .prefix("distill-copy-")
+        .tempdir()
+        .map_err(CopyError::Staging)?;
+    let _cleanup = crate::cleanup::Registered::new(staging.path());
+    let loaded = source.load(staging.path())?;
+    let pushed = outputs.finish(&loaded.store, &loaded.built, epoch)?;
+    Ok((loaded.built.digest().clone(), pushed))
+}

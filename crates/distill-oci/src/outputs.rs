@@ -1,0 +1,59 @@
+//! Several outputs written as one: all are opened first (proving them writable, and
+//! connecting to registries, before any work) and committed only when every one was
+//! written, so one bad destination leaves none of them behind. Remote outputs are written
+//! last: a push is the one step that cannot be undone.
+
+use crate::blob::BlobStore;
+use crate::image::Built;
+use crate::registry::{PushReport, RegistryOptions};
+use crate::transport::{Address, Sink, SinkError, open_sink};
+
+pub struct Outputs(Vec<Box<dyn Sink>>);
+
+impl Outputs {
+    pub fn open(addresses: &[Address], opts: &RegistryOptions) -> Result<Self, SinkError> {
+        let mut sinks = addresses
+            .iter()
+            .map(|a| open_sink(a, opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        sinks.sort_by_key(|s| s.is_remote());
+        Ok(Self(sinks))
+    }
+
+    /// Lets pushes to `source`'s registry mount blobs from its repository.
+    pub fn mount_from(&mut self, source: &distill_core::Reference) {
+        for s in &mut self.0 {
+            s.mount_from(source);
+        }
+    }
+
+    /// Writes `built`, whose blobs are in `store`, to every output and commits them.
+    /// Returns what each push did.
+    pub fn finish(
+        mut self,
+        store: &BlobStore,
+        built: &Built,
+        epoch: u64,
+    ) -> Result<Vec<PushReport>, SinkError> {
+        for s in &mut self.0 {
+            s.write(store, built, epoch)?;
+        }
+        let mut pushed = Vec::new();
+        for s in self.0 {
+            pushed.extend(s.commit()?);
+        }
+        Ok(pushed)
+    }
+}
+
+/// Writes `built` to every address at once; see [`Outputs`].
+pub fn write_output(
+    store: &BlobStore,
+    built: &Built,
+    epoch: u64,
+    addresses: &[Address],
+) -> Result<(), SinkError> {
+    Outputs::open(addresses, &RegistryOptions::default())?
+        .finish(store, built, epoch)
+        .map(drop)
+}
