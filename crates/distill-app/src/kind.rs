@@ -7,6 +7,8 @@
 //! becomes a layer of its own ([`App::install`]), and may *finish* them with the image's own
 //! programs once the image's packages are known ([`App::finish`]; Python compiles its
 //! bytecode with the image's interpreter there).
+//!
+//! The kinds themselves are listed in [`crate::KINDS`]; this module knows none of them.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,51 @@ use distill_core::{Component, EnvVar, FamilyMember, Platform, Release};
 
 use crate::elf::NativeNeeds;
 use crate::sysroot::Sysroot;
+
+/// Why an app cannot be detected, installed or finished: its kind's own error, whatever
+/// the kind. It shows as that error, with that error's causes and hint.
+#[derive(Debug)]
+pub struct AppError(Box<dyn miette::Diagnostic + Send + Sync>);
+
+impl AppError {
+    pub fn new(e: impl miette::Diagnostic + Send + Sync + 'static) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl miette::Diagnostic for AppError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.0.diagnostic_source()
+    }
+}
+
+impl From<crate::files::FilesError> for AppError {
+    fn from(e: crate::files::FilesError) -> Self {
+        Self::new(e)
+    }
+}
+
+impl From<crate::sysroot::SysrootError> for AppError {
+    fn from(e: crate::sysroot::SysrootError) -> Self {
+        Self::new(e)
+    }
+}
 
 /// Where an app's own files go in the image.
 pub const APP_DIR: &str = "/app";
@@ -90,11 +137,7 @@ pub trait AppKind: Sync {
     /// `python`, `node`.
     fn name(&self) -> &'static str;
     /// The app in `dir`, if `dir` holds one of this kind.
-    fn detect(
-        &self,
-        dir: &Path,
-        opts: &DetectOptions,
-    ) -> Result<Option<Box<dyn App>>, crate::AppError>;
+    fn detect(&self, dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError>;
 }
 
 /// A detected app.
@@ -104,16 +147,11 @@ pub trait App: std::fmt::Debug + Send + Sync {
 
     /// The image it goes onto. With `entrypoint` given (`--entrypoint`), the app need not
     /// know how it starts.
-    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, crate::AppError>;
+    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, AppError>;
 
     /// Installs the dependencies for `target` under `work`; `cache` is distill's download
     /// cache, kept between builds.
-    fn install(
-        &self,
-        target: &Target,
-        work: &Path,
-        cache: &Path,
-    ) -> Result<Installed, crate::AppError>;
+    fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError>;
 
     /// Whether [`App::finish`] runs the image's programs, over the dependencies and a copy
     /// of the app's own files (which then goes into the image instead of the user's tree,
@@ -129,31 +167,21 @@ pub trait App: std::fmt::Debug + Send + Sync {
         _deps: &[Installed],
         _app_copy: Option<&Path>,
         _image: &Sysroot,
-    ) -> Result<(), crate::AppError> {
+    ) -> Result<(), AppError> {
         Ok(())
     }
 }
 
-/// Every kind, in the order detection tries them.
-pub static KINDS: &[&dyn AppKind] = &[&crate::python::Python, &crate::node::Node];
-
-/// The first kind that recognises `dir`.
-pub fn detect(dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, crate::AppError> {
-    for kind in KINDS {
-        if let Some(app) = kind.detect(dir, opts)? {
-            tracing::debug!("{}: detected by the {} kind", dir.display(), kind.name());
-            return Ok(Some(app));
-        }
-    }
-    Ok(None)
-}
-
 /// A copy of the app's tree under `into`, without the `exclude`d names, so that the image's
 /// programs can write beside the sources without touching the user's tree.
-pub fn copy_tree(src: &Path, into: &Path, exclude: &[String]) -> Result<(), crate::FilesError> {
+pub fn copy_tree(
+    src: &Path,
+    into: &Path,
+    exclude: &[String],
+) -> Result<(), crate::files::FilesError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| crate::FilesError::Read {
+        move |source| crate::files::FilesError::Read {
             origin: "the app".into(),
             path,
             source,

@@ -1,7 +1,7 @@
 //! distill-app: what the user brings, turned into layer entries and plans.
 //!
 //! - [`kind`]: app kinds behind one trait ([`AppKind`], [`App`]), detected in the build
-//!   context in the order of [`kind::KINDS`]: [`python`], [`node`];
+//!   context in the order of [`KINDS`]: [`python`], [`node`];
 //! - [`files`]: local files and directories (`[[files]]` in distill.toml);
 //! - [`elf`]: what a binary needs from the image; [`native`]: a binary as the context;
 //! - [`sysroot`]: the image's packages on disk, run through their own loader.
@@ -14,22 +14,23 @@ pub mod node;
 pub mod python;
 pub mod sysroot;
 
-pub use files::{FileSpec, FilesError, collect};
-pub use kind::{APP_DIR, App, AppImage, AppKind, DetectOptions, Installed, Target};
+use std::path::Path;
 
-/// Why an app cannot be detected, installed or finished.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum AppError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Python(#[from] python::PythonError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Node(#[from] node::NodeAppError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Files(#[from] FilesError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Sysroot(#[from] sysroot::SysrootError),
+pub use files::{FileSpec, FilesError, collect};
+pub use kind::{
+    APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, IGNORED, Installed, Target, copy_tree,
+};
+
+/// Every kind, in the order detection tries them. A new kind is its module and a line here.
+pub static KINDS: &[&dyn AppKind] = &[&python::Python, &node::Node];
+
+/// The app of the first kind that recognises `dir`.
+pub fn detect(dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
+    for kind in KINDS {
+        if let Some(app) = kind.detect(dir, opts)? {
+            tracing::debug!("{}: detected by the {} kind", dir.display(), kind.name());
+            return Ok(Some(app));
+        }
+    }
+    Ok(None)
 }

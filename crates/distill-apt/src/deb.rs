@@ -198,98 +198,155 @@ fn relocate_link(raw: &str, path: &str, target: &str) -> Option<String> {
     }
 }
 
-/// Extracts `deb` (package `package`); file contents go to `stage`.
-pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, DebError> {
-    let read_err = |member: &str| {
-        let (package, member) = (package.to_owned(), member.to_owned());
+/// One `.deb` being read: its path, its package's name (for messages), and its members.
+struct Deb<'a> {
+    path: &'a Path,
+    package: &'a str,
+    members: Vec<Member>,
+}
+
+impl Deb<'_> {
+    fn read_err(&self, member: &str) -> impl Fn(io::Error) -> DebError {
+        let (package, member) = (self.package.to_owned(), member.to_owned());
         move |source| DebError::Read {
-            package,
-            member,
+            package: package.clone(),
+            member: member.clone(),
             source,
         }
-    };
-    let mut file = File::open(deb).map_err(read_err(&deb.display().to_string()))?;
-    let members = read_members(&mut file, package)?;
-    let find = |prefix: &str| members.iter().find(|m| m.name.starts_with(prefix)).cloned();
-    let not_deb = |why: &str| DebError::NotADeb {
-        package: package.to_owned(),
-        why: why.to_owned(),
-    };
-    let control_m = find("control.tar").ok_or_else(|| not_deb("no control.tar member"))?;
-    let data_m = find("data.tar").ok_or_else(|| not_deb("no data.tar member"))?;
-
-    // control.tar: small, read the two files we need, bounded.
-    let section = |m: &Member| -> Result<Box<dyn Read>, DebError> {
-        let mut f = File::open(deb).map_err(read_err(&m.name))?;
-        f.seek(SeekFrom::Start(m.offset))
-            .map_err(read_err(&m.name))?;
-        decompressor(&m.name, BufReader::new(f).take(m.size))
-            .ok_or_else(|| not_deb(&format!("unknown compression of {}", m.name)))
-    };
-    let mut control = None;
-    let mut md5sums = None;
-    let mut ar = tar::Archive::new(section(&control_m)?);
-    for e in ar.entries().map_err(read_err(&control_m.name))? {
-        let mut e = e.map_err(read_err(&control_m.name))?;
-        let name = e
-            .path()
-            .map_err(read_err(&control_m.name))?
-            .to_string_lossy()
-            .into_owned();
-        let slot = match name.trim_start_matches("./") {
-            "control" => &mut control,
-            "md5sums" => &mut md5sums,
-            _ => continue,
-        };
-        let mut s = String::new();
-        e.by_ref()
-            .take(4 << 20)
-            .read_to_string(&mut s)
-            .map_err(read_err(&control_m.name))?;
-        *slot = Some(s);
     }
-    let control = control.ok_or_else(|| not_deb("no control file"))?;
 
-    std::fs::create_dir_all(stage).map_err(|source| DebError::Stage {
-        package: package.to_owned(),
-        dir: stage.to_path_buf(),
-        source,
-    })?;
-    // Every file's bytes go, one after the other, into one staging file.
-    let staged_path = stage.join("contents");
-    let mut staged =
-        io::BufWriter::new(
-            File::create(&staged_path).map_err(|source| DebError::Stage {
-                package: package.to_owned(),
-                dir: stage.to_path_buf(),
-                source,
-            })?,
-        );
-    let mut staged_len = 0u64;
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut files: HashSet<String> = HashSet::new();
-    let mut ar = tar::Archive::new(section(&data_m)?);
-    for e in ar.entries().map_err(read_err(&data_m.name))? {
-        let mut e = e.map_err(read_err(&data_m.name))?;
-        let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        let Some(path) = normalize(&raw, package)? else {
-            continue;
-        };
-        // `/bin`, `/lib`... themselves: the image's merged-/usr symlinks stand there (trixie's
-        // base-files ships them too, and moved under usr/ they would point at themselves).
-        if MERGED
-            .iter()
-            .any(|m| raw.trim_start_matches("./").trim_end_matches('/') == *m)
-        {
-            continue;
+    fn not_deb(&self, why: &str) -> DebError {
+        DebError::NotADeb {
+            package: self.package.to_owned(),
+            why: why.to_owned(),
         }
-        let h = e.header();
-        let mode = h.mode().map_err(read_err(&data_m.name))? & 0o1777;
-        let uid = h.uid().map_err(read_err(&data_m.name))?;
-        let gid = h.gid().map_err(read_err(&data_m.name))?;
+    }
+
+    fn stage_err(&self, dir: &Path) -> impl Fn(io::Error) -> DebError {
+        let (package, dir) = (self.package.to_owned(), dir.to_path_buf());
+        move |source| DebError::Stage {
+            package: package.clone(),
+            dir: dir.clone(),
+            source,
+        }
+    }
+
+    fn member(&self, prefix: &str) -> Result<Member, DebError> {
+        self.members
+            .iter()
+            .find(|m| m.name.starts_with(prefix))
+            .cloned()
+            .ok_or_else(|| self.not_deb(&format!("no {prefix} member")))
+    }
+
+    /// The decompressed bytes of a member.
+    fn section(&self, m: &Member) -> Result<Box<dyn Read>, DebError> {
+        let mut f = File::open(self.path).map_err(self.read_err(&m.name))?;
+        f.seek(SeekFrom::Start(m.offset))
+            .map_err(self.read_err(&m.name))?;
+        decompressor(&m.name, BufReader::new(f).take(m.size))
+            .ok_or_else(|| self.not_deb(&format!("unknown compression of {}", m.name)))
+    }
+
+    /// `control` and `md5sums` from control.tar: small, read with a bound.
+    fn control(&self) -> Result<(String, Option<String>), DebError> {
+        let m = self.member("control.tar")?;
+        let err = self.read_err(&m.name);
+        let (mut control, mut md5sums) = (None, None);
+        let mut ar = tar::Archive::new(self.section(&m)?);
+        for e in ar.entries().map_err(&err)? {
+            let mut e = e.map_err(&err)?;
+            let name = e.path().map_err(&err)?.to_string_lossy().into_owned();
+            let slot = match name.trim_start_matches("./") {
+                "control" => &mut control,
+                "md5sums" => &mut md5sums,
+                _ => continue,
+            };
+            let mut s = String::new();
+            e.by_ref()
+                .take(4 << 20)
+                .read_to_string(&mut s)
+                .map_err(&err)?;
+            *slot = Some(s);
+        }
+        Ok((
+            control.ok_or_else(|| self.not_deb("no control file"))?,
+            md5sums,
+        ))
+    }
+
+    /// data.tar's entries, with every file's bytes one after the other in `stage/contents`.
+    fn data(&self, stage: &Path) -> Result<Vec<Entry>, DebError> {
+        let m = self.member("data.tar")?;
+        let err = self.read_err(&m.name);
+        std::fs::create_dir_all(stage).map_err(self.stage_err(stage))?;
+        let staged_path = stage.join("contents");
+        let mut staged =
+            io::BufWriter::new(File::create(&staged_path).map_err(self.stage_err(stage))?);
+        let mut staged_len = 0u64;
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut files: HashSet<String> = HashSet::new();
+        let mut ar = tar::Archive::new(self.section(&m)?);
+        for e in ar.entries().map_err(&err)? {
+            let mut e = e.map_err(&err)?;
+            let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let Some(path) = normalize(&raw, self.package)? else {
+                continue;
+            };
+            // `/bin`, `/lib`... themselves: the image's merged-/usr symlinks stand there
+            // (trixie's base-files ships them too, and moved under usr/ they would point at
+            // themselves).
+            if MERGED
+                .iter()
+                .any(|m| raw.trim_start_matches("./").trim_end_matches('/') == *m)
+            {
+                continue;
+            }
+            let h = e.header();
+            let mode = h.mode().map_err(&err)? & 0o1777;
+            let (uid, gid) = (h.uid().map_err(&err)?, h.gid().map_err(&err)?);
+            let kind = match h.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let offset = staged_len;
+                    let size = io::copy(&mut e, &mut staged).map_err(&err)?;
+                    staged_len += size;
+                    files.insert(path.clone());
+                    EntryKind::File(FileSource::Slice {
+                        path: staged_path.clone(),
+                        offset,
+                        size,
+                    })
+                }
+                _ => self.special(&e, &raw, &path, &files)?,
+            };
+            let mode = match kind {
+                EntryKind::Symlink { .. } => 0o777,
+                _ => mode,
+            };
+            entries.push(Entry {
+                path,
+                kind,
+                mode,
+                uid,
+                gid,
+            });
+        }
+        staged.flush().map_err(self.stage_err(stage))?;
+        Ok(entries)
+    }
+
+    /// Every entry kind but a regular file: directories and links are checked, the rest
+    /// refused.
+    fn special(
+        &self,
+        e: &tar::Entry<'_, impl Read>,
+        raw: &str,
+        path: &str,
+        files: &HashSet<String>,
+    ) -> Result<EntryKind, DebError> {
         let unsafe_ = |why| DebError::Unsafe {
-            package: package.to_owned(),
-            path: raw.clone(),
+            package: self.package.to_owned(),
+            path: raw.to_owned(),
             why,
         };
         let link_target = || -> Result<String, DebError> {
@@ -297,56 +354,47 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .ok_or_else(|| unsafe_("link without a target"))
         };
-        let kind = match h.entry_type() {
+        Ok(match e.header().entry_type() {
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Symlink => {
                 let raw_target = link_target()?;
-                let target = relocate_link(&raw, &path, &raw_target)
+                let target = relocate_link(raw, path, &raw_target)
                     .ok_or_else(|| unsafe_("symlink target escapes the image root"))?;
                 EntryKind::Symlink { target }
             }
             tar::EntryType::Link => {
-                let target = normalize(&link_target()?, package)?
+                let target = normalize(&link_target()?, self.package)?
                     .ok_or_else(|| unsafe_("hard link to the root"))?;
                 if !files.contains(&target) {
                     return Err(unsafe_("hard link to a file the package does not hold"));
                 }
                 EntryKind::Hardlink { target }
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let offset = staged_len;
-                let size = io::copy(&mut e, &mut staged).map_err(read_err(&data_m.name))?;
-                staged_len += size;
-                files.insert(path.clone());
-                EntryKind::File(FileSource::Slice {
-                    path: staged_path.clone(),
-                    offset,
-                    size,
-                })
-            }
             tar::EntryType::Block | tar::EntryType::Char => return Err(unsafe_("device node")),
             tar::EntryType::Fifo => return Err(unsafe_("FIFO")),
             _ => return Err(unsafe_("unsupported tar entry type")),
-        };
-        let mode = match kind {
-            EntryKind::Symlink { .. } => 0o777,
-            _ => mode,
-        };
-        entries.push(Entry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-        });
+        })
     }
-    staged.flush().map_err(|source| DebError::Stage {
+}
+
+/// Extracts `deb` (package `package`); file contents go to `stage`.
+pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, DebError> {
+    let mut file = File::open(deb).map_err(|source| DebError::Read {
         package: package.to_owned(),
-        dir: stage.to_path_buf(),
+        member: deb.display().to_string(),
         source,
     })?;
+    let d = Deb {
+        path: deb,
+        package,
+        members: read_members(&mut file, package)?,
+    };
+    // Both members must be there before anything is staged.
+    d.member("control.tar")?;
+    d.member("data.tar")?;
+    let (control, md5sums) = d.control()?;
     Ok(Extracted {
-        entries,
+        entries: d.data(stage)?,
         control,
         md5sums,
     })

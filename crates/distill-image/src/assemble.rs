@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use distill_app::elf::NativeNeeds;
 use distill_apt::install::Progress;
 use distill_oci::image::{finish, write_image};
-use distill_oci::{BlobStore, Built, ImageSpec, Outputs, SinkError};
+use distill_oci::{BlobStore, Built, BuiltImage, ImageSpec, Outputs, SinkError};
 
 use crate::lock::Lockfile;
 use crate::plan::{Base, Plan};
@@ -69,6 +70,102 @@ fn warn_end_of_life(plan: &Plan) {
     }
 }
 
+/// What every platform shares, prepared before any platform's image.
+struct Shared {
+    /// The plan, with what an app's dependencies need from the image.
+    plan: Plan,
+    files_layer: Option<StageLayer>,
+    files: usize,
+    init_layer: Option<StageLayer>,
+    /// One per platform, when there is an app.
+    deps_layers: Vec<Option<StageLayer>>,
+    lock: Option<Lockfile>,
+    base: Option<(distill_oci::registry::Reference, Arc<Built>)>,
+}
+
+/// The user's files, distill-init, an app's dependencies, the packages and a registry base.
+fn prepare(plan: &Plan, cx: &Context) -> Result<Shared, BuildError> {
+    // Local files first: a missing one fails the build before any network work.
+    let (mut files_layer, files) = stages::files::layer(cx, &plan.files)?;
+    let init_layer = stages::init::layer(cx)?;
+    let mut plan = plan.clone();
+    // Native code an app's dependencies carry is resolved with the packages, so the
+    // dependencies are installed first.
+    let deps = match &plan.app {
+        Some(app) => Some(stages::app::install(cx, app.as_ref())?),
+        None => None,
+    };
+    if let Some(d) = &deps {
+        plan.debian.native = NativeNeeds::merge(plan.debian.native.take(), d.native.clone());
+    }
+    let cx = Context { plan: &plan, ..*cx };
+    let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
+    let lock = needs_lock
+        .then(|| resolve::packages_for(&plan.debian, &plan.platforms, cx.sources, cx.progress))
+        .transpose()?;
+    let mut deps_layers = Vec::new();
+    if let (Some(app), Some(deps)) = (&plan.app, &deps) {
+        if let Some(lock) = &lock
+            && let Some(copy) = stages::app::finish(&cx, app.as_ref(), deps, lock)?
+        {
+            files_layer = stages::files::layer(&cx, &copy)?.0;
+        }
+        deps_layers = stages::app::layers(&cx, deps)?;
+    }
+    let base = pull_base(&cx, lock.as_ref())?;
+    Ok(Shared {
+        files_layer,
+        files,
+        init_layer,
+        deps_layers,
+        lock,
+        base,
+        plan,
+    })
+}
+
+/// Platform `i`'s image: every stage, in order, then its config and manifest.
+fn platform_image(
+    cx: &Context,
+    shared: &Shared,
+    i: usize,
+    package_count: &mut usize,
+) -> Result<(BuiltImage, Vec<LayerInventory>), BuildError> {
+    let plan = cx.plan;
+    let platform = plan.platforms[i];
+    let mut layers: Vec<StageLayer> = Vec::new();
+    let mut spec = ImageSpec {
+        platform: Some(platform),
+        ..plan.image.clone()
+    };
+    if let Some((reference, built)) = &shared.base {
+        let img = stages::base::for_platform(built, platform, reference)?;
+        layers.extend(stages::base::layers(cx.store, img, reference)?);
+        spec = stages::base::merge(&spec, cx.store, img, reference, plan.variant.explicit)?;
+    }
+    if let Some(lock) = shared
+        .lock
+        .as_ref()
+        .filter(|_| !plan.debian.include.is_empty())
+    {
+        *package_count = packages(cx, lock, i, &mut layers)?;
+    }
+    stages::init::check_platform(cx, platform)?;
+    layers.extend(shared.init_layer.clone());
+    layers.extend(shared.deps_layers.get(i).cloned().flatten());
+    layers.extend(shared.files_layer.clone());
+    let image_layers: Vec<_> = layers.iter().map(|l| l.layer.clone()).collect();
+    let image = write_image(cx.store, &spec, &image_layers)?;
+    let inventory = layers
+        .into_iter()
+        .map(|l| LayerInventory {
+            created_by: l.layer.created_by,
+            components: l.components,
+        })
+        .collect();
+    Ok((image, inventory))
+}
+
 /// Builds the plan's image and writes it to every output.
 pub fn assemble(
     plan: &Plan,
@@ -84,96 +181,38 @@ pub fn assemble(
         .map_err(|source| BuildError::Staging { dir: tmp, source })?;
     let _cleanup = distill_oci::cleanup::Registered::new(staging.path());
     let store = BlobStore::create(staging.path().join("layout"))?;
-
-    // Native code an app's dependencies carry is resolved with the packages, so it is
-    // installed first; the planner's own plan is left as it was.
-    let app_deps;
-    let mut planned;
-    let mut plan = plan;
-    let cx_for = |plan| Context {
+    let cx = Context {
         plan,
         sources,
         progress,
         store: &store,
         staging: staging.path(),
     };
-    // Local files first: a missing one fails the build before any network work.
-    let (mut files_layer, files) = stages::files::layer(&cx_for(plan), &plan.files)?;
-    let init_layer = stages::init::layer(&cx_for(plan))?;
-    if let Some(app) = &plan.app {
-        let deps = stages::app::install(&cx_for(plan), app.as_ref())?;
-        planned = plan.clone();
-        planned.debian.native =
-            distill_app::elf::NativeNeeds::merge(planned.debian.native.take(), deps.native.clone());
-        app_deps = Some(deps);
-        plan = &planned;
-    } else {
-        app_deps = None;
-    }
-    let cx = cx_for(plan);
-    let needs_lock = !plan.debian.include.is_empty() || matches!(plan.base, Base::Registry(_));
-    let lock = needs_lock
-        .then(|| resolve::packages_for(&plan.debian, &plan.platforms, sources, progress))
-        .transpose()?;
-    let mut deps_layers = Vec::new();
-    if let (Some(app), Some(deps)) = (&plan.app, &app_deps) {
-        if let Some(lock) = &lock
-            && let Some(copy) = stages::app::finish(&cx, app.as_ref(), deps, lock)?
-        {
-            files_layer = stages::files::layer(&cx, &copy)?.0;
-        }
-        deps_layers = stages::app::layers(&cx, deps)?;
-    }
-    let base = pull_base(&cx, lock.as_ref())?;
-
-    let mut images = Vec::new();
-    let mut inventory = Vec::new();
-    let mut package_count = 0;
-    for (i, platform) in plan.platforms.iter().enumerate() {
-        let mut layers: Vec<StageLayer> = Vec::new();
-        let mut spec = ImageSpec {
-            platform: Some(*platform),
-            ..plan.image.clone()
-        };
-        if let Some((reference, built)) = &base {
-            let img = stages::base::for_platform(built, *platform, reference)?;
-            layers.extend(stages::base::layers(&store, img, reference)?);
-            spec = stages::base::merge(&spec, &store, img, reference, plan.variant.explicit)?;
-        }
-        if let Some(lock) = lock.as_ref().filter(|_| !plan.debian.include.is_empty()) {
-            package_count = packages(&cx, lock, i, &mut layers)?;
-        }
-        stages::init::check_platform(&cx, *platform)?;
-        layers.extend(init_layer.clone());
-        layers.extend(deps_layers.get(i).cloned().flatten());
-        layers.extend(files_layer.clone());
-        let image_layers: Vec<_> = layers.iter().map(|l| l.layer.clone()).collect();
-        images.push(write_image(&store, &spec, &image_layers)?);
-        inventory.push(
-            layers
-                .into_iter()
-                .map(|l| LayerInventory {
-                    created_by: l.layer.created_by,
-                    components: l.components,
-                })
-                .collect::<Vec<_>>(),
-        );
+    let shared = prepare(plan, &cx)?;
+    let cx = Context {
+        plan: &shared.plan,
+        ..cx
+    };
+    let (mut images, mut inventory, mut package_count) = (Vec::new(), Vec::new(), 0);
+    for i in 0..shared.plan.platforms.len() {
+        let (image, layers) = platform_image(&cx, &shared, i, &mut package_count)?;
+        images.push(image);
+        inventory.push(layers);
     }
     let built = finish(&store, images)?;
-
     progress.start("writing outputs", 0);
     let pushed = outputs.finish(&store, &built, plan.epoch)?;
     progress.finish();
+    let lock = shared.lock.as_ref();
     Ok(Report {
         excluded: lock
-            .as_ref()
             .and_then(|l| l.platforms.first())
             .map(|p| p.excluded.clone())
             .unwrap_or_default(),
-        inputs: Inputs::of(plan, lock.as_ref()),
+        inputs: Inputs::of(&shared.plan, lock),
         inventory,
         built,
-        files,
+        files: shared.files,
         packages: package_count,
         pushed,
     })

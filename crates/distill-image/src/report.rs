@@ -16,7 +16,7 @@
 
 use distill_core::Component;
 use distill_oci::Built;
-use distill_oci::registry::PushReport;
+use distill_oci::transport::PushReport;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 

@@ -14,7 +14,6 @@ use distill_apt::packages::Package;
 use distill_apt::pin::Pin;
 use distill_apt::repo::{RepoError, Suite};
 use distill_apt::resolver::Universe;
-use distill_apt::trust::TrustError;
 use distill_core::{Arch, Platform, Release};
 
 use crate::family::node::{self, NodeError};
@@ -29,7 +28,7 @@ pub enum ResolveError {
     Debian(#[from] DebianError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Trust(#[from] TrustError),
+    Sources(#[from] crate::sources::SourcesError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Repo(#[from] RepoError),

@@ -11,7 +11,6 @@ use distill_apt::repo::Suite;
 use distill_apt::trust::{HOST_DEBIAN_KEYRING, Keyring};
 
 use crate::plan::DebianPlan;
-use crate::resolve::ResolveError;
 
 /// The cache and the network.
 pub struct Sources<'a> {
@@ -38,8 +37,19 @@ impl<'a> Sources<'a> {
     }
 }
 
+/// Why the suites of a plan cannot be set up.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SourcesError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Debian(#[from] distill_apt::debian::DebianError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Trust(#[from] distill_apt::trust::TrustError),
+}
+
 /// Every suite the plan draws packages from, each with the keys it is trusted with.
-pub fn suites(plan: &DebianPlan, sources: &Sources) -> Result<Vec<Suite>, ResolveError> {
+pub fn suites(plan: &DebianPlan, sources: &Sources) -> Result<Vec<Suite>, SourcesError> {
     let mirrors = Mirrors::find(plan.mirror.as_deref(), sources.apt_dir)?;
     let keyrings = mirrors.keyrings(plan.keyring.as_deref(), sources.host_keyring)?;
     let mut out = mirrors.suites(plan.release, &keyrings);

@@ -25,8 +25,7 @@ use crate::image::{Built, BuiltImage, OciPlatform};
 use crate::layer::Layer;
 use crate::layout::{blob_path, layout_files, prepare, temp_prefix};
 use crate::media;
-use crate::registry::PushReport;
-use crate::transport::{Address, Loaded, Sink, SinkError, Source, SourceError};
+use crate::transport::{Address, Loaded, PushReport, Sink, SinkError, Source, SourceError};
 
 /// Reads an archive of either form, unpacked into the staging directory.
 pub struct ArchiveSource {
@@ -67,98 +66,132 @@ impl Source for ArchiveSource {
     }
 }
 
-/// A `docker save` archive of the legacy form, turned into an OCI image in `dir`.
-fn legacy(dir: &Path, tag: Option<&str>, label: &str) -> Result<Loaded, SourceError> {
-    let bad = |why: String| SourceError::Invalid {
-        src: label.to_owned(),
-        why,
-    };
-    let inside = |name: &str| -> Result<PathBuf, SourceError> {
-        let p = Path::new(name);
-        if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
-            return Err(bad(format!(
-                "manifest.json names `{name}` outside the archive"
-            )));
+/// A `docker save` archive of the legacy form, unpacked in `dir`.
+struct Legacy<'a> {
+    dir: &'a Path,
+    label: &'a str,
+}
+
+impl Legacy<'_> {
+    fn bad(&self, why: String) -> SourceError {
+        SourceError::Invalid {
+            src: self.label.to_owned(),
+            why,
         }
-        Ok(dir.join(p))
-    };
-    let text = fs::read(dir.join("manifest.json")).map_err(|e| bad(e.to_string()))?;
-    let entries: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("manifest.json: {e}")))?;
-    let entries = entries.as_array().cloned().unwrap_or_default();
-    let tags = |e: &serde_json::Value| -> Vec<String> {
-        e["RepoTags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let chosen: Vec<&serde_json::Value> = entries
-        .iter()
-        .filter(|e| {
+    }
+
+    /// A file `manifest.json` names, which must be inside the archive.
+    fn inside(&self, name: &str) -> Result<PathBuf, SourceError> {
+        let p = Path::new(name);
+        if name.is_empty()
+            || p.is_absolute()
+            || p.components().any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(self.bad(format!("manifest.json names `{name}` outside the archive")));
+        }
+        Ok(self.dir.join(p))
+    }
+
+    /// The entry of `manifest.json` tagged `tag`, or the only one.
+    fn entry(&self, tag: Option<&str>) -> Result<serde_json::Value, SourceError> {
+        let text = fs::read(self.dir.join("manifest.json")).map_err(|e| self.bad(e.to_string()))?;
+        let entries: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| self.bad(format!("manifest.json: {e}")))?;
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        let tags = |e: &serde_json::Value| -> Vec<String> {
+            e["RepoTags"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let tagged = |e: &&serde_json::Value| {
             tag.is_none_or(|t| {
                 tags(e)
                     .iter()
                     .any(|r| r.rsplit_once(':').is_some_and(|(_, x)| x == t))
             })
-        })
-        .collect();
-    let entry = match chosen.as_slice() {
-        [one] => *one,
-        [] => return Err(bad("manifest.json holds no matching image".into())),
-        _ => {
-            return Err(SourceError::Ambiguous {
-                src: label.to_owned(),
+        };
+        let chosen: Vec<&serde_json::Value> = entries.iter().filter(tagged).collect();
+        match chosen.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(self.bad("manifest.json holds no matching image".into())),
+            _ => Err(SourceError::Ambiguous {
+                src: self.label.to_owned(),
                 tags: entries.iter().flat_map(tags).collect::<Vec<_>>().join(", "),
-            });
+            }),
         }
-    };
-    let store = BlobStore::create(dir).map_err(|e| bad(e.to_string()))?;
-    let config_path = inside(entry["Config"].as_str().unwrap_or_default())?;
-    let config_bytes = fs::read(&config_path).map_err(|e| bad(format!("config: {e}")))?;
-    let config = store.put(&config_bytes).map_err(|e| bad(e.to_string()))?;
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("config: {e}")))?;
-    let diff_ids: Vec<&str> = cfg["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_str()).collect())
-        .unwrap_or_default();
-    let names: Vec<&str> = entry["Layers"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_str()).collect())
-        .unwrap_or_default();
-    if names.len() != diff_ids.len() {
-        return Err(bad(format!(
-            "{} layers but {} diff_ids",
-            names.len(),
-            diff_ids.len()
-        )));
     }
-    let mut layers = Vec::new();
-    for (name, diff_id) in names.iter().zip(&diff_ids) {
-        let path = inside(name)?;
-        let f = fs::File::open(&path).map_err(|e| bad(format!("{name}: {e}")))?;
-        let (digest, size) =
-            crate::digest::hash_reader(io::BufReader::new(f)).map_err(|e| bad(e.to_string()))?;
-        if digest.to_string() != *diff_id {
-            return Err(bad(format!(
-                "{name} hashes to {digest}, its config says {diff_id}"
+
+    /// Each layer file, checked against its `diff_id` and put in `store` under its digest.
+    fn layers(
+        &self,
+        store: &BlobStore,
+        names: &[&str],
+        diff_ids: &[&str],
+    ) -> Result<Vec<Layer>, SourceError> {
+        if names.len() != diff_ids.len() {
+            return Err(self.bad(format!(
+                "{} layers but {} diff_ids",
+                names.len(),
+                diff_ids.len()
             )));
         }
-        let to = store.path(&digest);
-        if !to.exists() && fs::hard_link(&path, &to).is_err() {
-            fs::copy(&path, &to).map_err(|e| bad(e.to_string()))?;
+        let mut layers = Vec::new();
+        for (name, diff_id) in names.iter().zip(diff_ids) {
+            let path = self.inside(name)?;
+            let f = fs::File::open(&path).map_err(|e| self.bad(format!("{name}: {e}")))?;
+            let (digest, size) = crate::digest::hash_reader(io::BufReader::new(f))
+                .map_err(|e| self.bad(e.to_string()))?;
+            if digest.to_string() != *diff_id {
+                return Err(self.bad(format!(
+                    "{name} hashes to {digest}, its config says {diff_id}"
+                )));
+            }
+            let to = store.path(&digest);
+            if !to.exists() && fs::hard_link(&path, &to).is_err() {
+                fs::copy(&path, &to).map_err(|e| self.bad(e.to_string()))?;
+            }
+            layers.push(Layer {
+                digest: digest.clone(),
+                size,
+                diff_id: digest,
+                media_type: media::OCI_LAYER_TAR,
+            });
         }
-        layers.push(Layer {
-            digest: digest.clone(),
-            size,
-            diff_id: digest,
-            media_type: media::OCI_LAYER_TAR,
-        });
+        Ok(layers)
     }
+}
+
+/// A `docker save` archive of the legacy form, turned into an OCI image in `dir`.
+fn legacy(dir: &Path, tag: Option<&str>, label: &str) -> Result<Loaded, SourceError> {
+    let l = Legacy { dir, label };
+    let entry = l.entry(tag)?;
+    let store = BlobStore::create(dir).map_err(|e| l.bad(e.to_string()))?;
+    let config_path = l.inside(entry["Config"].as_str().unwrap_or_default())?;
+    let config_bytes = fs::read(&config_path).map_err(|e| l.bad(format!("config: {e}")))?;
+    let config = store.put(&config_bytes).map_err(|e| l.bad(e.to_string()))?;
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&config_bytes).map_err(|e| l.bad(format!("config: {e}")))?;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (names, diff_ids) = (
+        strings(&entry["Layers"]),
+        strings(&cfg["rootfs"]["diff_ids"]),
+    );
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let diff_ids: Vec<&str> = diff_ids.iter().map(String::as_str).collect();
+    let layers = l.layers(&store, &names, &diff_ids)?;
     let descriptor = |mt: &str, d: &Digest, size: u64| serde_json::json!({"mediaType": mt, "digest": d.to_string(), "size": size});
     let manifest = serde_json::json!({
         "schemaVersion": 2,
@@ -166,8 +199,8 @@ fn legacy(dir: &Path, tag: Option<&str>, label: &str) -> Result<Loaded, SourceEr
         "config": descriptor(media::OCI_CONFIG, &config, config_bytes.len() as u64),
         "layers": layers.iter().map(|l| descriptor(l.media_type, &l.digest, l.size)).collect::<Vec<_>>(),
     });
-    let bytes = crate::canonical::to_vec(&manifest).map_err(|e| bad(e.to_string()))?;
-    let digest = store.put(&bytes).map_err(|e| bad(e.to_string()))?;
+    let bytes = crate::canonical::to_vec(&manifest).map_err(|e| l.bad(e.to_string()))?;
+    let digest = store.put(&bytes).map_err(|e| l.bad(e.to_string()))?;
     let platform = OciPlatform {
         os: cfg["os"].as_str().unwrap_or("linux").to_owned(),
         architecture: cfg["architecture"].as_str().unwrap_or("amd64").to_owned(),

@@ -2,8 +2,8 @@
 
 use crate::digest::Digest;
 use crate::outputs::Outputs;
-use crate::registry::{PushReport, RegistryOptions};
-use crate::transport::{Address, SinkError, SourceError, open_source};
+use crate::registry::RegistryOptions;
+use crate::transport::{Address, PushReport, SinkError, Source, SourceError};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CopyError {
@@ -16,6 +16,31 @@ pub enum CopyError {
     #[error("Cannot create a staging directory: {0}")]
     #[diagnostic(help("set TMPDIR to a writable directory"))]
     Staging(std::io::Error),
+}
+
+/// Opens the source at `address`.
+pub fn open_source(
+    address: &Address,
+    opts: &RegistryOptions,
+) -> Result<Box<dyn Source>, SourceError> {
+    Ok(match address {
+        Address::OciDir { path, tag } => {
+            Box::new(crate::layout::LayoutSource::new(path, tag.as_deref()))
+        }
+        Address::OciArchive { path, tag } => {
+            Box::new(crate::archive::ArchiveSource::new(path, tag.as_deref()))
+        }
+        Address::DockerArchive { path, reference } => Box::new(crate::archive::ArchiveSource::new(
+            path,
+            reference
+                .as_deref()
+                .and_then(|r| r.rsplit_once(':'))
+                .map(|(_, t)| t),
+        )),
+        Address::Registry { reference } => {
+            Box::new(crate::registry::RegistrySource::new(reference, opts)?)
+        }
+    })
 }
 
 /// Copies `src` to every destination; returns the image digest and what each push did.

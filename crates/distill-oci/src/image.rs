@@ -219,15 +219,8 @@ fn spec_err(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> ImageE
     move |source| ImageError::Spec { what, source }
 }
 
-/// Writes the config and manifest of one platform image into `store`.
-pub fn write_image(
-    store: &BlobStore,
-    spec: &ImageSpec,
-    layers: &[ImageLayer],
-) -> Result<BuiltImage, ImageError> {
-    let platform = OciPlatform::from(spec.platform.unwrap_or_else(Platform::host));
-    let created = rfc3339(spec.created).ok_or(ImageError::Created(spec.created))?;
-
+/// The runtime part of an image config (`config` in image-spec `config.md`).
+fn runtime_config(spec: &ImageSpec) -> Result<oci_spec::image::Config, ImageError> {
     let mut cfg = ConfigBuilder::default();
     if let Some(v) = &spec.entrypoint {
         cfg = cfg.entrypoint(v.clone());
@@ -258,8 +251,18 @@ pub fn write_image(
     if let Some(v) = &spec.stop_signal {
         cfg = cfg.stop_signal(v.clone());
     }
-    let cfg = cfg.build().map_err(spec_err("config"))?;
+    cfg.build().map_err(spec_err("config"))
+}
 
+/// Writes the config and manifest of one platform image into `store`.
+pub fn write_image(
+    store: &BlobStore,
+    spec: &ImageSpec,
+    layers: &[ImageLayer],
+) -> Result<BuiltImage, ImageError> {
+    let platform = OciPlatform::from(spec.platform.unwrap_or_else(Platform::host));
+    let created = rfc3339(spec.created).ok_or(ImageError::Created(spec.created))?;
+    let cfg = runtime_config(spec)?;
     let history = layers
         .iter()
         .map(|l| {

@@ -17,8 +17,7 @@ use crate::canonical;
 use crate::digest::Digest;
 use crate::image::{Built, root_descriptor};
 use crate::media;
-use crate::registry::PushReport;
-use crate::transport::{Address, Loaded, Sink, SinkError, Source, SourceError};
+use crate::transport::{Address, Loaded, PushReport, Sink, SinkError, Source, SourceError};
 
 /// Reads a layout directory in place.
 pub struct LayoutSource {

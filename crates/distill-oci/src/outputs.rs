@@ -5,8 +5,20 @@
 
 use crate::blob::BlobStore;
 use crate::image::Built;
-use crate::registry::{PushReport, RegistryOptions};
-use crate::transport::{Address, Sink, SinkError, open_sink};
+use crate::registry::RegistryOptions;
+use crate::transport::{Address, PushReport, Sink, SinkError};
+
+/// Opens the sink at `address`: proves it writable, or connects to the registry, before any
+/// work is done.
+pub fn open_sink(address: &Address, opts: &RegistryOptions) -> Result<Box<dyn Sink>, SinkError> {
+    Ok(match address {
+        Address::OciDir { .. } => Box::new(crate::layout::LayoutSink::open(address)?),
+        Address::OciArchive { .. } | Address::DockerArchive { .. } => {
+            Box::new(crate::archive::ArchiveSink::open(address)?)
+        }
+        Address::Registry { .. } => Box::new(crate::registry::RegistrySink::open(address, opts)?),
+    })
+}
 
 pub struct Outputs(Vec<Box<dyn Sink>>);
 

@@ -6,7 +6,7 @@ use crate::digest::Digest;
 use crate::image::{Built, BuiltImage, OciPlatform};
 use crate::layer::Layer;
 use crate::media;
-use crate::registry::TransferError;
+use crate::registry::error::TransferError;
 
 pub(crate) fn invalid(
     what: &'static str,

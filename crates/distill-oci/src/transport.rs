@@ -5,8 +5,8 @@
 //! `docker-archive:FILE[:NAME[:TAG]]` ([`crate::archive`]), and `docker://HOST/REPO:TAG`
 //! ([`crate::registry`]). As in skopeo, the path ends at the first `:` after the transport,
 //! so paths cannot contain a colon. One [`Address`] names either end of a copy; what reads
-//! and what writes are the transports' own types, opened by [`open_source`] and
-//! [`open_sink`].
+//! and what writes are the transports' own types, opened by [`crate::copy::open_source`] and
+//! [`crate::outputs::open_sink`]. This module knows no transport.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,6 @@ use std::str::FromStr;
 
 use crate::blob::BlobStore;
 use crate::image::Built;
-use crate::registry::{PushReport, RegistryOptions};
 
 /// An image's address in a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,41 +206,14 @@ pub trait Sink {
     fn commit(self: Box<Self>) -> Result<Option<PushReport>, SinkError>;
 }
 
-/// Opens the source at `address`.
-pub fn open_source(
-    address: &Address,
-    opts: &RegistryOptions,
-) -> Result<Box<dyn Source>, SourceError> {
-    Ok(match address {
-        Address::OciDir { path, tag } => {
-            Box::new(crate::layout::LayoutSource::new(path, tag.as_deref()))
-        }
-        Address::OciArchive { path, tag } => {
-            Box::new(crate::archive::ArchiveSource::new(path, tag.as_deref()))
-        }
-        Address::DockerArchive { path, reference } => Box::new(crate::archive::ArchiveSource::new(
-            path,
-            reference
-                .as_deref()
-                .and_then(|r| r.rsplit_once(':'))
-                .map(|(_, t)| t),
-        )),
-        Address::Registry { reference } => {
-            Box::new(crate::registry::RegistrySource::new(reference, opts)?)
-        }
-    })
-}
-
-/// Opens the sink at `address`: proves it writable, or connects to the registry, before any
-/// work is done.
-pub fn open_sink(address: &Address, opts: &RegistryOptions) -> Result<Box<dyn Sink>, SinkError> {
-    Ok(match address {
-        Address::OciDir { .. } => Box::new(crate::layout::LayoutSink::open(address)?),
-        Address::OciArchive { .. } | Address::DockerArchive { .. } => {
-            Box::new(crate::archive::ArchiveSink::open(address)?)
-        }
-        Address::Registry { .. } => Box::new(crate::registry::RegistrySink::open(address, opts)?),
-    })
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PushReport {
+    pub digest: String,
+    pub blobs_uploaded: usize,
+    pub blobs_present: usize,
+    pub blobs_mounted: usize,
+    pub bytes_sent: u64,
 }
 
 /// Why an image cannot be read.
@@ -259,7 +231,7 @@ pub enum SourceError {
     Transfer {
         src: String,
         #[diagnostic_source]
-        source: crate::registry::TransferError,
+        source: crate::registry::error::TransferError,
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -297,13 +269,13 @@ pub enum SinkError {
     Push {
         dest: String,
         #[diagnostic_source]
-        source: crate::registry::TransferError,
+        source: crate::registry::error::TransferError,
     },
     #[error("Cannot reach the registry of {dest}: {source}")]
     Connect {
         dest: String,
         #[diagnostic_source]
-        source: crate::registry::RegistryError,
+        source: crate::registry::client::RegistryError,
     },
     #[error(transparent)]
     #[diagnostic(transparent)]

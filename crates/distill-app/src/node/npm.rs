@@ -11,7 +11,7 @@ use std::process::Command;
 
 use distill_core::{Component, Platform};
 
-use super::{NodeApp, NodeAppError, read_json};
+use super::types::{NodeApp, NodeAppError, read_json};
 use crate::elf::NativeNeeds;
 use crate::kind::{APP_DIR, Installed};
 

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::PythonError;
+use super::types::PythonError;
 use crate::sysroot::Sysroot;
 
 /// The image's Python, ready to compile.

@@ -17,8 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::types::{Deps, PythonApp, PythonError};
 use super::wheels::{self, Tags};
-use super::{Deps, PythonApp, PythonError};
 use crate::elf::NativeNeeds;
 use crate::kind::{Installed, Target};
 

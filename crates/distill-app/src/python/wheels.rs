@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use distill_core::{Arch, Component, Release};
 
-use super::PythonError;
+use super::types::PythonError;
 
 /// The image's interpreter and platform, as an installer must target them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

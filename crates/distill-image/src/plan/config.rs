@@ -9,7 +9,8 @@ use distill_oci::Compression;
 use toml::Spanned;
 
 use super::checks::{self, Checker, beside};
-use super::{Base, DebianPlan, Options, PlanError, RepositoryPlan, Request, Variant};
+use super::finish::platforms;
+use super::types::{Base, DebianPlan, Options, PlanError, RepositoryPlan, Request, Variant};
 use crate::config::{Config, ConfigError, ImageSection, Source};
 
 /// Reads the config at `path` and validates it.
@@ -18,17 +19,6 @@ pub fn load(path: &Path, opts: &Options) -> Result<Request, PlanError> {
     let mut req = request(config, &source, opts)?;
     req.config = Some(path.to_path_buf());
     Ok(req)
-}
-
-/// The platforms asked for, each once, or the host's.
-pub fn platforms(asked: Option<Vec<Platform>>) -> Vec<Platform> {
-    let mut out: Vec<Platform> = Vec::new();
-    for p in asked.unwrap_or_else(|| vec![Platform::host()]) {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn base(c: &Checker, img: &ImageSection) -> Result<Base, ConfigError> {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use distill_app::{APP_DIR, DetectOptions, FileSpec};
 use distill_core::{EnvVar, Platform, Release};
 
-use super::{Base, Options, Plan, PlanError, Request, finish};
+use super::finish::{finish, platforms};
+use super::types::{Base, Options, Plan, PlanError, Request};
 
 /// The plan for the app in `opts.context`, if one of the kinds recognises it.
 pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
@@ -20,7 +21,7 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
     let detect = DetectOptions {
         use_node_modules: opts.use_node_modules,
     };
-    let Some(app) = distill_app::kind::detect(dir, &detect)? else {
+    let Some(app) = distill_app::detect(dir, &detect)? else {
         return Ok(None);
     };
     let image = app.image(opts.entrypoint.as_deref())?;
@@ -83,7 +84,7 @@ pub fn native(opts: &Options) -> Result<Plan, PlanError> {
                     platform: p.to_string(),
                 });
             }
-            super::config::platforms(Some(ps.clone()))
+            platforms(Some(ps.clone()))
         }
         None => vec![Platform::linux(native.arch)],
     };

@@ -11,7 +11,6 @@
 //! - Secrets never enter an error or a log line: messages carry URLs, statuses and the
 //!   registry's error codes, never headers.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -22,6 +21,7 @@ use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 
 use super::auth::{self, Credential, CredentialError};
+use super::challenge::{Challenge, challenge_error, parse_challenge, registry_errors};
 use crate::digest::Digest;
 use crate::net::error_chain;
 use distill_core::Reference;
@@ -116,93 +116,6 @@ impl RegistryError {
     }
 }
 
-/// The `errors` of a registry's JSON error body, as `CODE: message`.
-fn registry_errors(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let parts: Vec<String> = v["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e["code"].as_str().unwrap_or("?"),
-                        e["message"].as_str().unwrap_or("")
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    parts.join("; ")
-}
-
-/// The `error_description` (or `error`) parameter of a Bearer challenge (RFC 6750 §3).
-fn challenge_error(h: &str) -> Option<String> {
-    let param = |name: &str| {
-        let start = h.find(&format!("{name}=\""))? + name.len() + 2;
-        let end = h[start..].find('"')?;
-        Some(h[start..start + end].to_owned())
-    };
-    param("error_description").or_else(|| param("error"))
-}
-
-/// One `WWW-Authenticate` challenge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Challenge {
-    Basic,
-    Bearer {
-        realm: String,
-        service: Option<String>,
-        scope: Option<String>,
-    },
-}
-
-fn parse_challenge(h: &str) -> Option<Challenge> {
-    let (scheme, params) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
-    if scheme.eq_ignore_ascii_case("basic") {
-        return Some(Challenge::Basic);
-    }
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    let mut scope = None;
-    // key="value" pairs; values may hold commas (scopes do), so split on `",`.
-    let mut rest = params.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let after = after.trim_start();
-        let (value, next) = if let Some(v) = after.strip_prefix('"') {
-            let end = v.find('"')?;
-            (
-                &v[..end],
-                v[end + 1..]
-                    .trim_start()
-                    .trim_start_matches(',')
-                    .trim_start(),
-            )
-        } else {
-            match after.split_once(',') {
-                Some((v, n)) => (v, n.trim_start()),
-                None => (after, ""),
-            }
-        };
-        match key.trim() {
-            "realm" => realm = Some(value.to_owned()),
-            "service" => service = Some(value.to_owned()),
-            "scope" => scope = Some(value.to_owned()),
-            _ => {}
-        }
-        rest = next;
-    }
-    Some(Challenge::Bearer {
-        realm: realm?,
-        service,
-        scope,
-    })
-}
-
 /// A connection to one registry for one repository.
 pub struct Client {
     http: Http,
@@ -213,7 +126,7 @@ pub struct Client {
     /// The `Authorization` header that worked last, reused until rejected.
     authorization: Mutex<Option<String>>,
     /// Blob bytes handed to the network, failed attempts included.
-    sent: Arc<AtomicU64>,
+    pub(super) sent: Arc<AtomicU64>,
     chunk_size: u64,
 }
 
@@ -306,11 +219,11 @@ impl Client {
         self.sent.load(Ordering::SeqCst)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}/v2/{}/{path}", self.base, self.reference.repository)
     }
 
-    fn absolute(&self, location: &str) -> String {
+    pub(super) fn absolute(&self, location: &str) -> String {
         if location.starts_with("http://") || location.starts_with("https://") {
             location.to_owned()
         } else {
@@ -319,7 +232,7 @@ impl Client {
     }
 
     /// Sends a request built by `make`, answering one auth challenge if the registry asks.
-    fn send(
+    pub(super) fn send(
         &self,
         method: Method,
         url: &str,
@@ -374,7 +287,7 @@ impl Client {
         self.check(resp, &method, url)
     }
 
-    fn unauthorized(&self, why: String) -> RegistryError {
+    pub(super) fn unauthorized(&self, why: String) -> RegistryError {
         RegistryError::Unauthorized {
             registry: self.reference.host.clone(),
             repository: self.reference.repository.clone(),
@@ -387,7 +300,12 @@ impl Client {
     }
 
     /// Turns 403 and other failures into errors; passes success and 404 through.
-    fn check(&self, resp: Response, method: &Method, url: &str) -> Result<Response, RegistryError> {
+    pub(super) fn check(
+        &self,
+        resp: Response,
+        method: &Method,
+        url: &str,
+    ) -> Result<Response, RegistryError> {
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_FOUND || status.is_redirection() {
             return Ok(resp);
@@ -409,7 +327,7 @@ impl Client {
     }
 
     /// The `Authorization` header that answers `challenge`.
-    fn authorize(&self, challenge: &Challenge) -> Result<String, RegistryError> {
+    pub(super) fn authorize(&self, challenge: &Challenge) -> Result<String, RegistryError> {
         match challenge {
             Challenge::Basic => self
                 .credential
@@ -461,152 +379,6 @@ impl Client {
                 Ok(format!("Bearer {token}"))
             }
         }
-    }
-
-    /// Whether the repository already has the blob.
-    pub fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
-        let url = self.url(&format!("blobs/{digest}"));
-        let resp = self.send(Method::HEAD, &url, &|rb| rb)?;
-        Ok(resp.status().is_success())
-    }
-
-    /// Mounts a blob from another repository of the same registry; `false` if the registry
-    /// declined (the caller then uploads).
-    pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
-        let url = self.url("blobs/uploads/");
-        let resp = self.send(Method::POST, &url, &|rb| {
-            rb.query(&[("mount", digest.to_string().as_str()), ("from", from)])
-                .header(reqwest::header::CONTENT_LENGTH, 0)
-        })?;
-        Ok(resp.status() == StatusCode::CREATED)
-    }
-
-    fn start_upload(&self) -> Result<String, RegistryError> {
-        let url = self.url("blobs/uploads/");
-        let resp = self.send(Method::POST, &url, &|rb| {
-            rb.header(reqwest::header::CONTENT_LENGTH, 0)
-        })?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(RegistryError::Protocol {
-                url,
-                why: format!("upload start answered {}", resp.status()),
-            });
-        }
-        self.location(&resp, &url)
-    }
-
-    fn location(&self, resp: &Response, url: &str) -> Result<String, RegistryError> {
-        resp.headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(|l| self.absolute(l))
-            .ok_or_else(|| RegistryError::Protocol {
-                url: url.to_owned(),
-                why: "no Location header".into(),
-            })
-    }
-
-    /// Uploads a blob of `size` bytes, read from `open(offset)`: in one streamed PUT when it
-    /// is at most `chunk` bytes, else in streamed PATCH chunks of `chunk` bytes and a
-    /// closing PUT.
-    pub fn upload_blob(
-        &self,
-        digest: &Digest,
-        size: u64,
-        chunk: u64,
-        open: &dyn Fn(u64) -> std::io::Result<Box<dyn Read + Send>>,
-    ) -> Result<(), RegistryError> {
-        let local = |e: std::io::Error| RegistryError::Local {
-            digest: digest.to_string(),
-            why: e.to_string(),
-        };
-        let mut location = self.start_upload()?;
-        let with_digest = |loc: &str| {
-            let sep = if loc.contains('?') { '&' } else { '?' };
-            format!("{loc}{sep}digest={digest}")
-        };
-        // A body can be sent once; `send` asks for it again only after an auth challenge,
-        // which the upload start above has already answered.
-        let body = |offset: u64, n: u64| -> Result<reqwest::blocking::Body, RegistryError> {
-            let r = open(offset).map_err(local)?;
-            Ok(reqwest::blocking::Body::sized(
-                Counting::new(Box::new(r.take(n)), self.sent.clone()),
-                n,
-            ))
-        };
-        if size <= chunk {
-            let url = with_digest(&location);
-            let b = Mutex::new(Some(body(0, size)?));
-            let resp = self.send(Method::PUT, &url, &|rb| {
-                let rb = rb.header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
-                match b.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    Some(b) => rb.body(b),
-                    None => rb.body(Vec::new()),
-                }
-            })?;
-            return self.expect_created(resp, &url, digest, "blob");
-        }
-        let mut offset = 0u64;
-        while offset < size {
-            let n = chunk.min(size - offset);
-            let url = location.clone();
-            let b = Mutex::new(Some(body(offset, n)?));
-            let resp = self.send(Method::PATCH, &url, &|rb| {
-                let rb = rb
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .header(
-                        reqwest::header::CONTENT_RANGE,
-                        format!("{}-{}", offset, offset + n - 1),
-                    );
-                match b.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    Some(b) => rb.body(b),
-                    None => rb.body(Vec::new()),
-                }
-            })?;
-            if resp.status() != StatusCode::ACCEPTED {
-                return Err(RegistryError::Protocol {
-                    url,
-                    why: format!("chunk upload answered {}", resp.status()),
-                });
-            }
-            location = self.location(&resp, &location)?;
-            offset += n;
-        }
-        let url = with_digest(&location);
-        let resp = self.send(Method::PUT, &url, &|rb| {
-            rb.header(reqwest::header::CONTENT_LENGTH, 0)
-        })?;
-        self.expect_created(resp, &url, digest, "blob")
-    }
-
-    /// Checks a finished upload: 201, and the digest the registry computed, if it says.
-    fn expect_created(
-        &self,
-        resp: Response,
-        url: &str,
-        digest: &Digest,
-        what: &'static str,
-    ) -> Result<(), RegistryError> {
-        if resp.status() != StatusCode::CREATED {
-            return Err(RegistryError::Protocol {
-                url: url.to_owned(),
-                why: format!("{what} upload answered {}", resp.status()),
-            });
-        }
-        if let Some(d) = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|h| h.to_str().ok())
-            && d != digest.to_string()
-        {
-            return Err(RegistryError::DigestMismatch {
-                what,
-                url: url.to_owned(),
-                expected: digest.to_string(),
-                actual: d.to_owned(),
-            });
-        }
-        Ok(())
     }
 
     /// PUTs a manifest or index under `target` (a tag or its digest), as these exact bytes.
@@ -667,100 +439,5 @@ impl Client {
             });
         }
         Ok((bytes.to_vec(), media_type, digest))
-    }
-
-    /// Streams a blob into `out`, verifying its digest.
-    pub fn get_blob(
-        &self,
-        digest: &Digest,
-        out: &mut dyn std::io::Write,
-    ) -> Result<u64, RegistryError> {
-        let url = self.url(&format!("blobs/{digest}"));
-        let mut resp = self.send(Method::GET, &url, &|rb| rb)?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Err(RegistryError::Status {
-                method: "GET".into(),
-                url,
-                status: 404,
-                why: "no such blob".into(),
-            });
-        }
-        let mut w = crate::digest::HashingWriter::new(out);
-        std::io::copy(&mut resp, &mut w).map_err(|e| RegistryError::Transport {
-            url: url.clone(),
-            why: e.to_string(),
-        })?;
-        let (_, actual, n) = w.finish();
-        if &actual != digest {
-            return Err(RegistryError::DigestMismatch {
-                what: "blob",
-                url,
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        Ok(n)
-    }
-}
-
-/// Counts the bytes a request body hands to the network.
-struct Counting {
-    inner: Box<dyn Read + Send>,
-    sent: Arc<AtomicU64>,
-}
-
-impl Counting {
-    fn new(inner: Box<dyn Read + Send>, sent: Arc<AtomicU64>) -> Self {
-        Self { inner, sent }
-    }
-}
-
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sent.fetch_add(n as u64, Ordering::SeqCst);
-        Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn challenges_parse_with_commas_inside_scopes() {
-        assert_eq!(
-            parse_challenge("Basic realm=\"Registry\""),
-            Some(Challenge::Basic)
-        );
-        assert_eq!(
-            parse_challenge(
-                "Bearer realm=\"https://auth.invalid/token\",service=\"reg\",scope=\"repository:a/b:pull,push\""
-            ),
-            Some(Challenge::Bearer {
-                realm: "https://auth.invalid/token".into(),
-                service: Some("reg".into()),
-                scope: Some("repository:a/b:pull,push".into()),
-            })
-        );
-        assert_eq!(parse_challenge("Negotiate"), None);
-        assert_eq!(
-            challenge_error(
-                "Bearer realm=\"r\",error=\"invalid_token\",error_description=\"token expired\""
-            )
-            .as_deref(),
-            Some("token expired")
-        );
-        assert_eq!(parse_challenge("Bearer service=\"x\""), None);
-    }
-
-    #[test]
-    fn registry_error_bodies_become_short_text() {
-        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#;
-        assert_eq!(
-            registry_errors(body),
-            "UNAUTHORIZED: authentication required"
-        );
-        assert_eq!(registry_errors("<html>"), "");
     }
 }

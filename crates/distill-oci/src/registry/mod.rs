@@ -7,54 +7,32 @@
 //! manifest is one unit of retry with backoff on connection errors and 5xx answers.
 
 pub mod auth;
+mod blobs;
+mod challenge;
 pub mod client;
+pub mod error;
 
 use backon::BlockingRetryable;
 
 pub use client::{Client, RegistryError, RegistryOptions};
 pub use distill_core::{Reference, ReferenceError};
+pub use error::TransferError;
 
-use crate::blob::{BlobStore, BlobStoreError};
+use crate::blob::BlobStore;
 use crate::digest::Digest;
 use crate::image::Built;
 use crate::media;
 use crate::read::{built_from_store, descriptor, invalid, json_of};
-use crate::transport::{Address, Loaded, Sink, SinkError, Source, SourceError};
+use crate::transport::{Address, Loaded, PushReport, Sink, SinkError, Source, SourceError};
 
 /// Blobs larger than this go up in chunks of this size, unless `--chunk-size` says otherwise.
 pub const CHUNK: u64 = 64 << 20;
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum TransferError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Registry(#[from] RegistryError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Blob(#[from] BlobStoreError),
-    #[error("Image {what} {digest} is not valid: {why}")]
-    Invalid {
-        what: &'static str,
-        digest: String,
-        why: String,
-    },
-}
 
 fn retry<T>(what: &str, f: impl FnMut() -> Result<T, RegistryError>) -> Result<T, RegistryError> {
     f.retry(crate::net::backoff())
         .when(RegistryError::transient)
         .notify(|e, d| tracing::warn!("{what}: retrying in {d:?}: {e}"))
         .call()
-}
-
-/// What a push did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PushReport {
-    pub digest: String,
-    pub blobs_uploaded: usize,
-    pub blobs_present: usize,
-    pub blobs_mounted: usize,
-    pub bytes_sent: u64,
 }
 
 /// Pushes `built`, whose blobs are in `store`, to the client's repository, tagged with the

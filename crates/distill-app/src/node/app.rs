@@ -1,0 +1,196 @@
+//! The Node kind: detection, the Node major, the image it goes onto, and its install.
+
+use std::path::Path;
+
+use distill_core::{EnvVar, FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, NODE_MAJORS, Release};
+
+use super::npm;
+use super::types::{NodeApp, NodeAppError, read_json};
+use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Installed, Target};
+
+/// The Node kind.
+pub struct Node;
+
+/// The release the `nodejs` members of detected apps are built on.
+pub const RELEASE: Release = Release::Trixie;
+
+impl AppKind for Node {
+    fn name(&self) -> &'static str {
+        "node"
+    }
+
+    fn detect(&self, dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
+        Ok(detect(dir)?.map(|app| {
+            Box::new(NodeApp {
+                use_existing: opts.use_node_modules,
+                ..app
+            }) as Box<dyn App>
+        }))
+    }
+}
+
+impl App for NodeApp {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, AppError> {
+        let major = self.major()?;
+        let entrypoint = match entrypoint {
+            Some(e) => e.to_vec(),
+            None => self.entrypoint(NODE_BINARY, APP_DIR)?,
+        };
+        Ok(AppImage {
+            member: FamilyMember::Nodejs(major),
+            release: RELEASE,
+            env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),
+            entrypoint,
+            summary: format!("a Node app (package.json) for Node {major}"),
+        })
+    }
+
+    fn install(&self, target: &Target, work: &Path, _cache: &Path) -> Result<Installed, AppError> {
+        Ok(npm::install(self, target.platform, work)?)
+    }
+}
+
+/// A Node app in `dir`, if it is one.
+pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
+    let manifest = dir.join("package.json");
+    if !manifest.is_file() {
+        return Ok(None);
+    }
+    let package = read_json(&manifest)?;
+    let from_start = package["scripts"]["start"].as_str().and_then(|s| {
+        let mut words = s.split_whitespace();
+        (words.next() == Some("node"))
+            .then(|| words.next())
+            .flatten()
+            .filter(|f| !f.starts_with('-'))
+            .map(str::to_owned)
+    });
+    let start = from_start
+        .or_else(|| package["main"].as_str().map(str::to_owned))
+        .or_else(|| {
+            dir.join("index.js")
+                .is_file()
+                .then(|| "index.js".to_owned())
+        })
+        .map(|f| f.trim_start_matches("./").to_owned());
+    Ok(Some(NodeApp {
+        dir: dir.to_path_buf(),
+        engines: package["engines"]["node"].as_str().map(str::to_owned),
+        package,
+        start,
+        use_existing: false,
+    }))
+}
+
+/// The newest family major that `range` (an npm semver range) allows. Handles what
+/// `engines.node` is written as: `>=N`, `^N`, `~N`, `N`, `N.x`, `>=N <M`, and `||` of those.
+pub fn major_for(range: &str) -> Option<u8> {
+    let allows = |major: u8, part: &str| -> bool {
+        let m = u32::from(major);
+        part.split_whitespace().all(|cond| {
+            let num = |s: &str| {
+                s.trim_start_matches('v')
+                    .split('.')
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            };
+            if let Some(v) = cond.strip_prefix(">=") {
+                num(v).is_some_and(|v| m >= v)
+            } else if let Some(v) = cond.strip_prefix('>') {
+                // `>24` allows 24.1, so a major above or equal, unless `>24.x`-style exact.
+                num(v).is_some_and(|v| m >= v)
+            } else if let Some(v) = cond.strip_prefix("<=") {
+                num(v).is_some_and(|v| m <= v)
+            } else if let Some(v) = cond.strip_prefix('<') {
+                num(v).is_some_and(|v| m < v)
+            } else if let Some(v) = cond.strip_prefix('^').or_else(|| cond.strip_prefix('~')) {
+                num(v).is_some_and(|v| m == v)
+            } else if cond == "*" || cond == "x" {
+                true
+            } else {
+                num(cond.trim_start_matches('=')).is_some_and(|v| m == v)
+            }
+        })
+    };
+    NODE_MAJORS
+        .iter()
+        .rev()
+        .copied()
+        .find(|&m| range.split("||").any(|part| allows(m, part.trim())))
+}
+
+impl NodeApp {
+    /// The Node major for the image: `engines.node`'s newest allowed, else the default.
+    pub fn major(&self) -> Result<u8, NodeAppError> {
+        match &self.engines {
+            None => Ok(NODE_DEFAULT_MAJOR),
+            Some(r) => major_for(r).ok_or_else(|| NodeAppError::Engines {
+                path: self.dir.join("package.json"),
+                range: r.clone(),
+            }),
+        }
+    }
+
+    pub fn entrypoint(&self, node: &str, app_dir: &str) -> Result<Vec<String>, NodeAppError> {
+        let start = self
+            .start
+            .as_ref()
+            .filter(|s| self.dir.join(s).is_file())
+            .ok_or_else(|| NodeAppError::NoEntrypoint {
+                dir: self.dir.clone(),
+            })?;
+        Ok(vec![node.to_owned(), format!("{app_dir}/{start}")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distill_core::{Arch, Platform};
+
+    #[test]
+    fn engines_ranges() {
+        assert_eq!(major_for(">=18"), Some(26));
+        assert_eq!(major_for("^22"), Some(22));
+        assert_eq!(major_for("22.x"), Some(22));
+        assert_eq!(major_for("~24.1.0"), Some(24));
+        assert_eq!(major_for(">=20 <25"), Some(24));
+        assert_eq!(major_for("^20 || ^22"), Some(22));
+        assert_eq!(major_for("18"), None);
+        assert_eq!(major_for("*"), Some(26));
+    }
+
+    #[test]
+    fn start_main_and_index() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(detect(d.path()).unwrap().is_none());
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"main": "lib/x.js", "scripts": {"start": "node ./server.js --port 1"}}"#,
+        )
+        .unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        assert_eq!(app.start.as_deref(), Some("server.js"));
+        assert!(app.entrypoint(NODE_BINARY, "/app").is_err(), "no server.js");
+        std::fs::write(d.path().join("server.js"), "").unwrap();
+        assert_eq!(
+            app.entrypoint(NODE_BINARY, "/app").unwrap(),
+            ["/nodejs/bin/node", "/app/server.js"]
+        );
+        assert_eq!(app.major().unwrap(), NODE_DEFAULT_MAJOR);
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"scripts": {"start": "nodemon x.js"}, "engines": {"node": "16"}}"#,
+        )
+        .unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        assert_eq!(app.start, None);
+        assert!(app.major().is_err());
+        let err = npm::install(&app, Platform::linux(Arch::Amd64), d.path()).unwrap_err();
+        assert!(matches!(err, NodeAppError::NoLock { .. }));
+    }
+}

@@ -1,0 +1,249 @@
+//! The Python kind: detection, the image it goes onto, and its install and finish.
+
+use std::path::Path;
+
+use distill_core::{EnvVar, FamilyMember, Release};
+
+use super::types::{Deps, PythonApp, PythonError, Start};
+use super::{bytecode, uv};
+use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Installed, Target};
+use crate::sysroot::Sysroot;
+
+/// The Python kind.
+pub struct Python;
+
+impl AppKind for Python {
+    fn name(&self) -> &'static str {
+        "python"
+    }
+
+    /// A Python app, unless the only Python in a Node app is a loose script.
+    fn detect(&self, dir: &Path, _opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
+        let Some(app) = detect(dir)? else {
+            return Ok(None);
+        };
+        if app.deps.is_none() && dir.join("package.json").is_file() {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(app)))
+    }
+}
+
+/// The Python release the image's interpreter is: Debian 13's.
+pub const RELEASE: Release = Release::Trixie;
+
+impl App for PythonApp {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, AppError> {
+        let (major, minor) = RELEASE.python();
+        let entrypoint = match entrypoint {
+            Some(e) => e.to_vec(),
+            None => self.entrypoint(&RELEASE.python_binary(), APP_DIR)?,
+        };
+        let env = [("PYTHONPATH", APP_DIR), ("PYTHONUNBUFFERED", "1")]
+            .into_iter()
+            .map(|(k, v)| EnvVar::new(k, v))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_default();
+        Ok(AppImage {
+            member: FamilyMember::Python3,
+            release: RELEASE,
+            env,
+            entrypoint,
+            summary: format!(
+                "a Python app ({}) for Python {major}.{minor}",
+                self.deps
+                    .as_ref()
+                    .map_or("no dependencies", Deps::file_name)
+            ),
+        })
+    }
+
+    fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError> {
+        Ok(uv::install(self, target, work, cache)?)
+    }
+
+    fn finishes_with_image(&self) -> bool {
+        true
+    }
+
+    /// Compiles the bytecode of the dependencies and the app with the image's Python.
+    fn finish(
+        &self,
+        deps: &[Installed],
+        app_copy: Option<&Path>,
+        image: &Sysroot,
+    ) -> Result<(), AppError> {
+        let python = bytecode::Compiler::new(image, RELEASE.python());
+        for d in deps.iter().filter(|d| d.dir.is_dir()) {
+            python.compile(&d.dir, &d.dst)?;
+        }
+        if let Some(copy) = app_copy {
+            python.compile(copy, APP_DIR)?;
+        }
+        Ok(())
+    }
+}
+
+/// A Python app in `dir`, if it is one.
+pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
+    let deps = if dir.join("uv.lock").is_file() && dir.join("pyproject.toml").is_file() {
+        Some(Deps::UvLock(dir.join("uv.lock")))
+    } else if dir.join("pyproject.toml").is_file() {
+        Some(Deps::Pyproject(dir.join("pyproject.toml")))
+    } else if dir.join("requirements.txt").is_file() {
+        Some(Deps::Requirements(dir.join("requirements.txt")))
+    } else {
+        None
+    };
+    let loose = ["__main__.py", "app.py", "main.py"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
+    if deps.is_none() && !loose {
+        return Ok(None);
+    }
+    let mut start = None;
+    if dir.join("pyproject.toml").is_file() {
+        start = scripts_entry(&dir.join("pyproject.toml"))?;
+    }
+    if start.is_none() {
+        start = if dir.join("__main__.py").is_file() {
+            Some(Start::Main)
+        } else {
+            ["app.py", "main.py"]
+                .iter()
+                .find(|f| dir.join(f).is_file())
+                .map(|f| Start::File((*f).to_owned()))
+        };
+    }
+    Ok(Some(PythonApp {
+        dir: dir.to_path_buf(),
+        deps,
+        start,
+    }))
+}
+
+/// The `[project.scripts]` entry: the one named like the project, else the first by name.
+fn scripts_entry(path: &Path) -> Result<Option<Start>, PythonError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PythonError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| PythonError::Pyproject {
+        path: path.to_path_buf(),
+        why: e.message().to_owned(),
+    })?;
+    let project = doc.get("project").and_then(|p| p.as_table());
+    let Some(scripts) = project
+        .and_then(|p| p.get("scripts"))
+        .and_then(|s| s.as_table())
+    else {
+        return Ok(None);
+    };
+    let name = project.and_then(|p| p.get("name")).and_then(|n| n.as_str());
+    let Some((_, value)) = name
+        .and_then(|n| scripts.get_key_value(n))
+        .or_else(|| scripts.iter().next())
+    else {
+        return Ok(None);
+    };
+    let spec = value.as_str().unwrap_or("");
+    let bad = || PythonError::Pyproject {
+        path: path.to_path_buf(),
+        why: format!("[project.scripts] entry `{spec}` is not `module:function`"),
+    };
+    let (module, function) = spec.split_once(':').ok_or_else(bad)?;
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|p| {
+                p.chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+                    && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+            })
+    };
+    if !ident(module.trim()) || !ident(function.trim()) {
+        return Err(bad());
+    }
+    Ok(Some(Start::Script {
+        module: module.trim().to_owned(),
+        function: function.trim().to_owned(),
+    }))
+}
+
+impl PythonApp {
+    /// The image's entrypoint, with the app at `app_dir` and `python` the interpreter.
+    pub fn entrypoint(&self, python: &str, app_dir: &str) -> Result<Vec<String>, PythonError> {
+        Ok(match &self.start {
+            Some(Start::Script { module, function }) => vec![
+                python.to_owned(),
+                "-c".into(),
+                format!("import sys; from {module} import {function}; sys.exit({function}())"),
+            ],
+            Some(Start::Main) => vec![python.to_owned(), app_dir.to_owned()],
+            Some(Start::File(f)) => vec![python.to_owned(), format!("{app_dir}/{f}")],
+            None => {
+                return Err(PythonError::NoEntrypoint {
+                    dir: self.dir.clone(),
+                });
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_and_entrypoints() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(detect(d.path()).unwrap().is_none());
+        std::fs::write(d.path().join("requirements.txt"), "flask\n").unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        assert!(matches!(app.deps, Some(Deps::Requirements(_))));
+        assert!(app.entrypoint("/usr/bin/python3", "/app").is_err());
+        std::fs::write(d.path().join("main.py"), "").unwrap();
+        std::fs::write(d.path().join("app.py"), "").unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        assert_eq!(
+            app.entrypoint("/usr/bin/python3", "/app").unwrap(),
+            ["/usr/bin/python3", "/app/app.py"]
+        );
+        std::fs::write(
+            d.path().join("pyproject.toml"),
+            "[project]\nname = \"svc\"\ndependencies = []\n[project.scripts]\nother = \"x:y\"\nsvc = \"svc.cli:main\"\n",
+        )
+        .unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        assert!(matches!(app.deps, Some(Deps::Pyproject(_))));
+        assert_eq!(
+            app.start,
+            Some(Start::Script {
+                module: "svc.cli".into(),
+                function: "main".into()
+            })
+        );
+        std::fs::write(
+            d.path().join("pyproject.toml"),
+            "[project]\nname = \"svc\"\n[project.scripts]\nsvc = \"os; import evil:x\"\n",
+        )
+        .unwrap();
+        assert!(detect(d.path()).is_err());
+    }
+
+    #[test]
+    fn a_loose_script_in_a_node_app_is_not_a_python_app() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("app.py"), "").unwrap();
+        let opts = DetectOptions::default();
+        assert!(Python.detect(d.path(), &opts).unwrap().is_some());
+        std::fs::write(d.path().join("package.json"), "{}").unwrap();
+        assert!(Python.detect(d.path(), &opts).unwrap().is_none());
+        std::fs::write(d.path().join("requirements.txt"), "").unwrap();
+        assert!(Python.detect(d.path(), &opts).unwrap().is_some());
+    }
+}

@@ -1,0 +1,105 @@
+//! The Python app kind's data: what was detected, and what can go wrong.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PythonError {
+    #[error("Cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {why}", path.display())]
+    #[diagnostic(help("fix the TOML of {}", path.display()))]
+    Pyproject { path: PathBuf, why: String },
+    #[error(
+        "No entrypoint for the Python app in {}: no [project.scripts], __main__.py, app.py or main.py",
+        dir.display()
+    )]
+    #[diagnostic(help(
+        "add app.py or main.py, or a [project.scripts] entry, or pass --entrypoint \"python3 FILE\""
+    ))]
+    NoEntrypoint { dir: PathBuf },
+    #[error("Cannot run {tool}: {why}")]
+    #[diagnostic(help("install uv (pip install uv), or make `python3 -m pip` work"))]
+    Tool { tool: String, why: String },
+    #[error("Installing the dependencies for Python {python} on {platform} failed:\n{output}")]
+    #[diagnostic(help(
+        "check the requirement named above: each dependency needs a wheel for the image's Python and platform, or a pure-Python source distribution"
+    ))]
+    Install {
+        python: String,
+        platform: String,
+        output: String,
+    },
+    #[error(
+        "{dist} has no wheel for Python {python} on {platform}, and its source distribution builds a C extension (here: {tag})"
+    )]
+    #[diagnostic(help(
+        "pin a version of {dist} that publishes manylinux wheels for this Python, or replace it; distill does not compile C extensions for the image"
+    ))]
+    NeedsCompiler {
+        dist: String,
+        python: String,
+        platform: String,
+        tag: String,
+    },
+    #[error("{dist} {version} is installed, but uv's resolution for the inventory has {found}")]
+    #[diagnostic(help("the index changed during the build; build again"))]
+    Inventory {
+        dist: String,
+        version: String,
+        found: String,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Elf(#[from] crate::elf::ElfError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sysroot(#[from] crate::sysroot::SysrootError),
+    #[error("Compiling bytecode with the image's Python failed:\n{output}")]
+    #[diagnostic(help("the output above names the file; fix it or exclude it from the app"))]
+    Compile { output: String },
+}
+
+/// Where the dependencies are declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deps {
+    UvLock(PathBuf),
+    Pyproject(PathBuf),
+    Requirements(PathBuf),
+}
+
+impl Deps {
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            Deps::UvLock(_) => "uv.lock",
+            Deps::Pyproject(_) => "pyproject.toml",
+            Deps::Requirements(_) => "requirements.txt",
+        }
+    }
+}
+
+/// How the app starts, before the interpreter is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// `[project.scripts]`: `module:function`.
+    Script { module: String, function: String },
+    /// `__main__.py` at the top: the directory runs.
+    Main,
+    /// `app.py` or `main.py`.
+    File(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PythonApp {
+    pub dir: PathBuf,
+    pub deps: Option<Deps>,
+    pub start: Option<Start>,
+}
+
+impl From<PythonError> for crate::kind::AppError {
+    fn from(e: PythonError) -> Self {
+        Self::new(e)
+    }
+}
