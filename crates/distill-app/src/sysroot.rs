@@ -230,4 +230,36 @@ mod tests {
             Sysroot::materialize(&[file("../x", "")], &dir.path().join("r3"), Arch::Amd64).is_err()
         );
     }
+
+    /// Issue #12: a package built here ships `usr/share/x -> OUTSIDE` and then
+    /// `usr/share/x/f`. The old materializer followed the link and wrote OUTSIDE/f, and the
+    /// image's interpreter then ran on the host; now the entry is refused and nothing is
+    /// written outside the root.
+    #[test]
+    fn a_package_writing_through_its_own_symlink_is_refused() {
+        use distill_test::aptrepo::{DebEntry, DebSpec};
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let deb = dir.path().join("evil.deb");
+        let spec = DebSpec::new("evil", "1")
+            .entry(DebEntry::Symlink {
+                path: "usr/share/x".into(),
+                target: outside.path().display().to_string(),
+            })
+            .file("usr/share/x/f", "pwned\n");
+        std::fs::write(&deb, spec.build()).unwrap();
+        let x = distill_apt::deb::extract(&deb, "evil", &dir.path().join("stage")).unwrap();
+        assert!(
+            x.entries.iter().any(|e| e.path == "usr/share/x/f"),
+            "{:?}",
+            x.entries
+        );
+        let err =
+            Sysroot::materialize(&x.entries, &dir.path().join("root"), Arch::Amd64).unwrap_err();
+        assert!(
+            matches!(&err, SysrootError::ThroughSymlink { path, through } if path == "usr/share/x/f" && through == "usr/share/x"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
 }

@@ -22,6 +22,31 @@ pub fn hint(diagnostic: &dyn Diagnostic) -> Option<String> {
     None
 }
 
+/// The error as distill prints it: `error: …`, each cause once (`  caused by: …`), and the
+/// first hint (`hint: …`), one per line (docs/style.md).
+pub fn render(diagnostic: &(dyn Diagnostic + 'static)) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(diagnostic);
+    let mut first = true;
+    while let Some(e) = cause {
+        let text = e.to_string();
+        // Errors often quote their cause; print each message once.
+        if first || !last.contains(&text) {
+            out += if first { "error: " } else { "  caused by: " };
+            out += &text;
+            out.push('\n');
+            last = text;
+        }
+        first = false;
+        cause = e.source();
+    }
+    if let Some(h) = hint(diagnostic) {
+        out += &format!("hint: {h}\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,7 +65,11 @@ mod tests {
         Transparent(Inner),
         #[error("Own")]
         #[diagnostic(help("do the outer thing"))]
-        Own(#[diagnostic_source] Inner),
+        Own(
+            #[source]
+            #[diagnostic_source]
+            Inner,
+        ),
         #[error("Bare")]
         Bare,
     }
@@ -60,5 +89,13 @@ mod tests {
             Some("do the outer thing")
         );
         assert_eq!(hint(&Outer::Bare), None);
+        assert_eq!(
+            render(&Outer::Own(Inner)),
+            "error: Own\n  caused by: Inner\nhint: do the outer thing\n"
+        );
+        assert_eq!(
+            render(&Outer::Wrapped(Inner)),
+            "error: Wrapped: Inner\nhint: do the inner thing\n"
+        );
     }
 }

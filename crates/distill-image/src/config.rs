@@ -207,9 +207,15 @@ impl Config {
 
     pub fn parse(source: &Source) -> Result<Self, ConfigError> {
         toml::from_str(&source.text).map_err(|e| {
-            let message = e.message().trim().to_owned();
+            let message = e.message().trim();
+            // toml's own messages start in lower case; ours all start with a capital.
+            let mut chars = message.chars();
+            let message: String = chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
             // serde lists the keys it expected after an unknown one: point there, not at docs.
-            let hint = if message.contains("unknown field") {
+            let hint = if message.to_lowercase().contains("unknown field") {
                 "check the spelling: the keys that table takes are listed above"
             } else {
                 "write TOML: `key = \"value\"` under `[table]` headers, strings in double quotes"

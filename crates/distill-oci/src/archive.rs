@@ -342,3 +342,129 @@ fn write_tar(
     }
     tar.into_inner()?.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{Entry, EntryKind, FileSource, write_layer};
+    use crate::transport::Sink;
+
+    /// A one-layer image in a store, for the round trips.
+    fn image(dir: &Path) -> (BlobStore, Built) {
+        let store = BlobStore::create(dir).unwrap();
+        let entry = Entry::new(
+            "hello",
+            EntryKind::File(FileSource::Bytes(b"hi\n".to_vec())),
+            0o644,
+            0,
+            0,
+        )
+        .unwrap();
+        let layer = write_layer(&store, Default::default(), 0, vec![entry]).unwrap();
+        let img = crate::image::write_image(
+            &store,
+            &crate::ImageSpec::default(),
+            &[crate::ImageLayer {
+                layer,
+                created_by: "t".into(),
+            }],
+        )
+        .unwrap();
+        let built = crate::image::finish(&store, vec![img]).unwrap();
+        (store, built)
+    }
+
+    fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, bytes) in files {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, bytes.as_slice()).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_docker_archive_reads_back_as_the_image_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, built) = image(&dir.path().join("store"));
+        let path = dir.path().join("img.tar");
+        let address: Address = format!("docker-archive:{}:app:1", path.display())
+            .parse()
+            .unwrap();
+        let mut sink = Box::new(ArchiveSink::open(&address).unwrap());
+        sink.write(&store, &built, 0).unwrap();
+        sink.commit().unwrap();
+        let loaded = ArchiveSource::new(&path, Some("1"))
+            .load(&dir.path().join("staging"))
+            .unwrap();
+        assert_eq!(loaded.built.digest(), built.digest());
+        crate::validate::validate(&loaded.store, &loaded.built).unwrap();
+    }
+
+    /// What `docker save` (before 25) and `podman save` write: no OCI index, a config file
+    /// and an uncompressed `layer.tar` per layer.
+    #[test]
+    fn the_legacy_docker_save_form_is_read_and_checked() {
+        let layer = tar_of(&[("etc/motd", b"hello\n".to_vec())]);
+        let diff_id = crate::digest::Digest::of(&layer).to_string();
+        let config = |id: &str| {
+            serde_json::to_vec(&serde_json::json!({
+                "architecture": "amd64", "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [id]},
+                "history": [{"created_by": "COPY motd"}],
+            }))
+            .unwrap()
+        };
+        let manifest = |layer_name: &str| {
+            serde_json::to_vec(&serde_json::json!([
+                {"Config": "cfg.json", "RepoTags": ["app:1"], "Layers": [layer_name]}
+            ]))
+            .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let load = |files: &[(&str, Vec<u8>)], name: &str| {
+            let path = dir.path().join(format!("{name}.tar"));
+            std::fs::write(&path, tar_of(files)).unwrap();
+            ArchiveSource::new(&path, None).load(&dir.path().join(name))
+        };
+        let loaded = load(
+            &[
+                ("manifest.json", manifest("abc/layer.tar")),
+                ("cfg.json", config(&diff_id)),
+                ("abc/layer.tar", layer.clone()),
+            ],
+            "good",
+        )
+        .unwrap();
+        crate::validate::validate(&loaded.store, &loaded.built).unwrap();
+        let img = &loaded.built.images[0];
+        assert_eq!(img.layers[0].diff_id.to_string(), diff_id);
+        assert_eq!(img.platform.to_string(), "linux/amd64");
+
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let err = load(
+            &[
+                ("manifest.json", manifest("abc/layer.tar")),
+                ("cfg.json", config(&wrong)),
+                ("abc/layer.tar", layer.clone()),
+            ],
+            "wrong",
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("its config says"), "{err}");
+        let err = load(
+            &[
+                ("manifest.json", manifest("../../etc/passwd")),
+                ("cfg.json", config(&diff_id)),
+            ],
+            "escape",
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("outside the archive"), "{err}");
+    }
+}

@@ -42,7 +42,7 @@ impl std::str::FromStr for Compression {
             "gzip" => Ok(Self::Gzip),
             "zstd" => Ok(Self::Zstd),
             other => Err(format!(
-                "unknown compression `{other}` (expected gzip or zstd)"
+                "Unknown compression `{other}`: distill writes gzip or zstd"
             )),
         }
     }

@@ -4,14 +4,18 @@
 //!   media types and `diff_ids`, as go-containerregistry's `validate` does;
 //! - [`runtime`]: runs images in real runtimes: podman (through runc, with the
 //!   containers.conf these machines need) and a Docker engine started and stopped per test;
-//! - [`aptrepo`], [`http`]: a signed apt repository made in the test, served on 127.0.0.1;
+//! - [`aptrepo`], [`http`]: a signed apt repository made in the test, served on 127.0.0.1,
+//!   or from memory with no network ([`memfetch`]);
 //! - [`registry`]: Debian's docker-registry on 127.0.0.1 (plain, or TLS and htpasswd) and a
 //!   fault-injecting proxy;
 //! - [`tls`]: a test CA and an HTTPS server on 127.0.0.1 presenting a certificate it signed;
+//! - [`family`]: a miniature Debian 12 of the family's lower members' packages;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
 
 pub mod aptrepo;
+pub mod family;
 pub mod http;
+pub mod memfetch;
 pub mod registry;
 pub mod runtime;
 pub mod tls;
@@ -20,4 +24,4 @@ pub mod validate;
 
 pub use runtime::{DockerEngine, Podman, RunOutput};
 pub use tools::require;
-pub use validate::{Summary, validate_archive, validate_layout};
+pub use validate::{Summary, layout_paths, unpack_layout, validate_archive, validate_layout};

@@ -90,24 +90,8 @@ impl<T, E: miette::Diagnostic + Send + Sync + 'static> Context<T> for Result<T, 
 
 /// Prints `error: ...`, the chain of causes, and the first hint along it (docs/style.md).
 pub fn report_error(err: &miette::Report) {
-    let mut last = String::new();
-    for (i, cause) in err.chain().enumerate() {
-        let text = cause.to_string();
-        // Library errors often quote their source; print each message once.
-        if i > 0 && last.contains(&text) {
-            continue;
-        }
-        if i == 0 {
-            eprintln!("error: {text}");
-        } else {
-            eprintln!("  caused by: {text}");
-        }
-        last = text;
-    }
-    let diagnostic: &dyn miette::Diagnostic = err.as_ref();
-    if let Some(hint) = distill_core::hint(diagnostic) {
-        eprintln!("hint: {hint}");
-    }
+    let diagnostic: &(dyn miette::Diagnostic + 'static) = err.as_ref();
+    eprint!("{}", distill_core::hint::render(diagnostic));
 }
 
 /// Progress bars on stderr when it is a terminal; log lines otherwise, so logs stay clean.

@@ -56,6 +56,11 @@ impl App for NodeApp {
 
 /// A Node app in `dir`, if it is one.
 pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
+    // Absolute, as npm runs in a copy elsewhere and paths must not depend on the cwd.
+    let dir = &std::path::absolute(dir).map_err(|source| NodeAppError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let manifest = dir.join("package.json");
     if !manifest.is_file() {
         return Ok(None);

@@ -90,6 +90,12 @@ impl App for PythonApp {
 
 /// A Python app in `dir`, if it is one.
 pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
+    // Absolute, since the installer runs in the app's directory: a relative context
+    // (`distill build examples/app`) would otherwise be looked for inside itself.
+    let dir = &std::path::absolute(dir).map_err(|source| PythonError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let deps = if dir.join("uv.lock").is_file() && dir.join("pyproject.toml").is_file() {
         Some(Deps::UvLock(dir.join("uv.lock")))
     } else if dir.join("pyproject.toml").is_file() {

@@ -318,7 +318,7 @@ fn debian(c: &Checker, config: &Config, opts: &Options) -> Result<DebianPlan, Co
         if signed && r.keyring.is_none() {
             return c.err(
                 r.uri.span(),
-                format!("Repository {} has no keyring", r.uri.get_ref()),
+                format!("Repository `{}` has no keyring", r.uri.get_ref()),
                 "add keyring = \"vendor.gpg\" with the repository's public key (or, insecurely, signed = false)",
             );
         }

@@ -62,6 +62,11 @@ pub fn context(config: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The repository's examples directory.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
 pub fn distill() -> Command {
     let mut c = Command::cargo_bin("distill").unwrap();
     c.env_remove("SOURCE_DATE_EPOCH").env_remove("DISTILL_LOG");

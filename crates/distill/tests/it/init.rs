@@ -227,7 +227,7 @@ fn bad_entrypoint_config_is_refused_at_build_time() {
             "[entrypoint]\nwait_interval = \"soon\"\n",
             "is not a duration",
         ),
-        ("[entrypoint]\nunknown = 1\n", "unknown field"),
+        ("[entrypoint]\nunknown = 1\n", "Unknown field"),
     ] {
         let ctx = tempfile::tempdir().unwrap();
         std::fs::copy(app(), ctx.path().join("app")).unwrap();

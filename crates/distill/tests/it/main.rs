@@ -10,5 +10,6 @@ mod native;
 mod outputs;
 mod packages;
 mod registry;
+mod report;
 mod reproducible;
 mod runtimes;

@@ -2,15 +2,13 @@
 //! build` as the context, their libraries found from their ELF through the Contents index,
 //! and run in podman as nonroot.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use distill_test::Podman;
 use distill_test::tools::run_ok;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+use crate::common::examples;
 
 #[test]
 fn a_static_c_program_lands_on_static() {
