@@ -124,7 +124,7 @@ fn glibc_version(name: &str) -> Option<(u32, u32)> {
 /// tree: sonames that no file of the tree provides (wheels and addons bundle some of their
 /// libraries, found through `$ORIGIN` run paths), and the newest glibc any references.
 /// Files that are not ELF are skipped.
-pub fn needs_of_tree(dir: &Path, suffixes: &[&str]) -> Result<TreeNeeds, ElfError> {
+pub(crate) fn needs_of_tree(dir: &Path, suffixes: &[&str]) -> Result<TreeNeeds, ElfError> {
     let mut needed = std::collections::BTreeSet::new();
     let mut provided = std::collections::BTreeSet::new();
     let mut glibc = None;

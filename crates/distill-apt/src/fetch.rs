@@ -67,7 +67,7 @@ impl FetchError {
         }
     }
 
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(
             self,
             FetchError::Status {
@@ -231,7 +231,11 @@ impl Cache {
     }
 
     /// Stores `bytes` (already known to hash to `expected`) and returns the entry.
-    pub fn put_bytes(&self, expected: &Expected, bytes: &[u8]) -> Result<PathBuf, FetchError> {
+    pub(crate) fn put_bytes(
+        &self,
+        expected: &Expected,
+        bytes: &[u8],
+    ) -> Result<PathBuf, FetchError> {
         let dir = self.root.join("sha256");
         fs::create_dir_all(&dir).map_err(self.io(&dir))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(self.io(&dir))?;

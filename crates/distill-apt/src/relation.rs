@@ -45,7 +45,7 @@ impl fmt::Display for Relation {
 /// Alternatives, any one of which satisfies the group.
 pub type Group = Vec<Relation>;
 
-pub fn group_to_string(g: &Group) -> String {
+pub(crate) fn group_to_string(g: &Group) -> String {
     g.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -60,7 +60,7 @@ pub struct RelationError {
 }
 
 /// Parses a whole field, keeping the alternatives that apply to `arch`.
-pub fn parse_field(field: &str, arch: &str) -> Result<Vec<Group>, RelationError> {
+pub(crate) fn parse_field(field: &str, arch: &str) -> Result<Vec<Group>, RelationError> {
     let mut groups = Vec::new();
     for group in field.split(',') {
         let group = group.trim();

@@ -26,7 +26,7 @@ pub struct HostMirrors {
 const CODENAMES: &[&str] = &["buster", "bullseye", "bookworm", "trixie", "forky", "sid"];
 
 /// Reads `DIR/sources.list`, `DIR/sources.list.d/*.list` and `*.sources`, in that order.
-pub fn read_host(apt_dir: &Path) -> Vec<SourceEntry> {
+pub(crate) fn read_host(apt_dir: &Path) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(apt_dir.join("sources.list")) {
         out.extend(parse_one_line(&text));
@@ -49,7 +49,7 @@ pub fn read_host(apt_dir: &Path) -> Vec<SourceEntry> {
 }
 
 /// Picks the Debian and security archives from `entries`.
-pub fn host_mirrors(entries: &[SourceEntry]) -> HostMirrors {
+pub(crate) fn host_mirrors(entries: &[SourceEntry]) -> HostMirrors {
     let is_main = |e: &&SourceEntry| e.suites.iter().any(|s| CODENAMES.contains(&s.as_str()));
     let is_security = |e: &&SourceEntry| {
         e.suites

@@ -250,7 +250,10 @@ impl Keyring {
     /// The keyring for a Debian archive, chosen as apt would: the `Signed-By` keyring the
     /// host's sources name for it, alone; else the host's `debian-archive-keyring`
     /// (`host_default`, when it exists); else the keys embedded in distill.
-    pub fn for_debian(signed_by: Option<&Path>, host_default: &Path) -> Result<Self, TrustError> {
+    pub(crate) fn for_debian(
+        signed_by: Option<&Path>,
+        host_default: &Path,
+    ) -> Result<Self, TrustError> {
         match signed_by {
             Some(path) => Keyring::load(path),
             None if host_default.is_file() => Keyring::load(host_default),
@@ -273,7 +276,7 @@ impl Keyring {
     }
 
     /// Adds every signing key of `bytes` (binary or armored), expired or not.
-    pub fn add_bytes(&mut self, bytes: &[u8], label: &str) -> Result<(), TrustError> {
+    pub(crate) fn add_bytes(&mut self, bytes: &[u8], label: &str) -> Result<(), TrustError> {
         let bad = |why: String| TrustError::BadKeyring {
             label: label.to_owned(),
             why,
@@ -468,7 +471,12 @@ impl Keyring {
     }
 
     /// Verifies an `InRelease` file at time `t`; returns its signed text with LF line endings.
-    pub fn verify_inline(&self, text: &str, url: &str, t: u64) -> Result<String, TrustError> {
+    pub(crate) fn verify_inline(
+        &self,
+        text: &str,
+        url: &str,
+        t: u64,
+    ) -> Result<String, TrustError> {
         let (msg, _) =
             CleartextSignedMessage::from_string(text).map_err(|e| TrustError::Malformed {
                 what: "InRelease".into(),
@@ -488,7 +496,7 @@ impl Keyring {
     }
 
     /// Verifies `Release` against the detached `Release.gpg` at time `t`.
-    pub fn verify_detached(
+    pub(crate) fn verify_detached(
         &self,
         release: &[u8],
         signature: &[u8],

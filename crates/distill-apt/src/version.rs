@@ -56,7 +56,7 @@ impl Version {
     }
 
     /// The Debian revision, `""` when the version has none.
-    pub fn revision(&self) -> &str {
+    pub(crate) fn revision(&self) -> &str {
         &self.text[self.revision.0..self.revision.1]
     }
 

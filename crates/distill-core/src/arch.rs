@@ -56,7 +56,7 @@ impl Arch {
     }
 
     /// `e_machine` of ELF files for this architecture.
-    pub fn elf_machine(self) -> u16 {
+    pub(crate) fn elf_machine(self) -> u16 {
         match self {
             Arch::Amd64 => 62,  // EM_X86_64
             Arch::Arm64 => 183, // EM_AARCH64

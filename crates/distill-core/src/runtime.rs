@@ -10,7 +10,7 @@ pub struct YearMonth(pub i32, pub u32);
 
 impl YearMonth {
     /// The month of a Unix time, in UTC, whatever its size.
-    pub fn of_unix(secs: u64) -> Self {
+    pub(crate) fn of_unix(secs: u64) -> Self {
         // Howard Hinnant's civil_from_days, on days since 1970-01-01.
         let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
         let z = days + 719_468;
@@ -56,7 +56,7 @@ pub const ANNOTATION_RUNTIME: &str = "dev.distill.runtime";
 pub const ANNOTATION_EOL: &str = "dev.distill.runtime.end-of-life";
 
 /// Python releases: version and end of life.
-pub const PYTHONS: &[Runtime] = &[
+pub(crate) const PYTHONS: &[Runtime] = &[
     Runtime {
         name: "python",
         version: "3.10",
@@ -75,7 +75,7 @@ pub const PYTHONS: &[Runtime] = &[
 ];
 
 /// Node majors: version and end of life.
-pub const NODES: &[Runtime] = &[
+pub(crate) const NODES: &[Runtime] = &[
     Runtime {
         name: "node",
         version: "18",

@@ -147,7 +147,7 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn locate(&self, span: &std::ops::Range<usize>) -> Location {
+    pub(crate) fn locate(&self, span: &std::ops::Range<usize>) -> Location {
         let mut end = span.start.min(self.text.len());
         while !self.text.is_char_boundary(end) {
             end -= 1;

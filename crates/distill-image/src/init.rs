@@ -3,7 +3,7 @@
 //! distill.toml).
 
 /// The helper, linked statically for the architecture distill itself was built for.
-pub const BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distill-init"));
+pub(crate) const BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distill-init"));
 
 /// Where it goes in the image.
 pub const PATH: &str = "/distill-init";
@@ -27,7 +27,7 @@ pub struct InitPlan {
 impl InitPlan {
     /// The entrypoint that runs the helper, then `app` (the image's entrypoint, or nothing
     /// when the command comes from `cmd`).
-    pub fn wrap(&self, app: &[String]) -> Vec<String> {
+    pub(crate) fn wrap(&self, app: &[String]) -> Vec<String> {
         let mut out = vec![PATH.to_owned()];
         out.extend(self.file_env.iter().map(|v| format!("--file-env={v}")));
         out.extend(self.wait.iter().map(|w| format!("--wait-server={w}")));

@@ -9,7 +9,7 @@
 use distill_apt::pin::Pin;
 use serde::{Deserialize, Serialize};
 
-pub const LOCK_VERSION: u32 = 1;
+pub(crate) const LOCK_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -58,7 +58,7 @@ pub enum ResolveError {
 }
 
 /// The packages a build installs: from distill.lock with `--locked`, else resolved now.
-pub fn packages_for(
+pub(crate) fn packages_for(
     plan: &DebianPlan,
     platforms: &[Platform],
     sources: &Sources,

@@ -23,7 +23,7 @@ pub struct Sources<'a> {
 }
 
 /// The host's apt configuration.
-pub const APT_DIR: &str = "/etc/apt";
+pub(crate) const APT_DIR: &str = "/etc/apt";
 
 impl<'a> Sources<'a> {
     /// The cache and the network, with the host's apt configuration.

@@ -14,11 +14,11 @@ fn paths() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PATHS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn register(path: &Path) {
+pub(crate) fn register(path: &Path) {
     paths().push(path.to_path_buf());
 }
 
-pub fn unregister(path: &Path) {
+pub(crate) fn unregister(path: &Path) {
     paths().retain(|p| p != path);
 }
 

@@ -19,7 +19,7 @@ pub enum CopyError {
 }
 
 /// Opens the source at `address`.
-pub fn open_source(
+pub(crate) fn open_source(
     address: &Address,
     opts: &RegistryOptions,
 ) -> Result<Box<dyn Source>, SourceError> {

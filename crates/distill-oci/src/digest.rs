@@ -3,7 +3,7 @@
 pub use distill_core::digest::*;
 
 /// The digest as the oci-spec type, for descriptors.
-pub fn to_oci(d: &Digest) -> oci_spec::image::Digest {
+pub(crate) fn to_oci(d: &Digest) -> oci_spec::image::Digest {
     oci_spec::image::Digest::try_from(d.to_string().as_str())
         .unwrap_or_else(|_| unreachable!("a validated sha256 digest is a valid OCI digest"))
 }

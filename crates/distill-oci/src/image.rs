@@ -187,7 +187,7 @@ impl Built {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time: depends on nothing but the epoch (no time zone).
 /// `None` past [`MAX_EPOCH`], where humantime's formatter fails (and `to_string` panics).
-pub fn rfc3339(epoch: u64) -> Option<String> {
+pub(crate) fn rfc3339(epoch: u64) -> Option<String> {
     use std::fmt::Write;
     if epoch > MAX_EPOCH {
         return None;
@@ -365,7 +365,7 @@ pub fn finish(store: &BlobStore, images: Vec<BuiltImage>) -> Result<Built, Image
 }
 
 /// The descriptor of the built image for an image layout's `index.json`, tagged `tag`.
-pub fn root_descriptor(
+pub(crate) fn root_descriptor(
     built: &Built,
     tag: Option<&str>,
 ) -> Result<oci_spec::image::Descriptor, ImageError> {

@@ -312,25 +312,6 @@ impl LayerWriter {
         Ok(())
     }
 
-    /// Appends a regular file streamed from `content`, which must yield exactly `size` bytes.
-    /// This is how files move from one archive to a layer without being held whole.
-    pub fn append_reader(
-        &mut self,
-        path: &str,
-        mode: u32,
-        uid: u64,
-        gid: u64,
-        size: u64,
-        content: impl Read,
-    ) -> Result<(), LayerError> {
-        let path = normalize_path(path)?;
-        self.check_order(&path)?;
-        let h = self.header(mode, uid, gid, tar::EntryType::Regular, size)?;
-        self.append_content(h, &path, content, &PathBuf::from(&path))?;
-        self.last = Some(path);
-        Ok(())
-    }
-
     fn header(
         &self,
         mode: u32,

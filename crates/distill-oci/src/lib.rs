@@ -36,5 +36,5 @@ pub use blob::{BlobStore, BlobStoreError};
 pub use digest::Digest;
 pub use image::{Built, BuiltImage, ImageError, ImageLayer, ImageSpec, OciPlatform};
 pub use layer::{Compression, Entry, EntryKind, FileSource, Layer, LayerError, LayerWriter};
-pub use outputs::{Outputs, write_output};
+pub use outputs::Outputs;
 pub use transport::{Address, AddressError, Loaded, Sink, SinkError, Source, SourceError};

@@ -10,7 +10,10 @@ use crate::transport::{Address, PushReport, Sink, SinkError};
 
 /// Opens the sink at `address`: proves it writable, or connects to the registry, before any
 /// work is done.
-pub fn open_sink(address: &Address, opts: &RegistryOptions) -> Result<Box<dyn Sink>, SinkError> {
+pub(crate) fn open_sink(
+    address: &Address,
+    opts: &RegistryOptions,
+) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match address {
         Address::OciDir { .. } => Box::new(crate::layout::LayoutSink::open(address)?),
         Address::OciArchive { .. } | Address::DockerArchive { .. } => {
@@ -33,7 +36,7 @@ impl Outputs {
     }
 
     /// Lets pushes to `source`'s registry mount blobs from its repository.
-    pub fn mount_from(&mut self, source: &distill_core::Reference) {
+    pub(crate) fn mount_from(&mut self, source: &distill_core::Reference) {
         for s in &mut self.0 {
             s.mount_from(source);
         }
@@ -56,16 +59,4 @@ impl Outputs {
         }
         Ok(pushed)
     }
-}
-
-/// Writes `built` to every address at once; see [`Outputs`].
-pub fn write_output(
-    store: &BlobStore,
-    built: &Built,
-    epoch: u64,
-    addresses: &[Address],
-) -> Result<(), SinkError> {
-    Outputs::open(addresses, &RegistryOptions::default())?
-        .finish(store, built, epoch)
-        .map(drop)
 }

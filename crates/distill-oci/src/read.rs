@@ -47,7 +47,7 @@ pub(crate) fn descriptor(
 }
 
 /// Reads one image (manifest and config already in `store`) into a [`BuiltImage`].
-pub fn image_from_store(
+pub(crate) fn image_from_store(
     store: &BlobStore,
     media_type: &'static str,
     digest: &Digest,
@@ -101,7 +101,7 @@ pub fn image_from_store(
 }
 
 /// Reads the image or index `digest` (blobs all in `store`) into a [`Built`].
-pub fn built_from_store(
+pub(crate) fn built_from_store(
     store: &BlobStore,
     media_type: &'static str,
     digest: &Digest,

@@ -377,12 +377,12 @@ mod tests {
         .unwrap();
         let built = crate::image::finish(&store, vec![img]).unwrap();
         let out = dir.path().join("out");
-        crate::write_output(
-            &store,
-            &built,
-            0,
+        crate::Outputs::open(
             &[format!("oci:{}", out.display()).parse().unwrap()],
+            &Default::default(),
         )
+        .unwrap()
+        .finish(&store, &built, 0)
         .unwrap();
         validate_layout(&out).expect("fresh layout is valid");
 

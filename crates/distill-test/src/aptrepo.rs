@@ -95,7 +95,7 @@ impl GpgKey {
     }
 
     /// Clearsigns `text` as `InRelease` is signed.
-    pub fn clearsign(&self, text: &str) -> String {
+    pub(crate) fn clearsign(&self, text: &str) -> String {
         self.sign(text, "--clearsign")
     }
 

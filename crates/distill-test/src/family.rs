@@ -10,7 +10,7 @@ use crate::aptrepo::{DebEntry, DebSpec};
 
 /// A certificate-shaped PEM block (the family concatenates the package's files in name
 /// order; it does not parse them).
-pub const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBCwUAMBExDzANBgNVBAMMBnRl\nc3RjYTAeFw0yNjAxMDEwMDAwMDBaFw0zNjAxMDEwMDAwMDBaMBExDzANBgNVBAMM\n-----END CERTIFICATE-----\n";
+pub(crate) const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBCwUAMBExDzANBgNVBAMMBnRl\nc3RjYTAeFw0yNjAxMDEwMDAwMDBaFw0zNjAxMDEwMDAwMDBaMBExDzANBgNVBAMM\n-----END CERTIFICATE-----\n";
 
 fn lib(path: &str) -> DebEntry {
     DebEntry::File {

@@ -1,5 +1,5 @@
 //! A static file server on 127.0.0.1 for tests: serves a directory, answers `Range`
-//! requests with 206, and counts requests. Stopped when dropped. A directory's URL serves
+//! requests with 206. Stopped when dropped. A directory's URL serves
 //! its file `index`, so one path can be both a document and a prefix (as in the npm
 //! registry, where `/PKG` is the package document and `/PKG/-/FILE` its tarballs).
 
@@ -7,13 +7,12 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 pub struct FileServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    requests: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -23,16 +22,14 @@ impl FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(AtomicUsize::new(0));
         let root = root.to_path_buf();
-        let (s, r) = (stop.clone(), requests.clone());
+        let s = stop.clone();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                r.fetch_add(1, Ordering::SeqCst);
                 let root = root.clone();
                 std::thread::spawn(move || {
                     let _ = serve(conn, &root);
@@ -42,7 +39,6 @@ impl FileServer {
         Self {
             addr,
             stop,
-            requests,
             thread: Some(thread),
         }
     }
@@ -50,10 +46,6 @@ impl FileServer {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
-    }
-
-    pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
     }
 }
 

@@ -24,4 +24,6 @@ pub mod validate;
 
 pub use runtime::{DockerEngine, Podman, RunOutput};
 pub use tools::require;
-pub use validate::{Summary, layout_paths, unpack_layout, validate_archive, validate_layout};
+pub use validate::{
+    Summary, layer_digests, layout_paths, unpack_layout, validate_archive, validate_layout,
+};

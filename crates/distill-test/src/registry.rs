@@ -92,7 +92,7 @@ impl RegistryServer {
     }
 
     /// A directory with the CA as `ca.crt`, for `skopeo --cert-dir`.
-    pub fn cert_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn cert_dir(&self) -> Option<PathBuf> {
         self.ca.as_ref().map(|_| self.dir.path().to_path_buf())
     }
 

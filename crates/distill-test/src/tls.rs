@@ -84,11 +84,11 @@ impl TestCa {
         self.dir.join("ca.crt")
     }
 
-    pub fn server_cert(&self) -> PathBuf {
+    pub(crate) fn server_cert(&self) -> PathBuf {
         self.dir.join("server.crt")
     }
 
-    pub fn server_key(&self) -> PathBuf {
+    pub(crate) fn server_key(&self) -> PathBuf {
         self.dir.join("server.key")
     }
 }

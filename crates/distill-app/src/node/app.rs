@@ -12,7 +12,7 @@ use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Inst
 pub struct Node;
 
 /// The release the `nodejs` members of detected apps are built on.
-pub const RELEASE: Release = Release::Trixie;
+pub(crate) const RELEASE: Release = Release::Trixie;
 
 impl AppKind for Node {
     fn name(&self) -> &'static str {
@@ -93,7 +93,7 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
 
 /// The newest family major that `range` (an npm semver range) allows. Handles what
 /// `engines.node` is written as: `>=N`, `^N`, `~N`, `N`, `N.x`, `>=N <M`, and `||` of those.
-pub fn major_for(range: &str) -> Option<u8> {
+pub(crate) fn major_for(range: &str) -> Option<u8> {
     let allows = |major: u8, part: &str| -> bool {
         let m = u32::from(major);
         part.split_whitespace().all(|cond| {

@@ -11,5 +11,5 @@ pub mod app;
 pub mod npm;
 pub mod types;
 
-pub use app::{Node, RELEASE, detect, major_for};
+pub use app::{Node, detect};
 pub use types::{NodeApp, NodeAppError};

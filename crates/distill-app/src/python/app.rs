@@ -30,7 +30,7 @@ impl AppKind for Python {
 }
 
 /// The Python release the image's interpreter is: Debian 13's.
-pub const RELEASE: Release = Release::Trixie;
+pub(crate) const RELEASE: Release = Release::Trixie;
 
 impl App for PythonApp {
     fn dir(&self) -> &Path {

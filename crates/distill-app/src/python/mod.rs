@@ -11,5 +11,5 @@ pub mod types;
 pub mod uv;
 pub mod wheels;
 
-pub use app::{Python, RELEASE, detect};
+pub use app::{Python, detect};
 pub use types::{Deps, PythonApp, PythonError, Start};

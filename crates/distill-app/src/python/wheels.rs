@@ -29,7 +29,7 @@ impl Tags {
     }
 
     /// uv's `--python-platform`: uv knows manylinux levels up to 2.40.
-    pub fn uv_platform(&self) -> String {
+    pub(crate) fn uv_platform(&self) -> String {
         format!(
             "{}-manylinux_2_{}",
             self.arch.machine(),
@@ -37,7 +37,7 @@ impl Tags {
         )
     }
 
-    pub fn python_text(&self) -> String {
+    pub(crate) fn python_text(&self) -> String {
         format!("{}.{}", self.python.0, self.python.1)
     }
 

@@ -21,7 +21,7 @@ const PASSWORD: &str = "changeit";
 /// A trust store of `certs`, `(alias, DER)`, with every entry dated `epoch` (seconds).
 /// Aliases are lowercased (JKS compares them case-insensitively) and written sorted, so the
 /// same certificates always give the same bytes.
-pub fn keystore(certs: &[(String, Vec<u8>)], epoch: u64) -> Vec<u8> {
+pub(crate) fn keystore(certs: &[(String, Vec<u8>)], epoch: u64) -> Vec<u8> {
     let mut sorted: Vec<(String, &[u8])> = certs
         .iter()
         .map(|(a, der)| (a.to_lowercase(), der.as_slice()))
@@ -59,7 +59,7 @@ fn utf(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The DER certificates in a PEM text, in order.
-pub fn der_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn der_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     CertificateDer::pem_slice_iter(pem)

@@ -7,10 +7,10 @@ use distill_oci::layer::{Entry, EntryKind, FileSource};
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 /// `/etc/group`, exactly.
 pub const GROUP: &str = "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n";
-pub const NSSWITCH: &str = "passwd:         files\ngroup:          files\nshadow:         files\ngshadow:        files\n\nhosts:          files dns\nnetworks:       files\n\nprotocols:      files\nservices:       files\nethers:         files\nrpc:            files\n";
+pub(crate) const NSSWITCH: &str = "passwd:         files\ngroup:          files\nshadow:         files\ngshadow:        files\n\nhosts:          files dns\nnetworks:       files\n\nprotocols:      files\nservices:       files\nethers:         files\nrpc:            files\n";
 
 /// `/usr/lib/os-release` for `release`.
-pub fn os_release(release: Release) -> String {
+pub(crate) fn os_release(release: Release) -> String {
     let (n, c) = (release.number(), release.codename());
     format!(
         "PRETTY_NAME=\"Distroless\"\nNAME=\"Debian GNU/Linux\"\nID=\"debian\"\nVERSION_ID=\"{n}\"\nVERSION=\"Debian GNU/Linux {n} ({c})\"\nVERSION_CODENAME={c}\n"
@@ -62,7 +62,7 @@ pub fn entries(release: Release, ca_bundle: &[u8]) -> Vec<Entry> {
 }
 
 /// Applets linked in `/busybox` of debug images.
-pub const BUSYBOX_APPLETS: &[&str] = &[
+pub(crate) const BUSYBOX_APPLETS: &[&str] = &[
     "ash", "awk", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "df", "dirname", "du",
     "echo", "env", "false", "find", "grep", "gunzip", "gzip", "head", "hostname", "id", "kill",
     "less", "ln", "ls", "mkdir", "mv", "netstat", "nslookup", "ping", "printf", "ps", "pwd",

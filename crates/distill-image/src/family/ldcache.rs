@@ -28,7 +28,7 @@ const LITTLE_ENDIAN: u8 = 2;
 /// is compared by its length without leading zeros and then digit by digit, which is the same
 /// order for every number an `int` holds and a total order beyond (issue #11: the `u64` sum
 /// this replaced panicked on a library name with a run of 20 digits).
-pub fn libcmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn libcmp(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
     let run = |s: &[u8], mut k: usize| {

@@ -244,7 +244,7 @@ fn fill(text: &str, release: Release) -> String {
 }
 
 /// The recipe of `member` on `release`: its chain's rows, added up.
-pub fn recipe(member: FamilyMember, release: Release) -> Recipe {
+pub(crate) fn recipe(member: FamilyMember, release: Release) -> Recipe {
     let rows = chain(member);
     let strings = |pick: fn(&Row) -> &'static [&'static str]| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -304,7 +304,7 @@ pub fn tiers(member: FamilyMember) -> Vec<FamilyMember> {
 }
 
 /// The Node major a member ships, if it ships one.
-pub fn node_major(member: FamilyMember) -> Option<u8> {
+pub(crate) fn node_major(member: FamilyMember) -> Option<u8> {
     match row(member).ships {
         Ships::Node(major) => Some(major),
         _ => None,

@@ -156,7 +156,7 @@ fn sha512_of(node: &LockedNode) -> Result<Vec<u8>, NodeError> {
 }
 
 /// The tarball URL, by the registry's fixed naming: the lock needs no address of its own.
-pub fn tarball_url(registry: &str, arch: Arch, version: &str) -> String {
+pub(crate) fn tarball_url(registry: &str, arch: Arch, version: &str) -> String {
     let p = package(arch);
     format!("{registry}/{p}/-/{p}-{version}.tgz")
 }

@@ -120,7 +120,7 @@ impl CaCerts {
 
     /// Java's trust store: Debian's aliases (`debian:FILE.pem`) for the packaged
     /// certificates, `distill:FILE` for the extras.
-    pub fn java_keystore(&self, epoch: u64) -> Vec<u8> {
+    pub(crate) fn java_keystore(&self, epoch: u64) -> Vec<u8> {
         let mut entries = Vec::new();
         let parts = [
             ("debian:", ".pem", &self.packaged),

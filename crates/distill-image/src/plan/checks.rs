@@ -111,7 +111,7 @@ pub fn beside(source: &Source, p: &str) -> PathBuf {
 
 /// Resolves a `src` inside the context; refuses absolute paths and `..` that leave it, so
 /// a build reads only what its context holds, as `docker build` does.
-pub fn context_path(
+pub(crate) fn context_path(
     c: &Checker,
     context: &Path,
     src: &Spanned<String>,

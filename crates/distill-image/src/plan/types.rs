@@ -15,11 +15,12 @@ use crate::config::ConfigError;
 use crate::init::InitPlan;
 
 /// The `PATH` every image gets unless the config sets one: distroless's.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// distroless's nonroot user and group.
-pub const NONROOT_UID: u64 = 65532;
+pub(crate) const NONROOT_UID: u64 = 65532;
 /// Where a family image's CA bundle is.
-pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// What came from the command line; `None` means "not given".
 #[derive(Debug, Clone, Default)]

@@ -100,7 +100,7 @@ pub fn pull(
 }
 
 /// The base's image for `platform`.
-pub fn for_platform<'a>(
+pub(crate) fn for_platform<'a>(
     built: &'a Built,
     platform: Platform,
     reference: &Reference,

@@ -11,7 +11,7 @@ use super::{Context, StageError, StageLayer, bytes, file_components, symlink};
 use crate::family::{ARCH, cacerts, files, ldcache};
 
 /// Accounts, home directories, `/tmp`, os-release, nsswitch.conf and the CA bundle.
-pub fn files_layer(cx: &Context, p: &Packages) -> Result<StageLayer, StageError> {
+pub(crate) fn files_layer(cx: &Context, p: &Packages) -> Result<StageLayer, StageError> {
     let mut entries = files::entries(cx.plan.debian.release, &[]);
     if let Some(bundle) = &p.first_bundle {
         for f in &mut entries {
@@ -29,7 +29,7 @@ pub fn files_layer(cx: &Context, p: &Packages) -> Result<StageLayer, StageError>
 }
 
 /// The member's links, Java's trust store and the loader's cache, when it has any of them.
-pub fn top_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>, StageError> {
+pub(crate) fn top_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>, StageError> {
     let arch = p.platform.arch;
     let mut top: Vec<distill_oci::Entry> = cx
         .plan

@@ -29,7 +29,7 @@ pub fn layer(cx: &Context) -> Result<Option<StageLayer>, StageError> {
 }
 
 /// The helper runs on the architecture distill was built for only.
-pub fn check_platform(cx: &Context, platform: Platform) -> Result<(), StageError> {
+pub(crate) fn check_platform(cx: &Context, platform: Platform) -> Result<(), StageError> {
     if cx.plan.init.is_some() && Some(platform.arch) != init::arch() {
         return Err(StageError::InitArch {
             platform: platform.to_string(),

@@ -172,7 +172,7 @@ pub fn bytes(path: &str, bytes: Vec<u8>, mode: u32) -> Entry {
 }
 
 /// The hex SHA-256 of a file entry's content.
-pub fn sha256_of(src: &FileSource) -> std::io::Result<String> {
+pub(crate) fn sha256_of(src: &FileSource) -> std::io::Result<String> {
     use std::io::{Read, Seek};
     let mut h = Sha256::new();
     match src {
@@ -191,7 +191,10 @@ pub fn sha256_of(src: &FileSource) -> std::io::Result<String> {
 
 /// One component per regular file among `entries`: `File` for the user's, `Generated` for
 /// distill's own.
-pub fn file_components(entries: &[Entry], generated: bool) -> Result<Vec<Component>, StageError> {
+pub(crate) fn file_components(
+    entries: &[Entry],
+    generated: bool,
+) -> Result<Vec<Component>, StageError> {
     let mut out = Vec::new();
     for e in entries {
         let EntryKind::File(src) = &e.kind else {

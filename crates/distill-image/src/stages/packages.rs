@@ -81,7 +81,7 @@ pub fn extract(
 
 /// The packages layer of tier `n`, treated as the family treats packages when the image is
 /// a family member.
-pub fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLayer, StageError> {
+pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLayer, StageError> {
     let Some((tier, pkgs)) = p.groups.get(n).cloned() else {
         unreachable!("tier {n} of {} asked for", p.groups.len())
     };
@@ -185,7 +185,7 @@ fn ca_certificates(
 }
 
 /// A library the image lacks is a failed build here, not a crash at the binary's first start.
-pub fn check_libraries(
+pub(crate) fn check_libraries(
     binary: &str,
     needed: &[String],
     libraries: &[Entry],
@@ -205,7 +205,7 @@ pub fn check_libraries(
 }
 
 /// Native code that needs a newer glibc than the image's fails here, not at its first start.
-pub fn check_glibc(
+pub(crate) fn check_glibc(
     native: &distill_app::elf::NativeNeeds,
     pinned: &[LockedPackage],
     release: Release,

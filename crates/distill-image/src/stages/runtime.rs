@@ -9,7 +9,7 @@ use super::{Context, StageError, StageLayer};
 use crate::family::node;
 
 /// The node layer, when the platform's lock pins a Node build.
-pub fn node_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>, StageError> {
+pub(crate) fn node_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>, StageError> {
     let Some(pinned) = &p.pinned.node else {
         return Ok(None);
     };

@@ -31,21 +31,6 @@ const GOLDEN: [(FamilyMember, &str); 4] = [
     ),
 ];
 
-fn manifest_layers(layout: &std::path::Path) -> Vec<String> {
-    let json = |p: std::path::PathBuf| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    };
-    let index = json(layout.join("index.json"));
-    let blob = |d: &serde_json::Value| layout.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
-    let manifest = json(blob(&index["manifests"][0]["digest"]));
-    manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn the_family_builds_below_the_cli_to_pinned_digests() {
     let f = Fixture::new();
@@ -58,8 +43,8 @@ fn the_family_builds_below_the_cli_to_pinned_digests() {
         GOLDEN.iter().map(|(m, d)| (*m, (*d).to_owned())).collect();
     assert_eq!(got, want);
     // Each member starts with the layers of the one below, but for that one's top layer.
-    let cc = manifest_layers(&f.layout("cc"));
-    let base = manifest_layers(&f.layout("base"));
+    let cc = distill_test::layer_digests(&f.layout("cc"));
+    let base = distill_test::layer_digests(&f.layout("base"));
     assert_eq!(base[..base.len() - 1], cc[..base.len() - 1]);
     // The same plan, built again into another output, gives the same digest.
     let again = f.build_ok(&f.member(FamilyMember::Cc, "cc-again"));
@@ -69,21 +54,7 @@ fn the_family_builds_below_the_cli_to_pinned_digests() {
 #[test]
 fn the_family_lock_is_a_snapshot() {
     let f = Fixture::new();
-    let plan = f.member(FamilyMember::Cc, "cc");
-    let cache = f.cache();
-    let sources = distill_image::Sources {
-        cache: &cache,
-        fetcher: &f.fetcher,
-        apt_dir: f.apt.path(),
-        host_keyring: std::path::Path::new("/nonexistent"),
-    };
-    let lock = distill_image::resolve::lock(
-        &plan.debian,
-        &plan.platforms,
-        &sources,
-        &distill_apt::install::Silent,
-    )
-    .unwrap();
+    let lock = f.lock(&f.member(FamilyMember::Cc, "cc"));
     assert_eq!(lock.platforms[0].excluded, ["debconf", "openssl"]);
     insta::assert_snapshot!("family_cc_lock", lock.to_toml());
 }
@@ -109,20 +80,7 @@ fn the_report_lists_the_packages_of_status_d_with_the_locks_sha256() {
         .collect();
     let names: BTreeSet<String> = debs.iter().map(|(n, _)| n.clone()).collect();
     assert_eq!(names, status);
-    let cache = f.cache();
-    let sources = distill_image::Sources {
-        cache: &cache,
-        fetcher: &f.fetcher,
-        apt_dir: f.apt.path(),
-        host_keyring: std::path::Path::new("/nonexistent"),
-    };
-    let lock = distill_image::resolve::lock(
-        &plan.debian,
-        &plan.platforms,
-        &sources,
-        &distill_apt::install::Silent,
-    )
-    .unwrap();
+    let lock = f.lock(&plan);
     let pinned: BTreeSet<(String, String)> = lock.platforms[0]
         .packages
         .iter()

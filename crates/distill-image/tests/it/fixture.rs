@@ -91,17 +91,34 @@ impl Fixture {
         })
     }
 
-    // The library's own error, as the CLI gets it; a test has no use for boxing it.
-    #[allow(clippy::result_large_err)]
-    pub fn build(&self, plan: &Plan) -> Result<Report, distill_image::BuildError> {
+    /// The repository, the cache and no host keyring.
+    fn with_sources<T>(&self, f: impl FnOnce(&Sources) -> T) -> T {
         let cache = self.cache();
-        let sources = Sources {
+        f(&Sources {
             cache: &cache,
             fetcher: &self.fetcher,
             apt_dir: self.apt.path(),
             host_keyring: Path::new("/nonexistent/keyring.gpg"),
-        };
-        distill_image::assemble(plan, &sources, &distill_apt::install::Silent)
+        })
+    }
+
+    // The library's own error, as the CLI gets it; a test has no use for boxing it.
+    #[allow(clippy::result_large_err)]
+    pub fn build(&self, plan: &Plan) -> Result<Report, distill_image::BuildError> {
+        self.with_sources(|s| distill_image::assemble(plan, s, &distill_apt::install::Silent))
+    }
+
+    /// What `distill lock` resolves for `plan`.
+    pub fn lock(&self, plan: &Plan) -> distill_image::lock::Lockfile {
+        self.with_sources(|s| {
+            distill_image::resolve::lock(
+                &plan.debian,
+                &plan.platforms,
+                s,
+                &distill_apt::install::Silent,
+            )
+        })
+        .unwrap()
     }
 
     pub fn build_ok(&self, plan: &Plan) -> Report {

@@ -33,7 +33,7 @@ impl fmt::Debug for Credential {
 }
 
 impl Credential {
-    pub fn basic_header(&self) -> Option<String> {
+    pub(crate) fn basic_header(&self) -> Option<String> {
         match self {
             Credential::Basic { username, password } => Some(format!(
                 "Basic {}",
@@ -79,7 +79,7 @@ pub fn lookup(host: &str) -> Result<Option<Credential>, CredentialError> {
 }
 
 /// The credential for `host` in the Docker client config at `path`.
-pub fn lookup_in_config(
+pub(crate) fn lookup_in_config(
     host: &str,
     path: &std::path::Path,
 ) -> Result<Option<Credential>, CredentialError> {

@@ -13,7 +13,7 @@ use crate::digest::Digest;
 
 impl Client {
     /// Whether the repository already has the blob.
-    pub fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
+    pub(crate) fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
         let url = self.url(&format!("blobs/{digest}"));
         let resp = self.send(Method::HEAD, &url, &|rb| rb)?;
         Ok(resp.status().is_success())
@@ -21,7 +21,7 @@ impl Client {
 
     /// Mounts a blob from another repository of the same registry; `false` if the registry
     /// declined (the caller then uploads).
-    pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
+    pub(crate) fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
         let url = self.url("blobs/uploads/");
         let resp = self.send(Method::POST, &url, &|rb| {
             rb.query(&[("mount", digest.to_string().as_str()), ("from", from)])
@@ -58,7 +58,7 @@ impl Client {
     /// Uploads a blob of `size` bytes, read from `open(offset)`: in one streamed PUT when it
     /// is at most `chunk` bytes, else in streamed PATCH chunks of `chunk` bytes and a
     /// closing PUT.
-    pub fn upload_blob(
+    pub(crate) fn upload_blob(
         &self,
         digest: &Digest,
         size: u64,
@@ -159,7 +159,7 @@ impl Client {
     }
 
     /// Streams a blob into `out`, verifying its digest.
-    pub fn get_blob(
+    pub(crate) fn get_blob(
         &self,
         digest: &Digest,
         out: &mut dyn std::io::Write,

@@ -131,7 +131,7 @@ pub struct Client {
 }
 
 /// What `Accept` lists when fetching a manifest.
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl Client {
     /// Connects to the registry of `reference`: picks the scheme, looks up credentials.
@@ -382,7 +382,7 @@ impl Client {
     }
 
     /// PUTs a manifest or index under `target` (a tag or its digest), as these exact bytes.
-    pub fn put_manifest(
+    pub(crate) fn put_manifest(
         &self,
         target: &str,
         media_type: &str,

@@ -26,7 +26,7 @@ use crate::read::{built_from_store, descriptor, invalid, json_of};
 use crate::transport::{Address, Loaded, PushReport, Sink, SinkError, Source, SourceError};
 
 /// Blobs larger than this go up in chunks of this size, unless `--chunk-size` says otherwise.
-pub const CHUNK: u64 = 64 << 20;
+pub(crate) const CHUNK: u64 = 64 << 20;
 
 fn retry<T>(what: &str, f: impl FnMut() -> Result<T, RegistryError>) -> Result<T, RegistryError> {
     f.retry(crate::net::backoff())

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use distill_test::tls::HttpsServer;
-use distill_test::{Podman, validate_archive};
+use distill_test::{Podman, layer_digests, validate_archive};
 
 const PROBE_C: &str = r#"
 #include <arpa/inet.h>
@@ -475,21 +475,6 @@ fn python3_passes_the_distroless_checks_on_12_and_13() {
             "Debian {debian}: these stdlib modules do not import: {unexpected:?}"
         );
     }
-}
-
-fn layer_digests(layout: &Path) -> Vec<String> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let d = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap())
-            .unwrap();
-    manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Builds every member on `debian` twice, asserting equal digests; returns each member's

@@ -12,6 +12,30 @@ fn report(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// `distill build CONTEXT ARGS --report OUT/report.json -o oci:OUT/image`: the layout, the
+/// report, and the printed digest.
+fn build(
+    context: &Path,
+    args: &[&str],
+    out: &Path,
+) -> (std::path::PathBuf, serde_json::Value, String) {
+    let layout = out.join("image");
+    let json = out.join("report.json");
+    let o = distill()
+        .arg("build")
+        .arg(context)
+        .args(args)
+        .arg("--report")
+        .arg(&json)
+        .arg("-o")
+        .arg(format!("oci:{}", layout.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digest = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    (layout, report(&json), digest)
+}
+
 fn components<'a>(r: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
     r["images"][0]["layers"]
         .as_array()
@@ -33,23 +57,8 @@ fn the_report_of_python3_is_its_status_d_with_the_locks_sha256s() {
     let o = distill().arg("lock").arg(ctx.path()).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = tempfile::tempdir().unwrap();
-    let layout = out.path().join("py");
-    let json = out.path().join("report.json");
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .args(["--locked", "--report"])
-        .arg(&json)
-        .arg("-o")
-        .arg(format!("oci:{}", layout.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = report(&json);
-    assert_eq!(
-        r["digest"].as_str().unwrap(),
-        String::from_utf8_lossy(&o.stdout).trim()
-    );
+    let (layout, r, digest) = build(ctx.path(), &["--locked"], out.path());
+    assert_eq!(r["digest"].as_str().unwrap(), digest);
     let debs: BTreeSet<(String, String)> = components(&r, "deb")
         .iter()
         .map(|c| {
@@ -92,8 +101,6 @@ fn the_report_of_python3_is_its_status_d_with_the_locks_sha256s() {
 #[test]
 fn the_report_of_the_flask_example_lists_every_distribution_as_its_dist_info_does() {
     let out = tempfile::tempdir().unwrap();
-    let layout = out.path().join("flask");
-    let json = out.path().join("report.json");
     // A relative context, as a user types it: uv used to look for the requirements inside
     // the app's directory a second time (found while checking the redesign's digests).
     let relative = examples().join("python-flask");
@@ -101,17 +108,7 @@ fn the_report_of_the_flask_example_lists_every_distribution_as_its_dist_info_doe
         .strip_prefix(std::env::current_dir().unwrap())
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| Path::new("../../examples/python-flask").to_path_buf());
-    let o = distill()
-        .arg("build")
-        .arg(&relative)
-        .arg("--report")
-        .arg(&json)
-        .arg("-o")
-        .arg(format!("oci:{}", layout.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = report(&json);
+    let (layout, r, _) = build(&relative, &[], out.path());
     let listed: BTreeSet<(String, String)> = components(&r, "python")
         .iter()
         .map(|c| {
