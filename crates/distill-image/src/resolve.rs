@@ -235,17 +235,15 @@ fn excluded(plan: &DebianPlan, universe: &Universe, resolved: &[&Package]) -> Ve
         .unwrap_or_default()
 }
 
-/// glibc's own libraries, which need no index when libc6 is in: most native code needs
-/// only these.
-const GLIBC: [&str; 8] = [
+/// glibc's own libraries (with the loader), which need no index when libc6 is in: most
+/// native code needs only these.
+const GLIBC: [&str; 6] = [
     "libc.so.6",
     "libm.so.6",
     "libpthread.so.0",
     "libdl.so.2",
     "librt.so.1",
     "libutil.so.1",
-    "ld-linux-x86-64.so.2",
-    "ld-linux-aarch64.so.1",
 ];
 
 /// The packages that provide native code's libraries, beyond those `resolved` already has:
@@ -264,7 +262,7 @@ fn native_roots(
     let wanted: BTreeSet<String> = native
         .needed
         .iter()
-        .filter(|n| !(has_libc && GLIBC.contains(&n.as_str())))
+        .filter(|n| !(has_libc && (GLIBC.contains(&n.as_str()) || *n == arch.loader())))
         .cloned()
         .collect();
     if wanted.is_empty() {

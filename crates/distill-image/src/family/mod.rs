@@ -3,7 +3,7 @@
 //!
 //! Each row of [`TABLE`] names the member it stands on and only what it adds: root packages
 //! (resolved like any `[packages] include`), packages to keep out, environment, entrypoint,
-//! links, and the runtime it ships. [`recipe`] walks a member's chain and fills in the
+//! links, the files distill writes for it, and the runtime it ships. [`recipe`] walks a member's chain and fills in the
 //! release's facts (`{python}`, `{jdk}`). What to keep out is what only maintainer scripts
 //! need (debconf, dpkg, an awk) and openssl, which ca-certificates needs only to build its
 //! bundle, a bundle distill builds itself.
@@ -49,6 +49,14 @@ enum Ships {
     Node(u8),
 }
 
+/// A file distill writes itself for a member, where the package's maintainer script would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// Java's trust store, `/etc/ssl/certs/java/cacerts`, from the image's CA certificates
+    /// ([`cacerts`]): ca-certificates-java's postinst would need the image's own JVM.
+    JavaTrustStore,
+}
+
 /// One row of the family: what a member adds to the member it stands on.
 struct Row {
     member: FamilyMember,
@@ -60,6 +68,7 @@ struct Row {
     entrypoint: &'static [&'static str],
     /// `(path, target)`; [`ARCH`] in a target stands for the platform's architecture.
     links: &'static [(&'static str, &'static str)],
+    extra: &'static [Extra],
     ships: Ships,
 }
 
@@ -84,6 +93,7 @@ const NODE_ROW: Row = Row {
     env: &[],
     entrypoint: &[NODE_BINARY],
     links: &[],
+    extra: &[],
     ships: Ships::Node(0),
 };
 
@@ -103,6 +113,7 @@ static TABLE: &[Row] = &[
         env: &[],
         entrypoint: &[],
         links: &[],
+        extra: &[],
         ships: Ships::Nothing,
     },
     Row {
@@ -169,6 +180,7 @@ static TABLE: &[Row] = &[
             "usr/bin/java",
             "/usr/lib/jvm/java-{jdk}-openjdk-{arch}/bin/java",
         )],
+        extra: &[Extra::JavaTrustStore],
         ships: Ships::Nothing,
     },
     Row {
@@ -199,6 +211,7 @@ const EMPTY: Row = Row {
     env: &[],
     entrypoint: &[],
     links: &[],
+    extra: &[],
     ships: Ships::Nothing,
 };
 
@@ -229,6 +242,8 @@ pub struct Recipe {
     pub entrypoint: Option<Vec<String>>,
     /// `(path, target)`; [`ARCH`] in a target stands for the platform's architecture.
     pub links: Vec<(String, String)>,
+    /// Files distill writes for the member.
+    pub extra: Vec<Extra>,
     pub runtime: Option<Runtime>,
 }
 
@@ -288,6 +303,7 @@ pub(crate) fn recipe(member: FamilyMember, release: Release) -> Recipe {
             .flat_map(|r| r.links.iter())
             .map(|(p, t)| ((*p).to_owned(), fill(t, release)))
             .collect(),
+        extra: rows.iter().flat_map(|r| r.extra.iter().copied()).collect(),
         runtime,
     }
 }
@@ -356,6 +372,8 @@ mod tests {
             java.links[0].1,
             "/usr/lib/jvm/java-17-openjdk-{arch}/bin/java"
         );
+        assert_eq!(java.extra, [Extra::JavaTrustStore]);
+        assert!(recipe(M::Cc, Release::Bookworm).extra.is_empty());
         let py = recipe(M::Python3, Release::Trixie);
         assert_eq!(py.entrypoint, Some(vec!["/usr/bin/python3.13".to_owned()]));
         assert_eq!(

@@ -78,6 +78,7 @@ struct Added {
     env: Vec<String>,
     entrypoint: Option<Vec<String>>,
     links: Vec<(String, String)>,
+    extra: Vec<crate::family::Extra>,
     runtime: Option<distill_core::Runtime>,
     debian: DebianPlan,
 }
@@ -123,6 +124,7 @@ fn family(
         env,
         entrypoint,
         links: recipe.links,
+        extra: recipe.extra,
         runtime: recipe.runtime,
         debian,
     }
@@ -189,12 +191,14 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
             env: Vec::new(),
             entrypoint,
             links: Vec::new(),
+            extra: Vec::new(),
             runtime: None,
             debian: req.debian.clone(),
         },
     };
     env.extend(added.env);
-    let (debian, family_links, runtime) = (added.debian, added.links, added.runtime);
+    let (debian, family_links, family_extra) = (added.debian, added.links, added.extra);
+    let runtime = added.runtime;
     let entrypoint = wrap_init(&req, added.entrypoint)?;
     let family = member;
     let workdir = req
@@ -225,6 +229,7 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
         },
         runtime,
         family_links,
+        family_extra,
         init: req.init,
         detected: None,
         app: None,

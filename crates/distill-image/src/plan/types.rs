@@ -166,6 +166,8 @@ pub struct Plan {
     pub runtime: Option<Runtime>,
     /// Links a family member adds, `(path, target)`.
     pub family_links: Vec<(String, String)>,
+    /// Files distill writes for the family member.
+    pub family_extra: Vec<crate::family::Extra>,
     /// distill-init in front of the entrypoint (`[entrypoint]`).
     pub init: Option<InitPlan>,
     /// What distill detected in the context, for the user (printed on stderr).

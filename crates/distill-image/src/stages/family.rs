@@ -3,12 +3,11 @@
 //! after every tier: its links (python3's `/usr/bin/python`), Java's trust store, and the
 //! `ld.so.cache`, which depends on every library below.
 
-use distill_core::FamilyMember;
 use distill_oci::EntryKind;
 
 use super::packages::Packages;
 use super::{Context, StageError, StageLayer, bytes, file_components, symlink};
-use crate::family::{ARCH, cacerts, files, ldcache};
+use crate::family::{ARCH, Extra, cacerts, files, ldcache};
 
 /// Accounts, home directories, `/tmp`, os-release, nsswitch.conf and the CA bundle.
 pub(crate) fn files_layer(cx: &Context, p: &Packages) -> Result<StageLayer, StageError> {
@@ -37,7 +36,7 @@ pub(crate) fn top_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>
         .iter()
         .map(|(path, target)| symlink(path, &target.replace(ARCH, arch.debian())))
         .collect();
-    if cx.plan.family() == Some(FamilyMember::Java) {
+    if cx.plan.family_extra.contains(&Extra::JavaTrustStore) {
         // With no CA at all, still a valid (empty) store: Java refuses a malformed one.
         let store = p
             .certs
