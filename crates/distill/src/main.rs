@@ -33,6 +33,8 @@ enum Command {
     Push(commands::push::PushArgs),
     /// Copy an image from a registry to local outputs; prints its digest.
     Pull(commands::push::PullArgs),
+    /// Write an ECDSA P-256 key pair (PREFIX.key, PREFIX.pub) in cosign's format.
+    Keygen(commands::keygen::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Base(args) => commands::base::run(args, cli.quiet),
         Command::Push(args) => commands::push::push(args),
         Command::Pull(args) => commands::push::pull(args),
+        Command::Keygen(args) => commands::keygen::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod build;
+pub mod keygen;
 pub mod lock;
 pub mod push;
 

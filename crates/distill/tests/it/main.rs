@@ -13,3 +13,4 @@ mod registry;
 mod report;
 mod reproducible;
 mod runtimes;
+mod sign;
