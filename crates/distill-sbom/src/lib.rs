@@ -5,5 +5,8 @@
 //!   copyright files (DEP-5) and, where a package has none, from the common-licenses its
 //!   copyright file names.
 
+pub mod cyclonedx;
 pub mod license;
+pub mod model;
 pub mod purl;
+pub mod spdx;
