@@ -210,6 +210,10 @@ fn spdx_id(name: &str) -> Option<String> {
     if let Some(id) = fixed {
         return Some(id.to_owned());
     }
+    // Newer files use SPDX's own names (`GPL-2.0-or-later`).
+    if let Some(l) = spdx::license_id(name).filter(|l| !l.is_deprecated()) {
+        return Some(l.name.to_owned());
+    }
     // The GNU family: a bare name is any version, `-N` only N, `-N+` N or later.
     for family in ["agpl", "lgpl", "gpl", "gfdl"] {
         let Some(rest) = lower.strip_prefix(family) else {
@@ -387,6 +391,8 @@ License: Apache-2.0
         assert_eq!(one("BSD-3-clause"), "BSD-3-Clause");
         assert_eq!(one("public-domain"), "LicenseRef-public-domain");
         assert_eq!(one("MPL-2.0"), "MPL-2.0");
+        assert_eq!(one("GPL-2.0-or-later"), "GPL-2.0-or-later");
+        assert_eq!(one("LGPL-2.1-only"), "LGPL-2.1-only");
         // Deprecated in SPDX, so not an identifier an SPDX 2.3 document may use.
         assert_eq!(one("BSD-2-clause-NetBSD"), "LicenseRef-BSD-2-clause-NetBSD");
         assert_eq!(one("GPL-2+ or MIT"), "(GPL-2.0-or-later OR MIT)");

@@ -34,6 +34,8 @@ pub const SIGSTORE_PEM: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 /// The scrypt parameter sets (N, r, p) go-securesystemslib writes: its legacy and standard
 /// sets, and the OWASP one.
 const SCRYPT_SETS: [(u64, u32, u32); 3] = [(1 << 15, 8, 1), (1 << 16, 8, 1), (1 << 17, 8, 1)];
+/// Key files are a few hundred bytes.
+const MAX_KEY_FILE: u64 = 64 << 10;
 /// What distill writes: the legacy set, the one every reader accepts.
 const SCRYPT_WRITE: (u64, u32, u32) = SCRYPT_SETS[0];
 
@@ -205,11 +207,7 @@ impl PrivateKey {
 
     /// Reads an encrypted private key file of cosign's (either label).
     pub fn read(path: &Path, password: &str) -> Result<Self, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_pem(&text, password, path)
+        Self::from_pem(&read_small(path)?, password, path)
     }
 
     /// Parses an encrypted private key; `path` names it in errors.
@@ -284,11 +282,7 @@ impl PublicKey {
     }
 
     pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_pem(&text, path)
+        Self::from_pem(&read_small(path)?, path)
     }
 
     /// Parses a PKIX public key; `path` names it in errors.
@@ -314,6 +308,28 @@ impl PublicKey {
         let sig = Signature::from_der(signature).or_else(|_| Signature::from_slice(signature));
         sig.is_ok_and(|s| self.key.verify(message, &s).is_ok())
     }
+}
+
+/// A key file's text; a file past 64 KiB is no key, and is not read into memory.
+fn read_small(path: &Path) -> Result<String, KeyError> {
+    use std::io::Read;
+    let fail = |source| KeyError::Read {
+        path: path.into(),
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(fail)?
+        .take(MAX_KEY_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(fail)?;
+    if text.len() as u64 > MAX_KEY_FILE {
+        return Err(KeyError::Malformed {
+            path: path.into(),
+            why: format!("it is larger than {} KiB", MAX_KEY_FILE >> 10),
+        });
+    }
+    Ok(text)
 }
 
 /// Writes `PREFIX.key` (encrypted with `password`) and `PREFIX.pub`, refusing to overwrite
@@ -463,6 +479,17 @@ mod tests {
             PrivateKey::from_pem(&pem, "", path()),
             Err(KeyError::Password { .. })
         ));
+    }
+
+    #[test]
+    fn a_huge_key_file_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.key");
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(1 << 30).unwrap();
+        let err = PrivateKey::read(&path, "").err().unwrap();
+        assert!(err.to_string().contains("larger than 64 KiB"), "{err}");
+        assert!(PublicKey::read(&path).is_err());
     }
 
     #[test]
