@@ -62,9 +62,31 @@ pub enum Component {
     Generated { path: String, sha256: String },
 }
 
+/// A Python distribution's name as PEP 503 normalizes it (lower case, runs of `-`, `_` and
+/// `.` as one `-`): how wheels, indexes and package URLs compare names.
+pub fn python_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_names_are_normalized_as_pep_503_says() {
+        assert_eq!(python_name("Zope.Interface__x"), "zope-interface-x");
+        assert_eq!(python_name("typing_extensions"), "typing-extensions");
+    }
 
     #[test]
     fn serializes_with_a_kind_tag() {

@@ -9,6 +9,7 @@ use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use distill_core::Component;
+use distill_core::inventory::python_name;
 
 const PART: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
@@ -69,17 +70,7 @@ pub fn deb(name: &str, version: &str, arch: &str, source: &str, debian: &str) ->
 /// `pkg:pypi/NAME@VERSION`, the name normalized as PEP 503 says and purl-spec requires:
 /// lower case, runs of `-`, `_` and `.` as one `-`.
 pub fn pypi(name: &str, version: &str) -> String {
-    let mut normal = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !normal.ends_with('-') {
-                normal.push('-');
-            }
-        } else {
-            normal.extend(c.to_lowercase());
-        }
-    }
-    purl("pypi", None, &normal, version, &[])
+    purl("pypi", None, &python_name(name), version, &[])
 }
 
 /// `pkg:npm/NAME@VERSION`, or `pkg:npm/%40SCOPE/NAME@VERSION` for a scoped package.
