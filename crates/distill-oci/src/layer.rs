@@ -90,6 +90,18 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A regular file of `bytes`, owned by root, at `path` as given (normalized when the
+    /// layer is written).
+    pub fn bytes(path: &str, bytes: Vec<u8>, mode: u32) -> Self {
+        Self {
+            path: path.to_owned(),
+            kind: EntryKind::File(FileSource::Bytes(bytes)),
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
     pub fn dir(path: &str, mode: u32, uid: u64, gid: u64) -> Result<Self, LayerError> {
         Self::new(path, EntryKind::Dir, mode, uid, gid)
     }

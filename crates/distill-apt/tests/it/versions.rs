@@ -14,7 +14,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 /// dpkg's verdict on each pair, from one shell per batch (dpkg runs once per comparison).
 fn dpkg_order(pairs: &[(String, String)]) -> Vec<Ordering> {
-    distill_test_require("dpkg");
+    require_tool("dpkg");
     let script = r#"while read -r a b; do
   if dpkg --compare-versions "$a" lt "$b"; then echo lt
   elif dpkg --compare-versions "$a" eq "$b"; then echo eq
@@ -54,7 +54,8 @@ done"#;
     results.concat()
 }
 
-fn distill_test_require(tool: &str) {
+/// distill-test's `require`, which this crate cannot use: distill-test depends on distill-apt.
+fn require_tool(tool: &str) {
     assert!(
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])

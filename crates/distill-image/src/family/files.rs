@@ -1,7 +1,7 @@
 //! The files every distroless image carries, exactly as distroless's own tests expect them.
 
 use distill_core::Release;
-use distill_oci::layer::{Entry, EntryKind, FileSource};
+use distill_oci::layer::{Entry, EntryKind};
 
 /// `/etc/passwd`, exactly.
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
@@ -18,13 +18,7 @@ pub(crate) fn os_release(release: Release) -> String {
 }
 
 fn file(path: &str, body: &[u8], mode: u32) -> Entry {
-    Entry {
-        path: path.to_owned(),
-        kind: EntryKind::File(FileSource::Bytes(body.to_vec())),
-        mode,
-        uid: 0,
-        gid: 0,
-    }
+    Entry::bytes(path, body.to_vec(), mode)
 }
 
 fn dir(path: &str, mode: u32, owner: u64) -> Entry {

@@ -258,13 +258,7 @@ pub fn entries(tarball: &Path, stage: &Path) -> Result<Vec<Entry>, NodeError> {
         },
     ];
     if let Some(text) = license {
-        out.push(Entry {
-            path: "nodejs/LICENSE".into(),
-            kind: EntryKind::File(FileSource::Bytes(text)),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        });
+        out.push(Entry::bytes("nodejs/LICENSE", text, 0o644));
     }
     Ok(out)
 }

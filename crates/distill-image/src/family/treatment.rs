@@ -150,13 +150,7 @@ mod tests {
     use super::*;
 
     fn f(path: &str, body: &str) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::File(FileSource::Bytes(body.as_bytes().to_vec())),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        }
+        Entry::bytes(path, body.as_bytes().to_vec(), 0o644)
     }
 
     #[test]

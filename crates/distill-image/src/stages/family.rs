@@ -3,10 +3,10 @@
 //! after every tier: its links (python3's `/usr/bin/python`), Java's trust store, and the
 //! `ld.so.cache`, which depends on every library below.
 
-use distill_oci::EntryKind;
+use distill_oci::{Entry, EntryKind};
 
 use super::packages::Packages;
-use super::{Context, StageError, StageLayer, bytes, file_components, symlink};
+use super::{Context, StageError, StageLayer, file_components, symlink};
 use crate::family::{ARCH, Extra, cacerts, files, ldcache};
 
 /// Accounts, home directories, `/tmp`, os-release, nsswitch.conf and the CA bundle.
@@ -43,10 +43,10 @@ pub(crate) fn top_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer>
             .clone()
             .unwrap_or_default()
             .java_keystore(cx.plan.epoch);
-        top.push(bytes(cacerts::PATH, store, 0o644));
+        top.push(Entry::bytes(cacerts::PATH, store, 0o644));
     }
     if p.libraries.iter().any(|e| e.path.ends_with("/libc.so.6")) {
-        top.push(bytes(
+        top.push(Entry::bytes(
             "etc/ld.so.cache",
             ldcache::build(&p.libraries, arch)?,
             0o644,

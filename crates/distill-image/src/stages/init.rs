@@ -1,8 +1,9 @@
 //! distill-init, the static entrypoint helper, as a layer of its own (`[entrypoint]`).
 
 use distill_core::{Component, Platform};
+use distill_oci::Entry;
 
-use super::{Context, StageError, StageLayer, bytes};
+use super::{Context, StageError, StageLayer};
 use crate::init;
 
 /// The helper's layer, shared by every platform it can run on.
@@ -10,7 +11,7 @@ pub fn layer(cx: &Context) -> Result<Option<StageLayer>, StageError> {
     if cx.plan.init.is_none() {
         return Ok(None);
     }
-    let entry = bytes(
+    let entry = Entry::bytes(
         init::PATH.trim_start_matches('/'),
         init::BINARY.to_vec(),
         0o755,

@@ -160,17 +160,6 @@ pub fn symlink(path: &str, target: &str) -> Entry {
     }
 }
 
-/// A file entry of `bytes`, owned by root.
-pub fn bytes(path: &str, bytes: Vec<u8>, mode: u32) -> Entry {
-    Entry {
-        path: path.to_owned(),
-        kind: EntryKind::File(FileSource::Bytes(bytes)),
-        mode,
-        uid: 0,
-        gid: 0,
-    }
-}
-
 /// The hex SHA-256 of a file entry's content.
 pub(crate) fn sha256_of(src: &FileSource) -> std::io::Result<String> {
     use std::io::{Read, Seek};
