@@ -12,7 +12,9 @@ use std::sync::Arc;
 use distill_app::elf::NativeNeeds;
 use distill_apt::install::Progress;
 use distill_oci::image::{finish, write_image};
+use distill_oci::registry::attach::Attachment;
 use distill_oci::{BlobStore, Built, BuiltImage, ImageSpec, Outputs, SinkError};
+use distill_sbom::metadata::Metadata;
 
 use crate::lock::Lockfile;
 use crate::plan::{Base, Plan};
@@ -130,7 +132,7 @@ fn platform_image(
     shared: &Shared,
     i: usize,
     package_count: &mut usize,
-) -> Result<(BuiltImage, Vec<LayerInventory>), BuildError> {
+) -> Result<(BuiltImage, Vec<LayerInventory>, Metadata), BuildError> {
     let plan = cx.plan;
     let platform = plan.platforms[i];
     let mut layers: Vec<StageLayer> = Vec::new();
@@ -154,6 +156,10 @@ fn platform_image(
     layers.extend(shared.init_layer.clone());
     layers.extend(shared.deps_layers.get(i).cloned().flatten());
     layers.extend(shared.files_layer.clone());
+    let mut meta = crate::sbom::metadata(cx.store, &layers).map_err(StageError::from)?;
+    let sbom = crate::sbom::in_image_layer(cx, &layers, &meta)?;
+    meta.merge(&sbom.notable, layers.len());
+    layers.push(sbom);
     let image_layers: Vec<_> = layers.iter().map(|l| l.layer.clone()).collect();
     let image = write_image(cx.store, &spec, &image_layers)?;
     let inventory = layers
@@ -163,8 +169,12 @@ fn platform_image(
             components: l.components,
         })
         .collect();
-    Ok((image, inventory))
+    Ok((image, inventory, meta))
 }
+
+/// What a push attaches beside the image, made from the build's report for a registry's
+/// repository: signatures and attestations.
+pub type Attach<'a> = dyn Fn(&Report, &distill_core::Reference) -> Vec<Attachment> + 'a;
 
 /// Builds the plan's image and writes it to every output.
 pub fn assemble(
@@ -172,7 +182,17 @@ pub fn assemble(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Report, BuildError> {
-    let outputs = Outputs::open(&plan.outputs, &plan.registry)?;
+    assemble_with(plan, sources, progress, &|_, _| Vec::new())
+}
+
+/// [`assemble`], pushing what `attach` makes beside the image to every registry output.
+pub fn assemble_with(
+    plan: &Plan,
+    sources: &Sources,
+    progress: &dyn Progress,
+    attach: &Attach,
+) -> Result<Report, BuildError> {
+    let mut outputs = Outputs::open(&plan.outputs, &plan.registry)?;
     warn_end_of_life(plan);
     let tmp = std::env::temp_dir();
     let staging = tempfile::Builder::new()
@@ -193,29 +213,37 @@ pub fn assemble(
         plan: &shared.plan,
         ..cx
     };
-    let (mut images, mut inventory, mut package_count) = (Vec::new(), Vec::new(), 0);
+    let (mut images, mut inventory, mut metadata, mut package_count) =
+        (Vec::new(), Vec::new(), Vec::new(), 0);
     for i in 0..shared.plan.platforms.len() {
-        let (image, layers) = platform_image(&cx, &shared, i, &mut package_count)?;
+        let (image, layers, meta) = platform_image(&cx, &shared, i, &mut package_count)?;
         images.push(image);
         inventory.push(layers);
+        metadata.push(meta);
     }
     let built = finish(&store, images)?;
-    progress.start("writing outputs", 0);
-    let pushed = outputs.finish(&store, &built, plan.epoch)?;
-    progress.finish();
     let lock = shared.lock.as_ref();
-    Ok(Report {
+    let mut report = Report {
         excluded: lock
             .and_then(|l| l.platforms.first())
             .map(|p| p.excluded.clone())
             .unwrap_or_default(),
         inputs: Inputs::of(&shared.plan, lock),
         inventory,
+        metadata,
+        name: crate::sbom::image_name(&shared.plan),
+        plan: shared.plan.clone(),
+        lock: shared.lock.clone(),
         built,
         files: shared.files,
         packages: package_count,
-        pushed,
-    })
+        pushed: Vec::new(),
+    };
+    outputs.attach(&mut |reference| attach(&report, reference));
+    progress.start("writing outputs", 0);
+    report.pushed = outputs.finish(&store, &report.built, plan.epoch)?;
+    progress.finish();
+    Ok(report)
 }
 
 /// The package stages of platform `i`, in layer order; returns how many packages went in.

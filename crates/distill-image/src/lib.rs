@@ -17,12 +17,14 @@ pub mod family;
 pub mod init;
 pub mod lock;
 pub mod plan;
+pub mod provenance;
 pub mod report;
 pub mod resolve;
+pub mod sbom;
 pub mod sources;
 pub mod stages;
 
-pub use assemble::{BuildError, assemble, write_lock};
+pub use assemble::{Attach, BuildError, assemble, assemble_with, write_lock};
 pub use config::{Config, ConfigError};
 pub use distill_apt::install::Progress;
 pub use plan::{Options, Plan, PlanError, plan};

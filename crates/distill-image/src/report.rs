@@ -68,6 +68,13 @@ pub struct Report {
     pub pushed: Vec<PushReport>,
     /// Per image (in `built.images` order), per layer, what it adds.
     pub inventory: Vec<Vec<LayerInventory>>,
+    /// Per image, what its files declare (for licences).
+    pub metadata: Vec<distill_sbom::metadata::Metadata>,
+    /// The image's name in its SBOMs.
+    pub name: String,
+    pub plan: Plan,
+    /// The packages (and base image) the build installed, pinned.
+    pub lock: Option<Lockfile>,
     pub inputs: Inputs,
 }
 
@@ -82,6 +89,32 @@ impl Report {
             .iter()
             .flatten()
             .flat_map(|l| l.components.iter())
+    }
+
+    /// The SBOM of image `i`, its manifest as the subject, every layer listed.
+    pub fn sbom(&self, i: usize) -> distill_sbom::model::Document {
+        let img = &self.built.images[i];
+        let views: Vec<crate::sbom::LayerView> = img
+            .layers
+            .iter()
+            .zip(&self.inventory[i])
+            .map(|(l, inv)| crate::sbom::LayerView {
+                digest: Some(l.digest.to_string()),
+                created_by: &inv.created_by,
+                components: &inv.components,
+            })
+            .collect();
+        let subject = distill_sbom::model::Subject {
+            digest: img.manifest.to_string(),
+            platform: img.platform.to_string(),
+        };
+        crate::sbom::document(
+            &self.plan,
+            self.name.clone(),
+            Some(subject),
+            &views,
+            &self.metadata[i],
+        )
     }
 
     /// The report as JSON.

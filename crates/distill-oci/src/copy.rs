@@ -3,6 +3,7 @@
 use crate::digest::Digest;
 use crate::outputs::Outputs;
 use crate::registry::RegistryOptions;
+use crate::registry::attach::Attachment;
 use crate::transport::{Address, PushReport, SinkError, Source, SourceError};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -43,12 +44,34 @@ pub(crate) fn open_source(
     })
 }
 
+/// Loads the image at `address` into `staging` (a registry's blobs, an archive's unpacked
+/// layout), for reading it: `distill sbom`, `distill verify`.
+pub fn load(
+    address: &Address,
+    opts: &RegistryOptions,
+    staging: &std::path::Path,
+) -> Result<crate::transport::Loaded, SourceError> {
+    open_source(address, opts)?.load(staging)
+}
+
 /// Copies `src` to every destination; returns the image digest and what each push did.
 pub fn copy(
     src: &Address,
     dests: &[Address],
     opts: &RegistryOptions,
     epoch: u64,
+) -> Result<(Digest, Vec<PushReport>), CopyError> {
+    copy_with(src, dests, opts, epoch, &|_, _| Vec::new())
+}
+
+/// [`copy`], pushing what `attach` makes for the loaded image beside it to every registry
+/// destination.
+pub fn copy_with(
+    src: &Address,
+    dests: &[Address],
+    opts: &RegistryOptions,
+    epoch: u64,
+    attach: &dyn Fn(&crate::transport::Loaded, &distill_core::Reference) -> Vec<Attachment>,
 ) -> Result<(Digest, Vec<PushReport>), CopyError> {
     let mut outputs = Outputs::open(dests, opts)?;
     if let Address::Registry { reference } = src
@@ -63,6 +86,7 @@ pub fn copy(
         .map_err(CopyError::Staging)?;
     let _cleanup = crate::cleanup::Registered::new(staging.path());
     let loaded = source.load(staging.path())?;
+    outputs.attach(&mut |reference| attach(&loaded, reference));
     let pushed = outputs.finish(&loaded.store, &loaded.built, epoch)?;
     Ok((loaded.built.digest().clone(), pushed))
 }

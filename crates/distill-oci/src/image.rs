@@ -187,7 +187,7 @@ impl Built {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time: depends on nothing but the epoch (no time zone).
 /// `None` past [`MAX_EPOCH`], where humantime's formatter fails (and `to_string` panics).
-pub(crate) fn rfc3339(epoch: u64) -> Option<String> {
+pub fn rfc3339(epoch: u64) -> Option<String> {
     use std::fmt::Write;
     if epoch > MAX_EPOCH {
         return None;

@@ -64,6 +64,30 @@ pub enum FileSource {
     },
 }
 
+impl FileSource {
+    /// The file's bytes, as the layer writer reads them.
+    pub fn reader(&self) -> io::Result<Box<dyn Read + '_>> {
+        use std::io::Seek;
+        Ok(match self {
+            FileSource::Bytes(b) => Box::new(b.as_slice()),
+            FileSource::Path { path, .. } => Box::new(File::open(path)?),
+            FileSource::Slice { path, offset, size } => {
+                let mut f = File::open(path)?;
+                f.seek(io::SeekFrom::Start(*offset))?;
+                Box::new(f.take(*size))
+            }
+        })
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            FileSource::Bytes(b) => b.len() as u64,
+            FileSource::Path { size, .. } | FileSource::Slice { size, .. } => *size,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     Dir,
@@ -385,6 +409,19 @@ impl LayerWriter {
             media_type: self.compression.media_type(),
         })
     }
+}
+
+/// The uncompressed tar stream of a layer blob, by its media type (OCI's three and Docker's
+/// gzip). `None` for a media type that is no layer.
+pub fn reader(file: File, media_type: &str) -> io::Result<Option<Box<dyn Read>>> {
+    Ok(Some(match media_type {
+        media::OCI_LAYER_GZIP | media::DOCKER_LAYER_GZIP => {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        }
+        media::OCI_LAYER_ZSTD => Box::new(zstd::Decoder::new(file)?),
+        media::OCI_LAYER_TAR => Box::new(file),
+        _ => return Ok(None),
+    }))
 }
 
 /// Writes `entries` as one layer: sorts them, refuses duplicates, and adds any missing

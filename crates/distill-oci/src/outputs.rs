@@ -42,6 +42,21 @@ impl Outputs {
         }
     }
 
+    /// Whether any output is a registry.
+    pub fn has_registry(&self) -> bool {
+        self.0.iter().any(|s| s.is_remote())
+    }
+
+    /// Gives every registry output what to push beside the image, made for its repository.
+    pub fn attach(
+        &mut self,
+        make: &mut dyn FnMut(&distill_core::Reference) -> Vec<crate::registry::attach::Attachment>,
+    ) {
+        for s in &mut self.0 {
+            s.attach(make);
+        }
+    }
+
     /// Writes `built`, whose blobs are in `store`, to every output and commits them.
     /// Returns what each push did.
     pub fn finish(

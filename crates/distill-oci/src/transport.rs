@@ -200,6 +200,13 @@ pub trait Sink {
     }
     /// Lets the sink take blobs from `source`'s repository instead of copying them.
     fn mount_from(&mut self, _source: &distill_core::Reference) {}
+    /// Gives a registry sink what to push beside the image (signatures, attestations),
+    /// made for its repository by `make`. Local sinks have nowhere to put them.
+    fn attach(
+        &mut self,
+        _make: &mut dyn FnMut(&distill_core::Reference) -> Vec<crate::registry::attach::Attachment>,
+    ) {
+    }
     /// Writes `built`, whose blobs are in `store`.
     fn write(&mut self, store: &BlobStore, built: &Built, epoch: u64) -> Result<(), SinkError>;
     /// Makes the written image visible; returns what a push did.

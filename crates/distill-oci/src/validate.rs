@@ -200,16 +200,9 @@ impl Walker {
 /// The uncompressed tar stream of a layer blob, by its media type.
 fn layer_reader(path: &Path, media_type: &str) -> Result<Box<dyn Read>, String> {
     let f = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(match media_type {
-        "application/vnd.oci.image.layer.v1.tar+gzip" => {
-            Box::new(flate2::read::MultiGzDecoder::new(f))
-        }
-        "application/vnd.oci.image.layer.v1.tar+zstd" => {
-            Box::new(zstd::Decoder::new(f).map_err(|e| e.to_string())?)
-        }
-        "application/vnd.oci.image.layer.v1.tar" => Box::new(f),
-        other => return Err(format!("unknown layer media type {other}")),
-    })
+    crate::layer::reader(f, media_type)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("unknown layer media type {media_type}"))
 }
 
 fn check_schema(v: &Value, what: &str) -> Result<(), String> {

@@ -39,9 +39,9 @@ pub fn from_copyright(text: &str) -> Licence {
     }
 }
 
-type Paragraph = Vec<(String, String)>;
+pub(crate) type Paragraph = Vec<(String, String)>;
 
-fn paragraphs(text: &str) -> Vec<Paragraph> {
+pub(crate) fn paragraphs(text: &str) -> Vec<Paragraph> {
     let mut out: Vec<Paragraph> = Vec::new();
     let mut current: Paragraph = Vec::new();
     for line in text.lines() {
@@ -64,7 +64,7 @@ fn paragraphs(text: &str) -> Vec<Paragraph> {
     out
 }
 
-fn field<'a>(p: &'a Paragraph, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(p: &'a Paragraph, key: &str) -> Option<&'a str> {
     p.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.as_str())
@@ -296,6 +296,76 @@ fn from_free_form(text: &str) -> Licence {
     {
         terms.insert("MIT".into());
     }
+    licence_of(terms, BTreeMap::new())
+}
+
+/// A licence as a language package declares it: npm's `license`, a wheel's
+/// `License-Expression` or `License`. An SPDX expression is kept as it is; a lone name is
+/// mapped as a DEP-5 short name is; prose is no expression.
+pub fn from_declared(declared: &str) -> Licence {
+    let declared = declared.trim();
+    if declared.is_empty() || declared.len() > 512 || declared.contains('\n') {
+        return Licence::default();
+    }
+    if spdx::Expression::parse_mode(declared, spdx::ParseMode::STRICT).is_ok() {
+        return licence_of(BTreeSet::from([declared.to_owned()]), BTreeMap::new());
+    }
+    let lax = spdx::Expression::parse_mode(declared, spdx::ParseMode::LAX)
+        .ok()
+        .map(|e| e.to_string())
+        .filter(|e| spdx::Expression::parse_mode(e, spdx::ParseMode::STRICT).is_ok());
+    let id = lax.or_else(|| spdx_id(declared));
+    licence_of(id.into_iter().collect(), BTreeMap::new())
+}
+
+/// A licence from the text of a licence file (a wheel's `License-File`), for the few
+/// licences whose texts are told apart by a sentence each.
+pub fn from_text(text: &str) -> Licence {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let id = if flat.contains("Permission is hereby granted, free of charge, to any person obtaining a copy") {
+        "MIT"
+    } else if flat.contains("Redistribution and use in source and binary forms") {
+        if flat.contains("Neither the name") || flat.contains("names of its contributors may") {
+            "BSD-3-Clause"
+        } else {
+            "BSD-2-Clause"
+        }
+    } else if flat.contains("Apache License") && flat.contains("Version 2.0, January 2004") {
+        "Apache-2.0"
+    } else if flat.contains("Permission to use, copy, modify, and/or distribute this software for any purpose with or without fee is hereby granted") {
+        "ISC"
+    } else {
+        return Licence::default();
+    };
+    licence_of(BTreeSet::from([id.to_owned()]), BTreeMap::new())
+}
+
+/// A licence from a wheel's trove classifiers (`License :: OSI Approved :: MIT License`),
+/// for distributions that declare nothing else.
+pub fn from_classifiers<'a>(classifiers: impl Iterator<Item = &'a str>) -> Licence {
+    const TROVE: &[(&str, &str)] = &[
+        ("MIT License", "MIT"),
+        ("Apache Software License", "Apache-2.0"),
+        ("ISC License (ISCL)", "ISC"),
+        ("Python Software Foundation License", "PSF-2.0"),
+        ("Mozilla Public License 2.0 (MPL 2.0)", "MPL-2.0"),
+        ("GNU General Public License v3 (GPLv3)", "GPL-3.0-only"),
+        ("GNU General Public License v2 (GPLv2)", "GPL-2.0-only"),
+        (
+            "GNU Lesser General Public License v3 (LGPLv3)",
+            "LGPL-3.0-only",
+        ),
+        ("The Unlicense (Unlicense)", "Unlicense"),
+    ];
+    let terms = classifiers
+        .filter_map(|c| c.trim().rsplit(" :: ").next())
+        .filter_map(|name| {
+            TROVE
+                .iter()
+                .find(|(t, _)| *t == name)
+                .map(|(_, id)| (*id).to_owned())
+        })
+        .collect();
     licence_of(terms, BTreeMap::new())
 }
 

@@ -69,7 +69,7 @@ impl Item {
             | Component::Python { sha256, .. }
             | Component::File { sha256, .. }
             | Component::Generated { sha256, .. }
-            | Component::Init { sha256, .. } => Some(sha256),
+            | Component::Init { sha256, .. } => Some(sha256.as_str()).filter(|s| !s.is_empty()),
             _ => None,
         }
     }

@@ -61,7 +61,14 @@ pub fn deb(name: &str, version: &str, arch: &str, source: &str, debian: &str) ->
         version,
         &[
             ("arch", arch.to_owned()),
-            ("distro", format!("debian-{debian}")),
+            (
+                "distro",
+                if debian.is_empty() {
+                    String::new()
+                } else {
+                    format!("debian-{debian}")
+                },
+            ),
             ("upstream", upstream.to_owned()),
         ],
     )

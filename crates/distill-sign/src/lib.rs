@@ -4,10 +4,10 @@
 //!   writes and `--sign-key` reads; skopeo and cosign read the same files).
 //! - [`payload`]: simple signing payloads (cosign's image signatures, verified by
 //!   containers/image's `sigstoreSigned` policy) and DSSE envelopes (attestations).
-//!
-//! Where the signatures live in a registry is distill-oci's concern; this crate only makes
-//! and checks bytes.
+//! - [`image`]: an image's signature and attestations as a push attaches them, read back
+//!   and verified. Where they live in a registry (tags, referrers) is distill-oci's concern.
 
+pub mod image;
 pub mod key;
 pub mod payload;
 

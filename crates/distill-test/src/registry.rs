@@ -31,6 +31,49 @@ impl RegistryServer {
         Self::start(false)
     }
 
+    /// Where the registry keeps its blobs and manifests, to tamper with them.
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data/docker/registry/v2")
+    }
+
+    /// The body of an anonymous `GET path` (`/v2/…`) on a plain registry, with `accept`;
+    /// panics unless it answers 200.
+    pub fn get(&self, path: &str, accept: &str) -> Vec<u8> {
+        let (status, body) = self.request(path, accept);
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        body
+    }
+
+    /// The status and body of an anonymous `GET path` on a plain registry.
+    pub fn request(&self, path: &str, accept: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            c,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).unwrap();
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("an HTTP status");
+        (status, answer[split + 4..].to_vec())
+    }
+
     /// TLS from a CA made here, and htpasswd auth for `tester` / `s3cret-pw`.
     pub fn tls_with_auth() -> Self {
         Self::start(true)
@@ -131,6 +174,9 @@ pub struct Faults {
     pub drop_body_over: Option<u64>,
     /// Answer 503 to the first manifest PUT instead of forwarding it.
     pub manifest_503: bool,
+    /// Refuse every manifest with a `subject` (an OCI 1.1 artifact), as registries older
+    /// than distribution-spec 1.1 may: 400 MANIFEST_INVALID.
+    pub refuse_artifacts: bool,
 }
 
 /// A loopback HTTP proxy in front of a registry: one request per connection, forwarded,
@@ -228,6 +274,23 @@ fn relay(
         return client_w.write_all(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         );
+    }
+    if faults.refuse_artifacts && first.starts_with("PUT ") && first.contains("/manifests/") {
+        let mut body = vec![0u8; length as usize];
+        reader.read_exact(&mut body)?;
+        if String::from_utf8_lossy(&body).contains("\"subject\"") {
+            let answer = r#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}"#;
+            return write!(
+                client_w,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+        let mut up = TcpStream::connect(upstream)?;
+        up.write_all(&head)?;
+        up.write_all(&body)?;
+        std::io::copy(&mut up, &mut client_w)?;
+        return Ok(());
     }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(&head)?;

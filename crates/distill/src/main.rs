@@ -35,6 +35,12 @@ enum Command {
     Pull(commands::push::PullArgs),
     /// Write an ECDSA P-256 key pair (PREFIX.key, PREFIX.pub) in cosign's format.
     Keygen(commands::keygen::Args),
+    /// Write the SBOM (SPDX 2.3 or CycloneDX 1.6) of any image, from its package metadata.
+    Sbom(commands::sbom::Args),
+    /// Check an image's signature and every attestation attached to it against a public key.
+    Verify(commands::sign::VerifyArgs),
+    /// List (or, with --json, fetch) the attestations attached to an image in a registry.
+    Attestations(commands::sign::AttestationsArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,9 @@ fn main() -> ExitCode {
         Command::Push(args) => commands::push::push(args),
         Command::Pull(args) => commands::push::pull(args),
         Command::Keygen(args) => commands::keygen::run(args),
+        Command::Sbom(args) => commands::sbom::run(args),
+        Command::Verify(args) => commands::sign::verify(args),
+        Command::Attestations(args) => commands::sign::attestations(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

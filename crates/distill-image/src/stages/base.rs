@@ -152,6 +152,7 @@ pub fn layers(
                     digest: layer.digest.to_string(),
                     reference: reference.to_string(),
                 }],
+                notable: Default::default(),
                 layer: ImageLayer {
                     layer,
                     created_by: history

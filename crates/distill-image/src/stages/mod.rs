@@ -29,6 +29,7 @@ use distill_core::Component;
 use distill_oci::image::ImageLayer;
 use distill_oci::layer::write_layer;
 use distill_oci::{BlobStore, Entry, EntryKind, FileSource};
+use distill_sbom::metadata::Metadata;
 use sha2::{Digest as _, Sha256};
 
 use crate::plan::Plan;
@@ -50,6 +51,8 @@ pub struct Context<'a> {
 pub struct StageLayer {
     pub layer: ImageLayer,
     pub components: Vec<Component>,
+    /// The layer's files an SBOM reads, for the licences of its components.
+    pub notable: Metadata,
 }
 
 /// Why a stage failed.
@@ -105,6 +108,9 @@ pub enum StageError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Scan(#[from] distill_sbom::scan::ScanError),
     #[error("Cannot read {}: {source}", path.display())]
     #[diagnostic(help("check that {} is readable", path.display()))]
     Read {
@@ -139,10 +145,12 @@ impl Context<'_> {
         created_by: String,
         components: Vec<Component>,
     ) -> Result<StageLayer, StageError> {
+        let notable = notable_files(&entries)?;
         let layer = write_layer(self.store, self.plan.compression, self.plan.epoch, entries)?;
         Ok(StageLayer {
             layer: ImageLayer { layer, created_by },
             components,
+            notable,
         })
     }
 }
@@ -162,20 +170,42 @@ pub fn symlink(path: &str, target: &str) -> Entry {
 
 /// The hex SHA-256 of a file entry's content.
 pub(crate) fn sha256_of(src: &FileSource) -> std::io::Result<String> {
-    use std::io::{Read, Seek};
     let mut h = Sha256::new();
-    match src {
-        FileSource::Bytes(b) => h.update(b),
-        FileSource::Path { path, .. } => {
-            std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
-        }
-        FileSource::Slice { path, offset, size } => {
-            let mut f = std::fs::File::open(path)?;
-            f.seek(std::io::SeekFrom::Start(*offset))?;
-            std::io::copy(&mut f.take(*size), &mut h)?;
-        }
-    }
+    std::io::copy(&mut src.reader()?, &mut h)?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// The files among `entries` that an SBOM reads (package databases, copyright files,
+/// manifests), with their bytes.
+fn notable_files(entries: &[Entry]) -> Result<Metadata, StageError> {
+    use distill_sbom::metadata::{MAX_FILE, is_doc_link, is_notable};
+    use std::io::Read;
+    let mut out = Metadata::default();
+    for e in entries {
+        let Ok(path) = distill_oci::layer::normalize_path(&e.path) else {
+            continue;
+        };
+        let src = match &e.kind {
+            EntryKind::File(src) => src,
+            EntryKind::Symlink { target } if is_doc_link(&path) => {
+                out.insert_link(&path, target);
+                continue;
+            }
+            _ => continue,
+        };
+        if !is_notable(&path) || src.size() > MAX_FILE {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        src.reader()
+            .and_then(|mut r| r.read_to_end(&mut bytes))
+            .map_err(|source| StageError::Read {
+                path: PathBuf::from(&e.path),
+                source,
+            })?;
+        out.insert(0, &path, bytes);
+    }
+    Ok(out)
 }
 
 /// One component per regular file among `entries`: `File` for the user's, `Generated` for

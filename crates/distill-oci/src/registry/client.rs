@@ -131,6 +131,9 @@ pub struct Client {
 }
 
 /// What `Accept` lists when fetching a manifest.
+/// The largest manifest or index read from a registry: far above any real one.
+pub const MAX_MANIFEST: u64 = 4 << 20;
+
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl Client {
@@ -381,6 +384,34 @@ impl Client {
         }
     }
 
+    pub(super) fn manifest_url(&self, target: &str) -> String {
+        self.url(&format!("manifests/{target}"))
+    }
+
+    /// A response body of at most `max` bytes; a longer one is refused, not read on.
+    pub(super) fn bounded_body(
+        &self,
+        resp: Response,
+        url: &str,
+        max: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        resp.take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| RegistryError::Transport {
+                url: url.to_owned(),
+                why: e.to_string(),
+            })?;
+        if bytes.len() as u64 > max {
+            return Err(RegistryError::Protocol {
+                url: url.to_owned(),
+                why: format!("the answer is larger than {} MiB", max >> 20),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// PUTs a manifest or index under `target` (a tag or its digest), as these exact bytes.
     pub(crate) fn put_manifest(
         &self,
@@ -423,10 +454,7 @@ impl Client {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        let bytes = resp.bytes().map_err(|e| RegistryError::Transport {
-            url: url.clone(),
-            why: error_chain(&e),
-        })?;
+        let bytes = self.bounded_body(resp, &url, MAX_MANIFEST)?;
         let digest = Digest::of(&bytes);
         if let Ok(want) = target.parse::<Digest>()
             && want != digest

@@ -5,7 +5,12 @@
 //! blob is known to live in another repository of the same registry), then PUTs manifests,
 //! then the index, each as the exact canonical bytes that were hashed. Each blob and each
 //! manifest is one unit of retry with backoff on connection errors and 5xx answers.
+//!
+//! A push cannot be rolled back, so it is ordered: blobs, then every manifest by digest,
+//! then the [`attach`]ments (signatures, attestations), and the tag last. A failure leaves
+//! no tag or referrer pointing at incomplete content.
 
+pub mod attach;
 pub mod auth;
 mod blobs;
 mod challenge;
@@ -43,6 +48,7 @@ pub fn push(
     built: &Built,
     client: &Client,
     mount_from: Option<&str>,
+    attachments: &[attach::Attachment],
 ) -> Result<PushReport, TransferError> {
     let mut report = PushReport {
         digest: built.digest().to_string(),
@@ -87,7 +93,6 @@ pub fn push(
             _ => report.blobs_uploaded += 1,
         }
     }
-    let tag = client.reference().tag.clone();
     let put = |media_type: &str, digest: &Digest, target: &str| -> Result<(), TransferError> {
         let bytes = store.read(digest)?;
         retry(&format!("manifest {digest}"), || {
@@ -95,21 +100,25 @@ pub fn push(
         })?;
         Ok(())
     };
-    match &built.index {
-        Some((mt, digest, _)) => {
-            for img in &built.images {
-                put(img.media_type, &img.manifest, &img.manifest.to_string())?;
-            }
-            put(mt, digest, &tag.unwrap_or_else(|| digest.to_string()))?;
-        }
-        None => {
-            let img = &built.images[0];
-            put(
-                img.media_type,
-                &img.manifest,
-                &tag.unwrap_or_else(|| img.manifest.to_string()),
-            )?;
-        }
+    for img in &built.images {
+        put(img.media_type, &img.manifest, &img.manifest.to_string())?;
+    }
+    let (root_type, root, _) = built.root();
+    if let Some((mt, digest, _)) = &built.index {
+        put(mt, digest, &digest.to_string())?;
+    }
+    for a in attachments {
+        retry(&format!("{} of {root}", a.what), || {
+            attach::push_attachment(client, root, a)
+        })
+        .map_err(|source| TransferError::Attachment {
+            what: a.what.clone(),
+            image: root.to_string(),
+            source: Box::new(source),
+        })?;
+    }
+    if let Some(tag) = &client.reference().tag {
+        put(root_type, root, tag)?;
     }
     report.bytes_sent = client.bytes_sent();
     Ok(report)
@@ -223,6 +232,7 @@ pub struct RegistrySink {
     pushed: Option<PushReport>,
     /// A repository of the same registry that holds the blobs, to mount them from.
     mount_from: Option<String>,
+    attachments: Vec<attach::Attachment>,
 }
 
 impl RegistrySink {
@@ -245,6 +255,7 @@ impl RegistrySink {
             client,
             pushed: None,
             mount_from: None,
+            attachments: Vec::new(),
         })
     }
 }
@@ -265,14 +276,22 @@ impl Sink for RegistrySink {
         }
     }
 
+    fn attach(&mut self, make: &mut dyn FnMut(&Reference) -> Vec<attach::Attachment>) {
+        self.attachments = make(self.client.reference());
+    }
+
     fn write(&mut self, store: &BlobStore, built: &Built, _epoch: u64) -> Result<(), SinkError> {
-        let report =
-            push(store, built, &self.client, self.mount_from.as_deref()).map_err(|source| {
-                SinkError::Push {
-                    dest: self.address.to_string(),
-                    source,
-                }
-            })?;
+        let report = push(
+            store,
+            built,
+            &self.client,
+            self.mount_from.as_deref(),
+            &self.attachments,
+        )
+        .map_err(|source| SinkError::Push {
+            dest: self.address.to_string(),
+            source,
+        })?;
         self.pushed = Some(report);
         Ok(())
     }

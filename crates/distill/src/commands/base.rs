@@ -6,7 +6,8 @@ use distill_image::assemble;
 use distill_image::plan::Variant;
 use distill_oci::Address;
 
-use super::build::{RegistryArgs, source_date_epoch};
+use super::args::RegistryArgs;
+use super::build::source_date_epoch;
 
 /// The variants distroless publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

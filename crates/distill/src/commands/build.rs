@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::ui::Context;
 use distill_core::Platform;
-use distill_image::{assemble, plan};
+use distill_image::plan;
 use distill_oci::{Address, Compression};
 
 /// What `build` and `lock` share: where the config is and what it is built for.
@@ -54,37 +54,12 @@ fn parse_command(s: &str) -> Result<Words, String> {
     }
 }
 
-/// How to reach registries.
-#[derive(clap::Args, Default)]
-pub struct RegistryArgs {
-    /// A PEM file of CA certificates to trust for registries, beside the system roots.
-    #[arg(long = "ca-cert", value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
-    /// A registry that may be reached over plain HTTP (loopback registries always may).
-    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
-    pub insecure_registry: Vec<String>,
-    /// Upload blobs larger than this many bytes in chunks of this size (default 64 MiB),
-    /// for proxies that limit request sizes.
-    #[arg(long = "chunk-size", value_name = "BYTES")]
-    pub chunk_size: Option<u64>,
-}
-
-impl RegistryArgs {
-    pub fn options(&self) -> distill_oci::registry::RegistryOptions {
-        distill_oci::registry::RegistryOptions {
-            ca_certs: self.ca_cert.clone(),
-            insecure: self.insecure_registry.clone(),
-            chunk_size: self.chunk_size.unwrap_or(0),
-        }
-    }
-}
-
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
-    registry: RegistryArgs,
+    registry: super::args::RegistryArgs,
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
     /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO:TAG. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
@@ -99,6 +74,12 @@ pub struct Args {
     /// adds (packages, distributions, files), and the digests of the config and the lock.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Write the image's SBOMs to DIR: sbom.spdx.json (SPDX 2.3) and sbom.cdx.json
+    /// (CycloneDX 1.6), from the build's exact inventory.
+    #[arg(long, value_name = "DIR")]
+    sbom: Option<PathBuf>,
+    #[command(flatten)]
+    sign: super::args::SignArgs,
 }
 
 fn parse_mirror(s: &str) -> Result<String, String> {
@@ -141,15 +122,35 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         .as_deref()
         .map(super::ReportFile::open)
         .transpose()?;
+    let key = args.sign.key()?;
+    if key.is_some()
+        && !opts
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Address::Registry { .. }))
+    {
+        return Err(crate::ui::Hinted::report(
+            "--sign-key signs what is pushed, and this build has no docker:// output".into(),
+            "add -o docker://HOST/REPO:TAG, or sign a local image when you push it: distill push --sign-key KEY SRC docker://…",
+        ));
+    }
     let plan = plan(&opts).context("Invalid build configuration")?;
     if let Some(detected) = plan.detected.as_ref().filter(|_| !quiet) {
         eprintln!("detected {detected}");
     }
     let progress = crate::ui::Bars::new(quiet);
-    let report =
-        super::with_sources(|sources| assemble(&plan, sources, &progress).context("Build failed"))?;
+    let attach = |report: &distill_image::Report, reference: &distill_core::Reference| match &key {
+        Some(k) => super::sign::for_build(k, report, reference),
+        None => Vec::new(),
+    };
+    let report = super::with_sources(|sources| {
+        distill_image::assemble_with(&plan, sources, &progress, &attach).context("Build failed")
+    })?;
     if let Some(f) = report_file {
         f.write(&report)?;
+    }
+    if let Some(dir) = &args.sbom {
+        super::sbom::write_dir(dir, &report)?;
     }
     tracing::info!(
         files = report.files,

@@ -1,10 +1,13 @@
 //! One module per verb of the command line.
 
+pub mod args;
 pub mod base;
 pub mod build;
 pub mod keygen;
 pub mod lock;
 pub mod push;
+pub mod sbom;
+pub mod sign;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,8 @@ use crate::ui::Context;
 use distill_oci::Address;
 use distill_oci::copy::copy;
 
-use super::build::{RegistryArgs, source_date_epoch};
+use super::args::RegistryArgs;
+use super::build::source_date_epoch;
 
 #[derive(clap::Args)]
 pub struct PushArgs {
@@ -14,6 +15,8 @@ pub struct PushArgs {
     dest: Address,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    sign: super::args::SignArgs,
     /// Print a JSON report (digest, blobs uploaded, present and mounted, bytes sent).
     #[arg(long)]
     json: bool,
@@ -31,11 +34,16 @@ pub struct PullArgs {
 }
 
 pub fn push(args: PushArgs) -> miette::Result<()> {
-    let (digest, pushed) = copy(
+    let key = args.sign.key()?;
+    let (digest, pushed) = distill_oci::copy::copy_with(
         &args.src,
         std::slice::from_ref(&args.dest),
         &args.registry.options(),
         source_date_epoch()?,
+        &|loaded, reference| match &key {
+            Some(k) => super::sign::for_push(k, loaded, reference),
+            None => Vec::new(),
+        },
     )
     .with_context(|| format!("Push of {} to {} failed", args.src, args.dest))?;
     if args.json {

@@ -135,7 +135,7 @@ fn express_from_package_lock_runs_without_npm() {
 }
 
 #[test]
-fn changing_one_line_of_the_app_changes_only_the_app_layer() {
+fn changing_one_line_of_the_app_changes_only_the_app_and_sbom_layers() {
     let app = copy_of("python-flask");
     let out = tempfile::tempdir().unwrap();
     let layers = |name: &str| {
@@ -170,13 +170,16 @@ fn changing_one_line_of_the_app_changes_only_the_app_layer() {
     .unwrap();
     let after = layers("after");
     assert_eq!(before.len(), after.len());
-    let n = before.len();
+    // The last layer is the SBOM, which lists the app's files by sha256, so it changes with
+    // them; the app layer is the one before it.
+    let n = before.len() - 1;
     assert_eq!(
         before[..n - 1],
         after[..n - 1],
         "base or dependency layers changed"
     );
     assert_ne!(before[n - 1], after[n - 1], "the app layer did not change");
+    assert_ne!(before[n], after[n], "the SBOM layer did not change");
 }
 
 #[test]

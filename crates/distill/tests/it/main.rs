@@ -1,6 +1,7 @@
 //! End-to-end tests of the `distill` binary: one test binary, as linking dominates here.
 
 mod apps;
+mod attest;
 mod common;
 mod errors;
 mod family;
@@ -13,4 +14,5 @@ mod registry;
 mod report;
 mod reproducible;
 mod runtimes;
+mod sbom;
 mod sign;

@@ -202,7 +202,8 @@ fn build_pushes_directly_and_pushing_again_sends_nothing() {
         &format!("docker://{}/direct:1", reg.addr),
         &format!("docker://{}/copy:1", reg.addr),
     );
-    assert_eq!(first["blobs_mounted"], 2, "{first}");
+    // The config, the files layer and the SBOM layer.
+    assert_eq!(first["blobs_mounted"], 3, "{first}");
     assert_eq!(first["bytes_sent"], 0);
     let again = push(
         &reg,
@@ -217,7 +218,7 @@ fn build_pushes_directly_and_pushing_again_sends_nothing() {
         (Some(0), Some(0)),
         "{again}"
     );
-    assert_eq!(again["blobs_present"], 2);
+    assert_eq!(again["blobs_present"], 3);
 }
 
 #[test]
@@ -350,6 +351,7 @@ fn push_survives_a_dropped_connection_and_a_503() {
         Faults {
             drop_body_over: Some(1 << 20),
             manifest_503: true,
+            refuse_artifacts: false,
         },
     );
     let report = push(
@@ -446,8 +448,8 @@ fn builds_on_a_registry_base_and_the_lock_pins_its_digest() {
     .unwrap();
     assert_eq!(
         manifest["layers"].as_array().unwrap().len(),
-        2,
-        "base layer + files layer"
+        4,
+        "the base's files and SBOM layers, then ours"
     );
 
     // The base's entrypoint, cmd, workdir and env carry over; ours add to them.

@@ -1,0 +1,53 @@
+//! Flags several commands share: how to reach registries, and the signing key.
+
+use std::path::PathBuf;
+
+use crate::ui::Context;
+
+/// How to reach registries.
+#[derive(clap::Args, Default)]
+pub struct RegistryArgs {
+    /// A PEM file of CA certificates to trust for registries, beside the system roots.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// A registry that may be reached over plain HTTP (loopback registries always may).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+    /// Upload blobs larger than this many bytes in chunks of this size (default 64 MiB),
+    /// for proxies that limit request sizes.
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub chunk_size: Option<u64>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> distill_oci::registry::RegistryOptions {
+        distill_oci::registry::RegistryOptions {
+            ca_certs: self.ca_cert.clone(),
+            insecure: self.insecure_registry.clone(),
+            chunk_size: self.chunk_size.unwrap_or(0),
+        }
+    }
+}
+
+/// `--sign-key FILE`, for build and push.
+#[derive(clap::Args, Default)]
+pub struct SignArgs {
+    /// Sign what is pushed to registries with this private key (cosign's format, the
+    /// password in DISTILL_KEY_PASSWORD), and attach its SBOMs (and a build's provenance)
+    /// as signed attestations.
+    #[arg(long = "sign-key", value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+impl SignArgs {
+    /// The key, read and decrypted before any work.
+    pub fn key(&self) -> miette::Result<Option<distill_sign::PrivateKey>> {
+        let Some(path) = &self.sign_key else {
+            return Ok(None);
+        };
+        let password = distill_sign::password_from_env().context("Cannot read the signing key")?;
+        distill_sign::PrivateKey::read(path, &password)
+            .context("Cannot read the signing key")
+            .map(Some)
+    }
+}
