@@ -219,6 +219,18 @@ pub fn read(client: &Client, image: &Digest) -> Result<Attached, VerifyError> {
     })
 }
 
+/// The repository a signed identity names, without its tag or digest: other signers
+/// (sigstore-rs) write the reference as it was given, `host/name:tag`, and containers/image's
+/// `matchRepository` compares repositories.
+fn repository_of(reference: &str) -> &str {
+    let no_digest = reference.split('@').next().unwrap_or(reference);
+    let name_start = no_digest.rfind('/').map_or(0, |i| i + 1);
+    match no_digest[name_start..].find(':') {
+        Some(i) => &no_digest[..name_start + i],
+        None => no_digest,
+    }
+}
+
 impl Attached {
     /// Checks the signature and every attestation against `key` (named `key_name` in
     /// errors); returns how many signatures verified.
@@ -244,7 +256,7 @@ impl Attached {
                 Ok(p) if p.manifest_digest != image => {
                     why = format!("the signature is for {}", p.manifest_digest);
                 }
-                Ok(p) if p.docker_reference != self.repository => {
+                Ok(p) if repository_of(&p.docker_reference) != self.repository => {
                     why = format!("the signature names {}", p.docker_reference);
                 }
                 Ok(_) => good += 1,
@@ -370,6 +382,19 @@ mod tests {
         }];
         let list = attachments(&key, &subject, &preds);
         (key, image, list)
+    }
+
+    #[test]
+    fn identities_compare_by_repository() {
+        assert_eq!(
+            repository_of("127.0.0.1:5000/a/app:v2"),
+            "127.0.0.1:5000/a/app"
+        );
+        assert_eq!(
+            repository_of("127.0.0.1:5000/app@sha256:00"),
+            "127.0.0.1:5000/app"
+        );
+        assert_eq!(repository_of("127.0.0.1:5000/app"), "127.0.0.1:5000/app");
     }
 
     #[test]

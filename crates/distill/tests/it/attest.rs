@@ -431,3 +431,122 @@ fn a_registry_refusing_artifacts_fails_the_push_and_leaves_no_tag() {
         200
     );
 }
+
+/// sigstore-rs, cosign's Rust implementation, on a plain-HTTP registry.
+mod sigstore_rs {
+    use sigstore::cosign::constraint::PrivateKeySigner;
+    use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
+    use sigstore::cosign::{Constraint, CosignCapabilities, SignatureLayer};
+    use sigstore::crypto::SigningScheme;
+    use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
+
+    fn client() -> sigstore::cosign::Client {
+        let config = ClientConfig {
+            protocol: ClientProtocol::Http,
+            ..Default::default()
+        };
+        sigstore::cosign::ClientBuilder::default()
+            .with_oci_client_config(config)
+            .build()
+            .unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Whether some signature of `image` verifies with the public key `pem`.
+    pub fn verifies(image: &str, pem: &[u8]) -> bool {
+        let image: OciReference = image.parse().unwrap();
+        runtime().block_on(async {
+            let layers = client()
+                .trusted_signature_layers(&Auth::Anonymous, &image)
+                .await
+                .unwrap();
+            let key = PublicKeyVerifier::new(pem, &SigningScheme::ECDSA_P256_SHA256_ASN1).unwrap();
+            let constraints: VerificationConstraintVec = vec![Box::new(key)];
+            sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
+        })
+    }
+
+    /// Signs `image` with the encrypted private key `pem` and pushes the signature.
+    pub fn sign(image: &str, pem: Vec<u8>, password: &str) {
+        let image: OciReference = image.parse().unwrap();
+        runtime().block_on(async {
+            let mut c = client();
+            let (signatures, digest) = c.triangulate(&image, &Auth::Anonymous).await.unwrap();
+            let mut layer = SignatureLayer::new_unsigned(&image, &digest).unwrap();
+            let signer = PrivateKeySigner::new_with_raw(
+                zeroize::Zeroizing::new(pem),
+                zeroize::Zeroizing::new(password.as_bytes().to_vec()),
+                &SigningScheme::ECDSA_P256_SHA256_ASN1,
+            )
+            .unwrap();
+            signer.add_constraint(&mut layer).unwrap();
+            c.push_signature(None, &Auth::Anonymous, &signatures, vec![layer])
+                .await
+                .unwrap();
+        });
+    }
+}
+
+/// Issue #13, acceptance 4, with the second implementation that runs here: sigstore-rs
+/// verifies distill's signature, and distill verifies sigstore-rs's signature made with a key
+/// from `distill keygen`. (Found this way: sigstore-rs names the tag in the signed identity;
+/// distill compared the whole reference, and now compares repositories as containers/image.)
+#[test]
+fn sigstore_rs_and_distill_verify_each_others_signatures() {
+    let reg = RegistryServer::plain();
+    let dir = tempfile::tempdir().unwrap();
+    for prefix in ["k", "o"] {
+        let o = distill()
+            .current_dir(dir.path())
+            .env("DISTILL_KEY_PASSWORD", "pass phrase")
+            .args(["keygen", prefix])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    std::fs::write(
+        dir.path().join("distill.toml"),
+        "[image]\nbase = \"static\"\n",
+    )
+    .unwrap();
+    let layout = format!("oci:{}:v1", dir.path().join("image").display());
+    ok(&["build", dir.path().to_str().unwrap(), "-q", "-o", &layout]);
+
+    let ours = format!("{}/ours:1", reg.addr);
+    let o = distill()
+        .env("DISTILL_KEY_PASSWORD", "pass phrase")
+        .args(["push", "--sign-key"])
+        .arg(dir.path().join("k.key"))
+        .arg(&layout)
+        .arg(format!("docker://{ours}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(sigstore_rs::verifies(&ours, &read("k.pub")));
+    assert!(!sigstore_rs::verifies(&ours, &read("o.pub")));
+
+    let theirs = format!("{}/theirs:1", reg.addr);
+    ok(&["push", &layout, &format!("docker://{theirs}")]);
+    sigstore_rs::sign(&theirs, read("k.key"), "pass phrase");
+    let key = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
+    ok(&[
+        "verify",
+        &format!("docker://{theirs}"),
+        "--key",
+        &key("k.pub"),
+    ]);
+    let wrong = run(&[
+        "verify",
+        &format!("docker://{theirs}"),
+        "--key",
+        &key("o.pub"),
+    ]);
+    assert_eq!(wrong.status.code(), Some(1));
+}
