@@ -299,6 +299,30 @@ fn from_free_form(text: &str) -> Licence {
     licence_of(terms, BTreeMap::new())
 }
 
+/// GCC's runtime libraries (libgcc-s1, libstdc++6, libgomp1, …): GCC's copyright file says
+/// in prose that they, unlike the compiler, are under the GPL v3 or later with the GCC
+/// Runtime Library Exception 3.1; `None` for any other package.
+pub fn gcc_runtime(name: &str, source: &str, copyright: &str) -> Option<Licence> {
+    const RUNTIMES: [&str; 8] = [
+        "libgcc",
+        "libatomic",
+        "libgomp",
+        "libitm",
+        "libssp",
+        "libstdc++",
+        "libobjc",
+        "libgfortran",
+    ];
+    let runtime = source.starts_with("gcc-") && RUNTIMES.iter().any(|r| name.starts_with(r));
+    let flat = copyright.split_whitespace().collect::<Vec<_>>().join(" ");
+    (runtime && flat.contains("with version 3.1 of the GCC Runtime Library Exception")).then(|| {
+        licence_of(
+            BTreeSet::from(["GPL-3.0-or-later WITH GCC-exception-3.1".to_owned()]),
+            BTreeMap::new(),
+        )
+    })
+}
+
 /// A licence as a language package declares it: npm's `license`, a wheel's
 /// `License-Expression` or `License`. An SPDX expression is kept as it is; a lone name is
 /// mapped as a DEP-5 short name is; prose is no expression.

@@ -183,9 +183,12 @@ impl Metadata {
     /// The licence the image's files declare for `component`.
     pub fn licence(&self, component: &Component) -> Licence {
         match component {
-            Component::Deb { name, .. } => self
+            Component::Deb { name, source, .. } => self
                 .copyright(name)
-                .map(license::from_copyright)
+                .map(|text| {
+                    license::gcc_runtime(name, source, text)
+                        .unwrap_or_else(|| license::from_copyright(text))
+                })
                 .unwrap_or_default(),
             Component::Python { name, version, .. } => self
                 .files
@@ -392,6 +395,26 @@ mod tests {
         ] {
             assert!(!is_notable(p), "{p}");
         }
+    }
+
+    #[test]
+    fn gcc_runtime_libraries_carry_the_runtime_exception() {
+        // The host's own GCC copyright file (scripts/install-deps installs gcc).
+        let text = std::fs::read_dir("/usr/share/doc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("gcc-") && n.ends_with("-base")
+            })
+            .find_map(|e| std::fs::read_to_string(e.path().join("copyright")).ok())
+            .expect("a gcc-N-base copyright file on this machine: apt-get install gcc");
+        let l = license::gcc_runtime("libstdc++6", "gcc-12", &text).unwrap();
+        assert_eq!(
+            l.expression.as_deref(),
+            Some("GPL-3.0-or-later WITH GCC-exception-3.1")
+        );
+        assert!(license::gcc_runtime("cpp-12", "gcc-12", &text).is_none());
     }
 
     #[test]

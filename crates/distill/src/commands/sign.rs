@@ -35,19 +35,23 @@ fn repository(r: &distill_core::Reference) -> String {
     format!("{}/{}", r.host, r.repository)
 }
 
+fn subject<'a>(built: &'a distill_oci::Built, reference: &distill_core::Reference) -> Subject<'a> {
+    let (media_type, digest, size) = built.root();
+    Subject {
+        repository: repository(reference),
+        media_type,
+        digest,
+        size,
+    }
+}
+
 /// What a build attaches: the signature, its SBOMs and its provenance.
 pub fn for_build(
     key: &distill_sign::PrivateKey,
     report: &distill_image::Report,
     reference: &distill_core::Reference,
 ) -> Vec<Attachment> {
-    let (media_type, digest, size) = report.built.root();
-    let subject = Subject {
-        repository: repository(reference),
-        media_type,
-        digest,
-        size,
-    };
+    let subject = subject(&report.built, reference);
     let docs: Vec<_> = (0..report.built.images.len())
         .map(|i| report.sbom(i))
         .collect();
@@ -65,13 +69,7 @@ pub fn for_push(
     loaded: &distill_oci::Loaded,
     reference: &distill_core::Reference,
 ) -> Vec<Attachment> {
-    let (media_type, digest, size) = loaded.built.root();
-    let subject = Subject {
-        repository: repository(reference),
-        media_type,
-        digest,
-        size,
-    };
+    let subject = subject(&loaded.built, reference);
     let name = repository(reference);
     let docs: Vec<_> = loaded
         .built

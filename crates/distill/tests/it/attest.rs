@@ -362,8 +362,8 @@ fn a_signed_push_carries_a_signature_sboms_and_provenance_that_verify() {
     assert!(!pulled && why.contains("no signature exists"), "{why}");
 }
 
-#[test]
-fn sign_key_without_a_registry_output_is_refused_before_any_work() {
+/// A context building the static member, with the key pair `k` beside it.
+fn static_with_key() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     keygen(dir.path(), "k");
     std::fs::write(
@@ -371,6 +371,12 @@ fn sign_key_without_a_registry_output_is_refused_before_any_work() {
         "[image]\nbase = \"static\"\n",
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn sign_key_without_a_registry_output_is_refused_before_any_work() {
+    let dir = static_with_key();
     let o = run(&[
         "build",
         dir.path().to_str().unwrap(),
@@ -396,13 +402,7 @@ fn a_registry_refusing_artifacts_fails_the_push_and_leaves_no_tag() {
             refuse_artifacts: true,
         },
     );
-    let dir = tempfile::tempdir().unwrap();
-    keygen(dir.path(), "k");
-    std::fs::write(
-        dir.path().join("distill.toml"),
-        "[image]\nbase = \"static\"\n",
-    )
-    .unwrap();
+    let dir = static_with_key();
     let layout = format!("oci:{}:v1", dir.path().join("image").display());
     let digest = ok(&["build", dir.path().to_str().unwrap(), "-q", "-o", &layout]);
     let o = run(&[

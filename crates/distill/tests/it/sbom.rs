@@ -215,6 +215,19 @@ fn check(context: &Path, node: bool) {
         .find_map(|l| l.strip_prefix("VERSION_ID="))
         .unwrap()
         .replace('"', "");
+    // The SBOM inside the image is valid SPDX too, and has no digest of its own image.
+    let inside = root.path().join("var/lib/db/sbom/distill.spdx.json");
+    distill_test::tools::run_ok(
+        Command::new(validators().join("bin/pyspdxtools"))
+            .arg("-i")
+            .arg(&inside),
+    );
+    let digest = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(
+        !std::fs::read_to_string(&inside)
+            .unwrap()
+            .contains(&digest[7..])
+    );
     let mut expected = image_purls(root.path(), &debian);
     if node {
         expected.insert(node_purl(
