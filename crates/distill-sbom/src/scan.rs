@@ -47,7 +47,7 @@ pub fn scan_layers<'a>(
     layers: impl Iterator<Item = (usize, &'a Layer)>,
     meta: &mut Metadata,
 ) -> Result<(), ScanError> {
-    let mut total = 0u64;
+    let mut budget = MAX_TOTAL;
     for (i, layer) in layers {
         let digest = layer.digest.to_string();
         let read = |source| ScanError::Read {
@@ -61,7 +61,7 @@ pub fn scan_layers<'a>(
                 digest: digest.clone(),
                 media_type: layer.media_type.to_owned(),
             })?;
-        scan_layer(tar, i, meta, &mut total).map_err(|e| match e {
+        scan_layer(tar, i, meta, &mut budget).map_err(|e| match e {
             Stop::Io(source) => read(source),
             Stop::TooLarge => ScanError::TooLarge,
         })?;
@@ -129,7 +129,7 @@ fn scan_layer(
     tar: Box<dyn Read>,
     layer: usize,
     meta: &mut Metadata,
-    total: &mut u64,
+    budget: &mut u64,
 ) -> Result<(), Stop> {
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries().map_err(Stop::Io)? {
@@ -169,10 +169,7 @@ fn scan_layer(
         if !metadata::is_notable(&path) || entry.size() > metadata::MAX_FILE {
             continue;
         }
-        *total += entry.size();
-        if *total > MAX_TOTAL {
-            return Err(Stop::TooLarge);
-        }
+        *budget = budget.checked_sub(entry.size()).ok_or(Stop::TooLarge)?;
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         (&mut entry)
             .take(metadata::MAX_FILE)
@@ -214,7 +211,7 @@ mod tests {
 
     #[test]
     fn later_layers_replace_and_whiteouts_remove() {
-        let (mut meta, mut total) = (Metadata::default(), 0);
+        let (mut meta, mut total) = (Metadata::default(), MAX_TOTAL);
         let l0 = tar_of(&[
             ("var/lib/dpkg/status.d/a", A),
             ("var/lib/dpkg/status.d/b", B),
@@ -233,5 +230,24 @@ mod tests {
         ]);
         assert!(scan_layer(Box::new(std::io::Cursor::new(l2)), 2, &mut meta, &mut total).is_ok());
         assert_eq!(names(&meta), [(2, "a".to_owned())]);
+    }
+
+    #[test]
+    fn metadata_past_the_budget_stops_the_scan_and_huge_files_are_skipped() {
+        let big = vec![b'x'; (metadata::MAX_FILE + 1) as usize];
+        let (mut meta, mut budget) = (Metadata::default(), MAX_TOTAL);
+        let l = tar_of(&[
+            ("var/lib/dpkg/status.d/huge", &big),
+            ("var/lib/dpkg/status.d/a", A),
+        ]);
+        assert!(scan_layer(Box::new(std::io::Cursor::new(l)), 0, &mut meta, &mut budget).is_ok());
+        assert_eq!(names(&meta), [(0, "a".to_owned())]);
+        let mut small = A.len() as u64 + 10;
+        let l = tar_of(&[
+            ("var/lib/dpkg/status.d/a", A),
+            ("var/lib/dpkg/status.d/b", B),
+        ]);
+        let r = scan_layer(Box::new(std::io::Cursor::new(l)), 0, &mut meta, &mut small);
+        assert!(matches!(r, Err(Stop::TooLarge)));
     }
 }

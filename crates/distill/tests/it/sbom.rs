@@ -115,7 +115,7 @@ fn image_purls(root: &Path, debian: &str) -> BTreeSet<String> {
             field(&t, "Architecture").unwrap()
         );
         if let Some(s) = source {
-            purl.push_str(&format!("&upstream={s}"));
+            purl.push_str(&format!("&upstream={}", enc(&s)));
         }
         out.insert(purl);
     }
@@ -302,4 +302,65 @@ fn flask_example_sboms_list_every_distribution() {
 #[test]
 fn express_example_sboms_list_every_npm_package_and_node() {
     check(example("node-express").path(), true);
+}
+
+/// A regular Debian image keeps its packages in `var/lib/dpkg/status`: `distill sbom` reads
+/// them as dpkg does. The image holds this machine's own status file (hundreds of packages,
+/// in every state dpkg leaves them); the oracle is `dpkg-query` on the same file.
+#[test]
+fn a_dpkg_status_database_is_read_as_dpkg_query_reads_it() {
+    distill_test::tools::require("dpkg-query");
+    let ctx = tempfile::tempdir().unwrap();
+    let admin = ctx.path().join("admin");
+    std::fs::create_dir_all(admin.join("info")).unwrap();
+    std::fs::copy("/var/lib/dpkg/status", admin.join("status")).unwrap();
+    std::fs::write(
+        ctx.path().join("distill.toml"),
+        "[image]\nbase = \"scratch\"\n\n[[files]]\nsrc = \"admin/status\"\ndst = \"/var/lib/dpkg/status\"\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}", out.path().join("image").display());
+    let o = distill()
+        .arg("build")
+        .arg(ctx.path())
+        .args(["-q", "-o", &layout])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = distill().args(["sbom", &layout]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: BTreeSet<String> = spdx_purls(&doc)
+        .into_iter()
+        .filter(|p| p.starts_with("pkg:deb/"))
+        .collect();
+    let listed = distill_test::tools::run_ok(
+        Command::new("dpkg-query")
+            .arg(format!("--admindir={}", admin.display()))
+            .args([
+                "-W",
+                "-f",
+                "${db:Status-Status} ${Package} ${Version} ${Architecture} ${source:Package}\\n",
+            ]),
+    );
+    let expected: BTreeSet<String> = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("installed "))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let mut purl = format!("pkg:deb/debian/{}@{}?arch={}", enc(f[0]), enc(f[1]), f[2]);
+            if f[3] != f[0] {
+                purl.push_str(&format!("&upstream={}", enc(f[3])));
+            }
+            purl
+        })
+        .collect();
+    assert!(expected.len() > 50, "{} packages", expected.len());
+    let extra: Vec<_> = got.difference(&expected).collect();
+    let missing: Vec<_> = expected.difference(&got).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "not installed: {extra:?}\nmissed: {missing:?}"
+    );
 }
