@@ -72,6 +72,11 @@ impl ReportFile {
         };
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
         std::io::Write::write_all(&mut self.tmp, format!("{text}\n").as_bytes()).map_err(fail)?;
+        use std::os::unix::fs::PermissionsExt;
+        self.tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
         let path = self.path.clone();
         self.tmp.persist(&path).map_err(|e| fail(e.error)).map(drop)
     }

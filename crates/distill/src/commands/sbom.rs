@@ -138,6 +138,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
         .tempfile_in(dir)
         .map_err(fail)?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(fail)?;
+    // Readable as any file the user writes, not the temporary file's 0600.
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }

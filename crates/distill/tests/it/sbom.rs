@@ -208,6 +208,13 @@ fn check(context: &Path, node: bool) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (spdx, cdx) = (dir.join("sbom.spdx.json"), dir.join("sbom.cdx.json"));
     validate(&spdx, &cdx);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&spdx).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o644,
+        "an SBOM others may read, not a temporary file's 0600"
+    );
     let root = distill_test::unpack_layout(&layout);
     let os = std::fs::read_to_string(root.path().join("usr/lib/os-release")).unwrap();
     let debian = os
