@@ -63,21 +63,10 @@ impl ReportFile {
         })
     }
 
-    pub fn write(mut self, report: &distill_image::Report) -> miette::Result<()> {
-        let fail = |e: std::io::Error| {
-            crate::ui::Hinted::report(
-                format!("Cannot write the report {}: {e}", self.path.display()),
-                "check that the disk has room",
-            )
-        };
+    /// Writes the report; the temporary file that proved the directory writable goes.
+    pub fn write(self, report: &distill_image::Report) -> miette::Result<()> {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-        std::io::Write::write_all(&mut self.tmp, format!("{text}\n").as_bytes()).map_err(fail)?;
-        use std::os::unix::fs::PermissionsExt;
-        self.tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(fail)?;
-        let path = self.path.clone();
-        self.tmp.persist(&path).map_err(|e| fail(e.error)).map(drop)
+        drop(self.tmp);
+        sbom::write_atomic(&self.path, format!("{text}\n").as_bytes())
     }
 }

@@ -121,7 +121,8 @@ pub fn write_dir(dir: &Path, report: &distill_image::Report) -> miette::Result<V
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, so a failure leaves no
-/// half-written file.
+/// half-written file. A path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO)
+/// is written into, never replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
     let fail = |e: std::io::Error| {
         crate::ui::Hinted::report(
@@ -129,6 +130,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
             "check that its directory exists and is writable",
         )
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(fail)?;
+        return std::io::Write::write_all(&mut f, bytes).map_err(fail);
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

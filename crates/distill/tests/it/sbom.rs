@@ -371,3 +371,40 @@ fn a_dpkg_status_database_is_read_as_dpkg_query_reads_it() {
         "not installed: {extra:?}\nmissed: {missing:?}"
     );
 }
+
+/// `-o` on something that is not a regular file (a FIFO here; `/dev/null` and
+/// `/dev/stdout` alike) is written into, never replaced by a renamed temporary file.
+#[test]
+fn an_output_that_is_not_a_regular_file_is_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("distill.toml"),
+        "[image]\nbase = \"static\"\n",
+    )
+    .unwrap();
+    let layout = format!("oci:{}", ctx.path().join("image").display());
+    let o = distill()
+        .arg("build")
+        .arg(ctx.path())
+        .args(["-q", "-o", &layout])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fifo = ctx.path().join("fifo");
+    distill_test::tools::run_ok(Command::new("mkfifo").arg(&fifo));
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = distill()
+        .args(["sbom", &layout, "-o"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Checked before reading: a replaced FIFO would leave the reader waiting forever.
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let doc: serde_json::Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+}
