@@ -289,6 +289,16 @@ impl Metadata {
             })
             .map(license::from_text)
             .find(|l| l.expression.is_some())
+            // Older metadata names no License-File; the licence files are still there.
+            .or_else(|| {
+                let under = format!("{dir}/");
+                self.files
+                    .iter()
+                    .filter(|(p, _)| p.starts_with(&under) && !p.ends_with("/METADATA"))
+                    .filter_map(|(_, (_, b))| std::str::from_utf8(b).ok())
+                    .map(license::from_text)
+                    .find(|l| l.expression.is_some())
+            })
             .unwrap_or_default()
     }
 }
@@ -395,6 +405,21 @@ mod tests {
         ] {
             assert!(!is_notable(p), "{p}");
         }
+    }
+
+    #[test]
+    fn a_wheel_without_a_declared_licence_is_read_from_its_licence_file() {
+        let mut m = Metadata::default();
+        let dir = "usr/local/lib/python3.13/dist-packages/itsdangerous-2.2.0.dist-info";
+        let meta = "Metadata-Version: 2.1\nName: itsdangerous\nVersion: 2.2.0\nClassifier: License :: OSI Approved :: BSD License\n";
+        let text = "Redistribution and use in source and binary forms, with or without\nmodification, are permitted ... 3. Neither the name of the copyright holder";
+        for (p, b) in [("METADATA", meta), ("LICENSE.txt", text)] {
+            let path = format!("{dir}/{p}");
+            assert!(is_notable(&path));
+            m.insert(0, &path, b.as_bytes().to_vec());
+        }
+        let c = &m.components()[0].1;
+        assert_eq!(m.licence(c).expression.as_deref(), Some("BSD-3-Clause"));
     }
 
     #[test]
