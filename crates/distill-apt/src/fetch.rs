@@ -7,6 +7,8 @@
 //! - `.deb` downloads resume with `Range`; a server that answers 200 instead of 206 restarts
 //!   the file from zero, never appending to it (index files on Debian mirrors do that).
 //! - Connection errors, timeouts and 5xx answers are retried with exponential backoff.
+//! - One download per entry at a time: processes (and threads) sharing a cache take an
+//!   exclusive lock on `locks/<sha256>.lock` first, so two never append to one partial file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -259,6 +261,23 @@ impl Cache {
         let partial_dir = self.root.join("partial");
         fs::create_dir_all(&partial_dir).map_err(self.io(&partial_dir))?;
         fs::create_dir_all(self.root.join("sha256")).map_err(self.io(&self.root))?;
+        // One download per entry at a time, across processes sharing the cache (CI runners,
+        // parallel builds): the lock is held until this download ends, and whoever waited
+        // for it finds the entry in place. Lock files stay (in `locks/`, apart from the data):
+        // removing one while another process waits on it would let a third take a new one.
+        let locks = self.root.join("locks");
+        fs::create_dir_all(&locks).map_err(self.io(&locks))?;
+        let lock_path = locks.join(format!("{}.lock", expected.sha256));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        lock.lock().map_err(self.io(&lock_path))?;
+        if let Some(p) = self.get(expected) {
+            return Ok(p);
+        }
         let part = partial_dir.join(format!("{}.part", expected.sha256));
         let attempt = || self.try_download(fetcher, url, expected, &part, resumable);
         let result = attempt
@@ -407,6 +426,51 @@ mod tests {
             bytes,
         )
         .unwrap();
+    }
+
+    /// Serves `body` slowly, a kilobyte at a time, so that two downloads overlap.
+    struct Slow(Vec<u8>);
+
+    impl Fetcher for Slow {
+        fn get(&self, _: &str, offset: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError> {
+            struct Trickle(std::io::Cursor<Vec<u8>>);
+            impl Read for Trickle {
+                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    let n = buf.len().min(1024);
+                    self.0.read(&mut buf[..n])
+                }
+            }
+            let kind = if offset > 0 {
+                Body::Partial
+            } else {
+                Body::Full
+            };
+            let data = self.0[offset as usize..].to_vec();
+            Ok((kind, Box::new(Trickle(std::io::Cursor::new(data)))))
+        }
+    }
+
+    #[test]
+    fn two_caches_on_one_directory_download_one_entry_at_the_same_time() {
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let e = expected(&body);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let cache = Cache::new(dir.path());
+                        cache.fetch(&Slow(body.clone()), "http://x/a.deb", &e, true)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in results {
+            let p = r.expect("both downloads succeed");
+            assert_eq!(std::fs::read(p).unwrap(), body);
+        }
     }
 
     #[test]
