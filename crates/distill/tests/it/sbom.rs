@@ -313,7 +313,8 @@ fn express_example_sboms_list_every_npm_package_and_node() {
 
 /// A regular Debian image keeps its packages in `var/lib/dpkg/status`: `distill sbom` reads
 /// them as dpkg does. The image holds this machine's own status file (hundreds of packages,
-/// in every state dpkg leaves them); the oracle is `dpkg-query` on the same file.
+/// in whatever states dpkg left them; removed-but-not-purged entries are a unit test of
+/// distill-sbom); the oracle is `dpkg-query` on the same file.
 #[test]
 fn a_dpkg_status_database_is_read_as_dpkg_query_reads_it() {
     distill_test::tools::require("dpkg-query");
