@@ -61,7 +61,8 @@ impl Suite {
             Ok(path) => read(path),
             Err(e @ (FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. })) => {
                 tracing::warn!("{e}; using it only to find package names");
-                let bytes = get_bytes(fetcher, &url)?;
+                // A stale copy differs from the Release's size, but not by more than half again.
+                let bytes = get_bytes(fetcher, &url, size + size / 2)?;
                 if let Some(dir) = advisory.parent()
                     && std::fs::create_dir_all(dir).is_ok()
                     && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)

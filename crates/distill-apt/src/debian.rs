@@ -126,7 +126,7 @@ pub fn load_universe(
 ) -> Result<Universe, DebianError> {
     let mut all = Vec::new();
     for (i, s) in suites.iter().enumerate() {
-        let release = s.release(fetcher, now)?;
+        let release = s.release(fetcher, cache, now)?;
         all.extend(s.packages(&release, arch, i, cache, fetcher)?);
     }
     Ok(Universe::new(arch, all))

@@ -6,7 +6,11 @@
 //!   the cache only once their size and SHA-256 match, so no bad bytes are ever served.
 //! - `.deb` downloads resume with `Range`; a server that answers 200 instead of 206 restarts
 //!   the file from zero, never appending to it (index files on Debian mirrors do that).
-//! - Connection errors, timeouts and 5xx answers are retried with exponential backoff.
+//! - Connection errors, timeouts and 5xx answers are retried with jittered exponential
+//!   backoff. No redirect goes from https to http.
+//! - No body is read past what is known of it: a cached download stops one byte after the
+//!   size its signed index gives, and [`get_bytes`] takes a cap (see [`MAX_RELEASE`]), so
+//!   an endless answer costs neither memory nor disk.
 //! - One download per entry at a time: processes (and threads) sharing a cache take an
 //!   exclusive lock on `locks/<sha256>.lock` first, so two never append to one partial file.
 
@@ -46,6 +50,11 @@ pub enum FetchError {
         expected: u64,
         actual: u64,
     },
+    #[error("{url} sent more than {max} bytes")]
+    #[diagnostic(help(
+        "the server sent more than such a file can hold and it was discarded; retry later, or pass --mirror URL for another mirror"
+    ))]
+    TooLarge { url: String, max: u64 },
     #[error("Cache {path}: {source}")]
     #[diagnostic(help("check that {} is writable, or set DISTILL_CACHE to a writable directory", path.display()))]
     Cache { path: PathBuf, source: io::Error },
@@ -105,6 +114,7 @@ impl HttpFetcher {
         // Idempotent; fails only when another provider is already installed, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::blocking::Client::builder()
+            .redirect(distill_oci::net::redirect_policy())
             .connect_timeout(Duration::from_secs(20))
             .timeout(Duration::from_secs(600))
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
@@ -145,15 +155,27 @@ impl Fetcher for HttpFetcher {
     }
 }
 
-/// Reads a whole small resource (an index or signature) into memory.
-pub fn get_bytes(fetcher: &dyn Fetcher, url: &str) -> Result<Vec<u8>, FetchError> {
+/// The largest `InRelease`, `Release` or `Release.gpg` read: Debian's are about 150 KiB.
+pub const MAX_RELEASE: u64 = 16 << 20;
+
+/// Reads a whole small resource (a Release or signature) into memory; more than `max`
+/// bytes is an error, found after reading `max + 1`.
+pub fn get_bytes(fetcher: &dyn Fetcher, url: &str, max: u64) -> Result<Vec<u8>, FetchError> {
     let attempt = || {
-        let (_, mut r) = fetcher.get(url, 0)?;
+        let (_, r) = fetcher.get(url, 0)?;
         let mut buf = Vec::new();
-        r.read_to_end(&mut buf).map_err(|e| FetchError::Transport {
-            url: url.to_owned(),
-            why: e.to_string(),
-        })?;
+        r.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| FetchError::Transport {
+                url: url.to_owned(),
+                why: e.to_string(),
+            })?;
+        if buf.len() as u64 > max {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                max,
+            });
+        }
         Ok(buf)
     };
     attempt
@@ -174,6 +196,8 @@ pub struct Expected {
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// `--allow-downgrade`: a Release older than one seen before is used (see [`crate::replay`]).
+    allow_downgrade: bool,
 }
 
 fn hash_file(path: &Path) -> io::Result<(String, u64)> {
@@ -194,7 +218,20 @@ fn hash_file(path: &Path) -> io::Result<(String, u64)> {
 
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            allow_downgrade: false,
+        }
+    }
+
+    /// Whether a Release older than one seen before may be used.
+    pub fn allow_downgrade(mut self, allow: bool) -> Self {
+        self.allow_downgrade = allow;
+        self
+    }
+
+    pub(crate) fn allows_downgrade(&self) -> bool {
+        self.allow_downgrade
     }
 
     /// `$DISTILL_CACHE`, else the user's cache directory (`~/.cache/distill`).
@@ -315,16 +352,22 @@ impl Cache {
             0
         };
         let have = if have >= expected.size { 0 } else { have };
-        let (body, mut reader) = fetcher.get(url, have)?;
+        let (body, reader) = fetcher.get(url, have)?;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(part)
             .map_err(self.io(part))?;
-        if body == Body::Full {
-            file.set_len(0).map_err(self.io(part))?;
-        }
-        io::copy(&mut reader, &mut file).map_err(|e| FetchError::Transport {
+        let start = match body {
+            Body::Full => {
+                file.set_len(0).map_err(self.io(part))?;
+                0
+            }
+            Body::Partial => have,
+        };
+        // One byte more than the index promises is enough to know the answer is wrong.
+        let room = (expected.size - start).saturating_add(1);
+        io::copy(&mut reader.take(room), &mut file).map_err(|e| FetchError::Transport {
             url: url.to_owned(),
             why: e.to_string(),
         })?;
@@ -541,6 +584,48 @@ mod tests {
         let p = cache.fetch(&f, "http://x/a", &e, true).unwrap();
         assert_eq!(std::fs::read(p).unwrap(), body);
         assert_eq!(f.offsets.lock().unwrap().len(), 2);
+    }
+
+    /// A server that never stops sending.
+    struct Endless;
+
+    impl Fetcher for Endless {
+        fn get(&self, _: &str, _: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError> {
+            Ok((Body::Full, Box::new(io::repeat(b'x'))))
+        }
+    }
+
+    #[test]
+    fn an_endless_body_is_cut_at_what_is_known_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let e = expected(&[b'x'; 1000]);
+        let err = cache
+            .fetch(&Endless, "http://x/Packages.xz", &e, true)
+            .unwrap_err();
+        // Exactly one byte past the index's size was taken, then refused and removed.
+        assert!(
+            matches!(err, FetchError::SizeMismatch { actual: 1001, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("partial"))
+                .unwrap()
+                .count(),
+            0
+        );
+        let err = get_bytes(&Endless, "http://x/InRelease", MAX_RELEASE).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FetchError::TooLarge {
+                    max: MAX_RELEASE,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("http://x/InRelease"), "{err}");
     }
 
     #[test]

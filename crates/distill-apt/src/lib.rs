@@ -5,7 +5,7 @@
 //! - [`resolver`]: from package names to the closed set apt would install;
 //! - [`contents`]: which package ships a library;
 //! - [`trust`], [`release`], [`repo`], [`debian`], [`sources`]: verified suites of the host's
-//!   mirrors, with the keyrings apt would use;
+//!   mirrors, with the keyrings apt would use; [`replay`]: no going back to an older Release;
 //! - [`fetch`]: HTTP with retries, resume and a verified cache;
 //! - [`pin`], [`install`], [`deb`]: exact files, downloaded, verified and extracted.
 
@@ -18,6 +18,7 @@ pub mod packages;
 pub mod pin;
 pub mod relation;
 pub mod release;
+pub mod replay;
 pub mod repo;
 pub mod resolver;
 pub mod sources;

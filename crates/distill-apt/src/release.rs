@@ -11,6 +11,8 @@ use std::collections::HashMap;
 pub struct ReleaseFile {
     pub suite: String,
     pub codename: String,
+    /// `Date`: when the archive published it, the clock replay protection compares.
+    pub date: Option<u64>,
     pub valid_until: Option<u64>,
     pub acquire_by_hash: bool,
     /// Path relative to `dists/SUITE/` → (size, sha256).
@@ -84,9 +86,14 @@ impl ReleaseFile {
             Some(v) => Some(parse_date(v).ok_or_else(|| bad("bad Valid-Until date"))?),
             None => None,
         };
+        let date = match p.get("Date") {
+            Some(v) => Some(parse_date(v).ok_or_else(|| bad("bad Date"))?),
+            None => None,
+        };
         Ok(ReleaseFile {
             suite: p.get("Suite").unwrap_or("").to_owned(),
             codename: p.get("Codename").unwrap_or("").to_owned(),
+            date,
             valid_until,
             acquire_by_hash: p.get("Acquire-By-Hash") == Some("yes"),
             sha256,
@@ -139,6 +146,7 @@ Valid-Until: Sat, 16 Nov 2024 10:02:47 UTC\nAcquire-By-Hash: yes\nSHA256:\n \
         assert!(r.acquire_by_hash);
         assert_eq!(r.entry("main/binary-amd64/Packages.xz", "u").unwrap().0, 12);
         assert_eq!(r.valid_until, Some(1_731_751_367));
+        assert_eq!(r.date, Some(1_731_146_567));
         r.check("bookworm", "u", 1_731_000_000).unwrap();
         r.check("stable", "u", 1_731_000_000).unwrap();
         assert!(matches!(

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use crate::fetch::{Cache, Expected, FetchError, Fetcher, get_bytes};
+use crate::fetch::{Cache, Expected, FetchError, Fetcher, MAX_RELEASE, get_bytes};
 use crate::packages::{self, Package, PackagesError};
 use crate::release::{ReleaseError, ReleaseFile};
 use crate::trust::{Keyring, TrustError};
@@ -39,6 +39,9 @@ pub enum RepoError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Packages(#[from] PackagesError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Replay(#[from] crate::replay::ReplayError),
     #[error("Cannot decompress {url}: {why}")]
     #[diagnostic(help("the mirror served a damaged index; retry later, or pass --mirror URL"))]
     Decompress { url: String, why: String },
@@ -57,10 +60,15 @@ impl Suite {
         format!("{}/dists/{}", self.uri, self.suite)
     }
 
-    /// Fetches and verifies the suite's Release.
-    pub fn release(&self, fetcher: &dyn Fetcher, now: u64) -> Result<ReleaseFile, RepoError> {
+    /// Fetches and verifies the suite's Release, and refuses one older than `cache` has seen.
+    pub fn release(
+        &self,
+        fetcher: &dyn Fetcher,
+        cache: &Cache,
+        now: u64,
+    ) -> Result<ReleaseFile, RepoError> {
         let inrelease = format!("{}/InRelease", self.dists());
-        let text = match get_bytes(fetcher, &inrelease) {
+        let text = match get_bytes(fetcher, &inrelease, MAX_RELEASE) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 if self.signed {
@@ -72,10 +80,10 @@ impl Suite {
             }
             Err(e) if e.is_not_found() => {
                 let url = format!("{}/Release", self.dists());
-                let release = get_bytes(fetcher, &url)?;
+                let release = get_bytes(fetcher, &url, MAX_RELEASE)?;
                 if self.signed {
                     let sig_url = format!("{url}.gpg");
-                    let sig = match get_bytes(fetcher, &sig_url) {
+                    let sig = match get_bytes(fetcher, &sig_url, MAX_RELEASE) {
                         Err(e) if e.is_not_found() => {
                             return Err(TrustError::Unsigned { url: self.dists() }.into());
                         }
@@ -91,6 +99,9 @@ impl Suite {
         };
         let release = ReleaseFile::parse(&text, &inrelease)?;
         release.check(&self.suite, &inrelease, now)?;
+        if let Some(date) = release.date {
+            cache.check_release_date(&self.uri, &self.suite, date, &inrelease)?;
+        }
         Ok(release)
     }
 

@@ -31,6 +31,6 @@ pub use hint::hint;
 pub use inventory::Component;
 pub use member::{FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, NODE_MAJORS};
 pub use platform::Platform;
-pub use reference::{Reference, ReferenceError};
+pub use reference::{Reference, ReferenceError, is_loopback_host};
 pub use release::Release;
 pub use runtime::{Runtime, YearMonth};

@@ -35,18 +35,25 @@ impl Reference {
 
     /// Whether the registry is on this machine, where plain HTTP is allowed.
     pub fn is_loopback(&self) -> bool {
-        let host = self
-            .host
-            .rsplit_once(':')
-            .map_or(self.host.as_str(), |(h, p)| {
-                if p.bytes().all(|b| b.is_ascii_digit()) {
-                    h
-                } else {
-                    self.host.as_str()
-                }
-            });
-        host == "localhost" || host.starts_with("127.") || host == "[::1]"
+        is_loopback_host(&self.host)
     }
+}
+
+/// A loopback address itself (`127.0.0.1`, `::1`, `localhost`), with or without a port:
+/// not a name that merely starts with `127.`, which anyone can register.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']'))
+        .map(|(h, _)| h)
+        .unwrap_or_else(|| match host.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        });
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl FromStr for Reference {
@@ -143,6 +150,25 @@ mod tests {
         let r: Reference = format!("reg.example/app@{d}").parse().unwrap();
         assert_eq!(r.target(), d);
         assert!(!r.is_loopback());
+        for h in [
+            "127.0.0.1",
+            "127.0.0.1:5000",
+            "127.3.4.5:1",
+            "localhost:80",
+            "[::1]:443",
+            "::1",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "127.evil.example",
+            "127.0.0.1.nip.io:5000",
+            "localhost.example",
+            "10.0.0.1",
+            "[::2]:1",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
         let r: Reference = "localhost/app".parse().unwrap();
         assert_eq!(r.target(), "latest");
         assert_eq!(

@@ -268,7 +268,7 @@ fn native_roots(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let index = suite.release(sources.fetcher, now())?;
+    let index = suite.release(sources.fetcher, sources.cache, now())?;
     let gz = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
     let found = distill_apt::contents::libraries(
         flate2::read::GzDecoder::new(gz.as_slice()),

@@ -1,4 +1,5 @@
-//! Helpers shared by everything that talks HTTP: the backoff policy and error text.
+//! Helpers shared by everything that talks HTTP: the backoff and redirect policies, and
+//! error text.
 
 use std::time::Duration;
 
@@ -9,6 +10,28 @@ pub fn backoff() -> backon::ExponentialBuilder {
         .with_min_delay(Duration::from_millis(200))
         .with_max_delay(Duration::from_secs(5))
         .with_max_times(5)
+        // Many clients failing together (CI runners behind one proxy) do not retry in step.
+        .with_jitter()
+}
+
+/// At most 10 redirects, and never from https to plain http, which would hand the rest of
+/// the exchange to anyone on the path. (reqwest itself drops `Authorization` and cookies
+/// when a redirect leaves the host.)
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from_https = attempt
+            .previous()
+            .last()
+            .is_some_and(|u| u.scheme() == "https");
+        if from_https && attempt.url().scheme() != "https" {
+            let to = attempt.url().to_string();
+            attempt.error(format!("refused a redirect from https to {to}"))
+        } else if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// An error and all its sources on one line (reqwest hides the useful part in sources).

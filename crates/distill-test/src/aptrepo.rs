@@ -333,6 +333,20 @@ impl AptRepo {
         key: &GpgKey,
         valid_for: i64,
     ) {
+        self.publish_dated(archive, suite, debs, key, valid_for, 0);
+    }
+
+    /// [`Self::publish`], with a `Date` `age` seconds in the past: an older Release,
+    /// validly signed, as a replaying mirror would serve.
+    pub fn publish_dated(
+        &self,
+        archive: &str,
+        suite: &str,
+        debs: &[DebSpec],
+        key: &GpgKey,
+        valid_for: i64,
+        age: u64,
+    ) {
         let base = self.root.path().join(archive);
         let mut packages = String::new();
         for d in debs {
@@ -363,7 +377,7 @@ impl AptRepo {
         };
         let release = format!(
             "Origin: Test\nLabel: Test\nSuite: {suite}\nCodename: {suite}\nDate: {}\nValid-Until: {}\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages\n {} {} main/binary-amd64/Packages.gz\n",
-            date(now),
+            date(now - std::time::Duration::from_secs(age)),
             date(until),
             sha256(packages.as_bytes()),
             packages.len(),

@@ -8,6 +8,7 @@
 //!   or from memory with no network ([`memfetch`]);
 //! - [`registry`]: Debian's docker-registry on 127.0.0.1 (plain, or TLS and htpasswd) and a
 //!   fault-injecting proxy;
+//! - [`scripted`]: a loopback server answering as the test says, recording what it saw;
 //! - [`tls`]: a test CA and an HTTPS server on 127.0.0.1 presenting a certificate it signed;
 //! - [`family`]: a miniature Debian 12 of the family's lower members' packages;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
@@ -18,6 +19,7 @@ pub mod http;
 pub mod memfetch;
 pub mod registry;
 pub mod runtime;
+pub mod scripted;
 pub mod tls;
 pub mod tools;
 pub mod validate;

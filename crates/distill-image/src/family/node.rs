@@ -100,6 +100,12 @@ fn npmrc_registry(text: &str) -> Option<String> {
     })
 }
 
+/// The largest package document read for Node's binaries (a few MiB today).
+pub const MAX_PACKUMENT: u64 = 64 << 20;
+/// The largest Node tarball read (about 30 MiB today); it is held in memory to check its
+/// integrity before it is kept.
+pub const MAX_TARBALL: u64 = 128 << 20;
+
 /// The newest stable release of Node `major` for `arch`, from the registry's document.
 pub fn resolve(
     fetcher: &dyn Fetcher,
@@ -108,7 +114,7 @@ pub fn resolve(
     arch: Arch,
 ) -> Result<LockedNode, NodeError> {
     let url = format!("{registry}/{}", package(arch));
-    let body = get_bytes(fetcher, &url)?;
+    let body = get_bytes(fetcher, &url, MAX_PACKUMENT)?;
     let bad = |why: String| NodeError::Packument {
         url: url.clone(),
         why,
@@ -181,7 +187,7 @@ pub fn fetch(
         let _ = std::fs::remove_file(&path);
     }
     let url = tarball_url(registry, arch, &node.version);
-    let bytes = get_bytes(fetcher, &url)?;
+    let bytes = get_bytes(fetcher, &url, MAX_TARBALL)?;
     let got = Sha512::digest(&bytes);
     if got.as_slice() != want.as_slice() {
         return Err(NodeError::Integrity {

@@ -4,6 +4,12 @@
 //! Docker client config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`): a
 //! `credHelpers` entry for the host, an `auths` entry, then the global `credsStore`.
 //! Credential helpers are run as `docker-credential-NAME get`, the protocol Docker uses.
+//!
+//! Every credential belongs to one host. The Docker config names it; the environment's pair
+//! belongs to the hosts in `DISTILL_REGISTRY_HOST` (comma-separated), or, when that is
+//! unset, to the registries named on the command line (`-o docker://…`, `push`'s and
+//! `pull`'s addresses): never to one that only a config file names (a `base`), since a
+//! config may come from anyone.
 
 use std::fmt;
 use std::io::Write;
@@ -64,18 +70,41 @@ fn config_path() -> Option<PathBuf> {
         .or_else(|| dirs::home_dir().map(|h| h.join(".docker/config.json")))
 }
 
-/// The credential for `host`, if any is configured.
-pub fn lookup(host: &str) -> Result<Option<Credential>, CredentialError> {
-    if let (Ok(username), Ok(password)) = (
-        std::env::var("DISTILL_REGISTRY_USERNAME"),
-        std::env::var("DISTILL_REGISTRY_PASSWORD"),
-    ) {
-        return Ok(Some(Credential::Basic { username, password }));
+/// The credential for `host`, if any is configured; `named` are the registries the command
+/// line names.
+pub fn lookup(host: &str, named: &[String]) -> Result<Option<Credential>, CredentialError> {
+    if let Some(c) = from_env(host, named, |k| std::env::var(k).ok()) {
+        return Ok(Some(c));
     }
     match config_path() {
         Some(path) => lookup_in_config(host, &path),
         None => Ok(None),
     }
+}
+
+/// The environment's pair, when it belongs to `host` (see the module docs).
+fn from_env(
+    host: &str,
+    named: &[String],
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<Credential> {
+    let username = var("DISTILL_REGISTRY_USERNAME")?;
+    let password = var("DISTILL_REGISTRY_PASSWORD")?;
+    let belongs = match var("DISTILL_REGISTRY_HOST") {
+        Some(hosts) => hosts.split(',').any(|h| same_host(h, host)),
+        None => named.iter().any(|h| same_host(h, host)),
+    };
+    belongs.then_some(Credential::Basic { username, password })
+}
+
+/// `reg.example:5000` names the same registry as `https://REG.example:5000/`.
+fn same_host(given: &str, host: &str) -> bool {
+    let given = given.trim();
+    let given = given
+        .strip_prefix("https://")
+        .or_else(|| given.strip_prefix("http://"))
+        .unwrap_or(given);
+    given.trim_end_matches('/').eq_ignore_ascii_case(host)
 }
 
 /// The credential for `host` in the Docker client config at `path`.
@@ -191,6 +220,29 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{:?}", Credential::IdentityToken("tok".into())).contains("tok"));
         assert_eq!(c.basic_header().unwrap(), "Basic bWU6aHVudGVyMg==");
+    }
+
+    #[test]
+    fn the_environments_credentials_belong_to_one_host() {
+        let env = |host: Option<&'static str>| {
+            move |k: &str| match k {
+                "DISTILL_REGISTRY_USERNAME" => Some("ci".to_owned()),
+                "DISTILL_REGISTRY_PASSWORD" => Some("pw".to_owned()),
+                "DISTILL_REGISTRY_HOST" => host.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let cli = ["reg.example".to_owned()];
+        // Unnamed: the registries of the command line, and no other.
+        assert!(from_env("reg.example", &cli, env(None)).is_some());
+        assert!(from_env("base.example", &cli, env(None)).is_none());
+        // Named: those hosts, and no other.
+        let named = env(Some("https://REG.example/, 127.0.0.1:5000"));
+        assert!(from_env("reg.example", &[], named).is_some());
+        assert!(from_env("127.0.0.1:5000", &[], named).is_some());
+        assert!(from_env("other.example", &cli, named).is_none());
+        assert!(from_env("127.0.0.1:5001", &[], named).is_none());
+        assert!(from_env("reg.example.evil", &[], named).is_none());
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! - Auth: anonymous first; on `401` the `WWW-Authenticate` challenge decides: `Basic` sends
 //!   the credential, `Bearer` trades it (or nothing) for a token at the realm, per scope.
 //!   A token the registry rejects is fetched once more, then the request fails.
+//! - Credentials stay with their host (see [`auth`]): a URL on another origin (an upload
+//!   `Location`, a redirect) is sent no `Authorization`, and a token realm gets the
+//!   credential only over https, or over plain http on loopback or the registry's own host.
 //! - TLS: the system roots plus `--ca-cert`; plain HTTP only for a loopback registry or one
-//!   named by `--insecure-registry`.
+//!   named by `--insecure-registry`. No redirect goes from https to http.
 //! - Faults: connection errors, 429 and 5xx are retried with backoff by the callers, per
 //!   idempotent unit of work (a whole blob upload, a manifest PUT).
 //! - Secrets never enter an error or a log line: messages carry URLs, statuses and the
@@ -36,13 +39,16 @@ pub struct RegistryOptions {
     /// Blobs larger than this are uploaded in chunks of this size; 0 means the default.
     /// Useful behind proxies that limit the size of a request.
     pub chunk_size: u64,
+    /// The registries the command line names, which the `DISTILL_REGISTRY_*` credentials
+    /// belong to unless `DISTILL_REGISTRY_HOST` says otherwise (see [`auth`]).
+    pub named_hosts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RegistryError {
     #[error("{registry} refused the credentials for {repository} (HTTP 401{})", detail(.why))]
     #[diagnostic(help(
-        "check the credentials for {registry}: DISTILL_REGISTRY_USERNAME and DISTILL_REGISTRY_PASSWORD, or `docker login {registry}`"
+        "check the credentials for {registry}: `docker login {registry}`, or DISTILL_REGISTRY_USERNAME and DISTILL_REGISTRY_PASSWORD, which go to the registries named on the command line, or to the hosts in DISTILL_REGISTRY_HOST"
     ))]
     Unauthorized {
         registry: String,
@@ -83,6 +89,11 @@ pub enum RegistryError {
         "if {host} is yours and plain HTTP is intended, pass --insecure-registry {host}"
     ))]
     Insecure { host: String },
+    #[error("{registry} sends its token requests to {realm}, which is plain HTTP on another host")]
+    #[diagnostic(help(
+        "a token service must speak HTTPS (credentials and tokens would cross the network in clear); fix the registry's auth realm, or reach it through HTTPS"
+    ))]
+    InsecureRealm { registry: String, realm: String },
     #[error("Cannot use CA certificate {path}: {why}")]
     #[diagnostic(help("give --ca-cert a PEM file that holds the registry's CA certificate"))]
     CaCert { path: PathBuf, why: String },
@@ -125,6 +136,8 @@ pub struct Client {
     credential: Option<Credential>,
     /// The `Authorization` header that worked last, reused until rejected.
     authorization: Mutex<Option<String>>,
+    /// Plain HTTP is allowed for this registry (loopback or `--insecure-registry`).
+    plain_ok: bool,
     /// Blob bytes handed to the network, failed attempts included.
     pub(super) sent: Arc<AtomicU64>,
     chunk_size: u64,
@@ -137,10 +150,12 @@ pub const MAX_MANIFEST: u64 = 4 << 20;
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl Client {
-    /// Connects to the registry of `reference`: picks the scheme, looks up credentials.
+    /// Connects to the registry of `reference`: picks the scheme, looks up the credentials
+    /// that belong to it.
     pub fn connect(reference: &Reference, opts: &RegistryOptions) -> Result<Self, RegistryError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = Http::builder()
+            .redirect(crate::net::redirect_policy())
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(900))
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")));
@@ -163,19 +178,20 @@ impl Client {
             url: reference.host.clone(),
             why: error_chain(&e),
         })?;
-        let credential = auth::lookup(&reference.host)?;
+        let credential = auth::lookup(&reference.host, &opts.named_hosts)?;
+        let plain_ok =
+            reference.is_loopback() || opts.insecure.iter().any(|h| h == &reference.host);
         let mut client = Self {
             http,
             base: format!("https://{}", reference.host),
             reference: reference.clone(),
             credential,
             authorization: Mutex::new(None),
+            plain_ok,
             sent: Arc::new(AtomicU64::new(0)),
             chunk_size: opts.chunk_size,
         };
         // The API root answers 200 or 401 on any registry; it also settles the scheme.
-        let plain_ok =
-            reference.is_loopback() || opts.insecure.iter().any(|h| h == &reference.host);
         match client.http.get(format!("{}/v2/", client.base)).send() {
             Ok(_) => {}
             Err(e) if plain_ok && (e.is_connect() || e.is_request()) => {
@@ -251,6 +267,23 @@ impl Client {
                 why: error_chain(&e),
             })
         };
+        if !self.same_origin(url) {
+            // An upload Location or a blob on another host: it gets no credential, and a
+            // challenge from it is not answered.
+            let resp = go(None)?;
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                return Err(RegistryError::Status {
+                    method: method.to_string(),
+                    url: url.to_owned(),
+                    status: 401,
+                    why: format!(
+                        "it is not {}, so it is sent no credentials",
+                        self.reference.host
+                    ),
+                });
+            }
+            return self.check(resp, &method, url);
+        }
         let cached = self
             .authorization
             .lock()
@@ -288,6 +321,42 @@ impl Client {
         }
         *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = Some(header);
         self.check(resp, &method, url)
+    }
+
+    /// Whether `url` is on the registry itself (scheme, host and port).
+    fn same_origin(&self, url: &str) -> bool {
+        url.strip_prefix(&self.base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+    }
+
+    /// Refuses a token realm that would get the credential in clear: plain http is fine
+    /// only on loopback, or on the registry's own host when that is allowed plain http.
+    fn check_realm(&self, realm: &str) -> Result<(), RegistryError> {
+        let refuse = || RegistryError::InsecureRealm {
+            registry: self.reference.host.clone(),
+            realm: realm.to_owned(),
+        };
+        let url = reqwest::Url::parse(realm).map_err(|_| RegistryError::Protocol {
+            url: self.base.clone(),
+            why: format!("the auth realm {realm:?} is not a URL"),
+        })?;
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" => {
+                let host = match (url.host_str(), url.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_owned(),
+                    (None, _) => return Err(refuse()),
+                };
+                let own = self.plain_ok && host.eq_ignore_ascii_case(&self.reference.host);
+                if own || distill_core::is_loopback_host(&host) {
+                    Ok(())
+                } else {
+                    Err(refuse())
+                }
+            }
+            _ => Err(refuse()),
+        }
     }
 
     pub(super) fn unauthorized(&self, why: String) -> RegistryError {
@@ -342,6 +411,7 @@ impl Client {
                 service,
                 scope,
             } => {
+                self.check_realm(realm)?;
                 let scope = scope.clone().unwrap_or_else(|| {
                     format!("repository:{}:pull,push", self.reference.repository)
                 });

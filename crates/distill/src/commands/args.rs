@@ -20,11 +20,27 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    pub fn options(&self) -> distill_oci::registry::RegistryOptions {
+    /// The options for a command whose command line names `addresses`: their registries
+    /// are the ones the environment's credentials are for (a config's `base` is not).
+    pub fn options<'a>(
+        &self,
+        addresses: impl IntoIterator<Item = &'a distill_oci::Address>,
+    ) -> distill_oci::registry::RegistryOptions {
+        let named_hosts = addresses
+            .into_iter()
+            .filter_map(|a| match a {
+                distill_oci::Address::Registry { reference } => {
+                    reference.parse::<distill_core::Reference>().ok()
+                }
+                _ => None,
+            })
+            .map(|r| r.host)
+            .collect();
         distill_oci::registry::RegistryOptions {
             ca_certs: self.ca_cert.clone(),
             insecure: self.insecure_registry.clone(),
             chunk_size: self.chunk_size.unwrap_or(0),
+            named_hosts,
         }
     }
 }

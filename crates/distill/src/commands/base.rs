@@ -41,6 +41,9 @@ pub struct Args {
     /// The Debian archive to use instead of the one in the host's apt sources.
     #[arg(long, value_name = "URL")]
     mirror: Option<String>,
+    /// Use a Release older than one this cache has seen for its suite.
+    #[arg(long = "allow-downgrade")]
+    allow_downgrade: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -56,18 +59,19 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         debug: matches!(args.variant, VariantArg::Debug | VariantArg::DebugNonroot),
         explicit: true,
     };
+    let registry = args.registry.options(&args.output);
     let opts = distill_image::Options {
         context: ".".into(),
         outputs: args.output,
         platforms: args.platform,
         epoch: source_date_epoch()?,
         mirror: args.mirror,
-        registry: args.registry.options(),
+        registry,
         ..Default::default()
     };
     let plan = distill_image::plan::member(args.name, args.debian, variant, &opts)
         .context("Invalid arguments")?;
-    let report = super::with_sources(|sources| {
+    let report = super::with_sources(args.allow_downgrade, |sources| {
         assemble(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
     })?;
     super::report(&report, quiet);

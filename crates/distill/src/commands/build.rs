@@ -23,6 +23,10 @@ pub struct Common {
     /// The Debian archive to use instead of the one in the host's apt sources.
     #[arg(long, value_name = "URL", value_parser = parse_mirror)]
     pub mirror: Option<String>,
+    /// Use a Release older than one this cache has seen for its suite (a rollback, which
+    /// is otherwise refused as a replay).
+    #[arg(long = "allow-downgrade")]
+    pub allow_downgrade: bool,
     /// For a binary context: a directory of libraries that no Debian package provides,
     /// copied to /usr/local/lib when the binary needs them. Repeatable.
     #[arg(long = "include-lib", value_name = "DIR")]
@@ -113,9 +117,10 @@ pub fn options(
 }
 
 pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
+    let allow_downgrade = args.common.allow_downgrade;
     let mut opts = options(args.common, args.output, args.locked)?;
     opts.compression = args.compression;
-    opts.registry = args.registry.options();
+    opts.registry = args.registry.options(&opts.outputs);
     // The report goes beside the outputs: a wrong path fails before any work.
     let report_file = args
         .report
@@ -143,7 +148,7 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         Some(k) => super::sign::for_build(k, report, reference),
         None => Vec::new(),
     };
-    let report = super::with_sources(|sources| {
+    let report = super::with_sources(allow_downgrade, |sources| {
         distill_image::assemble_with(&plan, sources, &progress, &attach).context("Build failed")
     })?;
     if let Some(f) = report_file {

@@ -38,7 +38,7 @@ pub fn push(args: PushArgs) -> miette::Result<()> {
     let (digest, pushed) = distill_oci::copy::copy_with(
         &args.src,
         std::slice::from_ref(&args.dest),
-        &args.registry.options(),
+        &args.registry.options([&args.src, &args.dest]),
         source_date_epoch()?,
         &|loaded, reference| match &key {
             Some(k) => super::sign::for_push(k, loaded, reference),
@@ -74,7 +74,9 @@ pub fn pull(args: PullArgs) -> miette::Result<()> {
     let (digest, _) = copy(
         &args.src,
         &args.output,
-        &args.registry.options(),
+        &args
+            .registry
+            .options(std::iter::once(&args.src).chain(&args.output)),
         source_date_epoch()?,
     )
     .with_context(|| format!("Pull of {} failed", args.src))?;

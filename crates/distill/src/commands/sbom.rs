@@ -63,8 +63,12 @@ pub fn run(args: Args) -> miette::Result<()> {
                 "set TMPDIR to a writable directory",
             )
         })?;
-    let loaded = distill_oci::copy::load(&args.src, &args.registry.options(), staging.path())
-        .with_context(what)?;
+    let loaded = distill_oci::copy::load(
+        &args.src,
+        &args.registry.options([&args.src]),
+        staging.path(),
+    )
+    .with_context(what)?;
     let images = &loaded.built.images;
     let image = match &args.platform {
         None => &images[0],

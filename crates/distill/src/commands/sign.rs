@@ -116,7 +116,7 @@ fn attached(
     let what = || format!("Cannot read what is attached to {src}");
     let r: distill_core::Reference = reference.parse().with_context(what)?;
     let client =
-        distill_oci::registry::Client::connect(&r, &registry.options()).with_context(what)?;
+        distill_oci::registry::Client::connect(&r, &registry.options([src])).with_context(what)?;
     let digest = match r.digest.clone() {
         Some(d) => d,
         None => {

@@ -51,7 +51,7 @@ fn gpgv_status(url: &str, keyring: &Path, at: Option<&str>) -> String {
     require("gpgv");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("InRelease");
-    std::fs::write(&file, get_bytes(&HttpFetcher::new(), url).unwrap()).unwrap();
+    std::fs::write(&file, get_bytes(&HttpFetcher::new(), url, 1 << 20).unwrap()).unwrap();
     let mut c = match at {
         Some(t) => {
             require("faketime");

@@ -5,6 +5,7 @@ mod attest;
 mod common;
 mod errors;
 mod family;
+mod hardening;
 mod init;
 mod keys;
 mod native;

@@ -304,6 +304,40 @@ fn expired_valid_until_is_refused() {
 }
 
 #[test]
+fn an_older_release_is_refused_after_a_newer_one_was_seen() {
+    let f = Fixture::new(&good_packages(), &["hello-app"]);
+    let o = f.build("new", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The same packages, validly signed, valid for a day more, but published a day ago:
+    // what a mirror replaying yesterday's Release serves.
+    f.repo.publish_dated(
+        "debian",
+        "bookworm",
+        &good_packages(),
+        &f.key,
+        86_400,
+        86_400,
+    );
+    let o = f.build("old", &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "dists/bookworm/InRelease",
+        "older than",
+        "--allow-downgrade",
+        "hint: ",
+    ] {
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+    assert!(!f.out.path().join("old").exists(), "output written");
+    let o = f.build("old", &["--allow-downgrade"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn tampered_packages_index_is_refused() {
     let f = Fixture::new(&good_packages(), &["hello-app"]);
     let p = f
