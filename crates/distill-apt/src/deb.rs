@@ -13,7 +13,9 @@
 //! - a hard link must point at a regular file seen earlier in the same package;
 //! - `bin`, `sbin`, `lib*` move under `usr/` (merged /usr), so no layer replaces the
 //!   top-level symlinks with directories;
-//! - setuid and setgid bits are dropped: images carry none.
+//! - setuid and setgid bits are dropped: images carry none;
+//! - each tar stream is bounded ([`crate::limits`]): decompressed bytes (by the package's
+//!   `Installed-Size`), entries, declared sizes, extension headers, and path length.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -21,6 +23,8 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use distill_oci::layer::{Entry, EntryKind, FileSource, LayerError, normalize_path};
+
+use crate::limits::{self, Crossed, Guarded, Limit};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DebError {
@@ -35,6 +39,15 @@ pub enum DebError {
         package: String,
         path: String,
         why: &'static str,
+    },
+    #[error("{package}: {member} is refused: {limit}")]
+    #[diagnostic(help(
+        "the package is malformed or malicious (an archive bomb) and was not installed; drop {package} from the packages, or report it to its repository"
+    ))]
+    Limit {
+        package: String,
+        member: String,
+        limit: Limit,
     },
     #[error("{package}: cannot read {member}: {source}")]
     Read {
@@ -239,21 +252,46 @@ impl Deb<'_> {
             .ok_or_else(|| self.not_deb(&format!("no {prefix} member")))
     }
 
-    /// The decompressed bytes of a member.
-    fn section(&self, m: &Member) -> Result<Box<dyn Read>, DebError> {
+    /// The decompressed bytes of a member, at most `budget` of them, and the cell that
+    /// says which limit the stream crossed, if it did.
+    fn section(
+        &self,
+        m: &Member,
+        budget: u64,
+    ) -> Result<(Guarded<Box<dyn Read>>, Crossed), DebError> {
         let mut f = File::open(self.path).map_err(self.read_err(&m.name))?;
         f.seek(SeekFrom::Start(m.offset))
             .map_err(self.read_err(&m.name))?;
-        decompressor(&m.name, BufReader::new(f).take(m.size))
-            .ok_or_else(|| self.not_deb(&format!("unknown compression of {}", m.name)))
+        let r = decompressor(&m.name, BufReader::new(f).take(m.size))
+            .ok_or_else(|| self.not_deb(&format!("unknown compression of {}", m.name)))?;
+        Ok(Guarded::new(r, budget))
+    }
+
+    /// A read error of `member`, or the limit its stream crossed, which is the real cause.
+    fn stream_err(
+        &self,
+        member: &str,
+        crossed: &Crossed,
+    ) -> impl Fn(io::Error) -> DebError {
+        let (read, crossed) = (self.read_err(member), crossed.clone());
+        let (package, member) = (self.package.to_owned(), member.to_owned());
+        move |e| match crossed.get() {
+            Some(limit) => DebError::Limit {
+                package: package.clone(),
+                member: member.clone(),
+                limit,
+            },
+            None => read(e),
+        }
     }
 
     /// `control` and `md5sums` from control.tar: small, read with a bound.
     fn control(&self) -> Result<(String, Option<String>), DebError> {
         let m = self.member("control.tar")?;
-        let err = self.read_err(&m.name);
+        let (stream, crossed) = self.section(&m, limits::MAX_CONTROL)?;
+        let err = self.stream_err(&m.name, &crossed);
         let (mut control, mut md5sums) = (None, None);
-        let mut ar = tar::Archive::new(self.section(&m)?);
+        let mut ar = tar::Archive::new(stream);
         for e in ar.entries().map_err(&err)? {
             let mut e = e.map_err(&err)?;
             let name = e.path().map_err(&err)?.to_string_lossy().into_owned();
@@ -275,10 +313,12 @@ impl Deb<'_> {
         ))
     }
 
-    /// data.tar's entries, with every file's bytes one after the other in `stage/contents`.
-    fn data(&self, stage: &Path) -> Result<Vec<Entry>, DebError> {
+    /// data.tar's entries, with every file's bytes one after the other in `stage/contents`;
+    /// at most `budget` bytes of it are read.
+    fn data(&self, stage: &Path, budget: u64) -> Result<Vec<Entry>, DebError> {
         let m = self.member("data.tar")?;
-        let err = self.read_err(&m.name);
+        let (stream, crossed) = self.section(&m, budget)?;
+        let err = self.stream_err(&m.name, &crossed);
         std::fs::create_dir_all(stage).map_err(self.stage_err(stage))?;
         let staged_path = stage.join("contents");
         let mut staged =
@@ -286,10 +326,18 @@ impl Deb<'_> {
         let mut staged_len = 0u64;
         let mut entries: Vec<Entry> = Vec::new();
         let mut files: HashSet<String> = HashSet::new();
-        let mut ar = tar::Archive::new(self.section(&m)?);
+        let mut ar = tar::Archive::new(stream);
         for e in ar.entries().map_err(&err)? {
             let mut e = e.map_err(&err)?;
             let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let target_len = e.link_name_bytes().map_or(0, |t| t.len());
+            if raw.len() > limits::MAX_PATH || target_len > limits::MAX_PATH {
+                return Err(DebError::Unsafe {
+                    package: self.package.to_owned(),
+                    path: format!("{}…", raw.chars().take(80).collect::<String>()),
+                    why: "a path or link target longer than 4096 bytes",
+                });
+            }
             let Some(path) = normalize(&raw, self.package)? else {
                 continue;
             };
@@ -393,8 +441,12 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
     d.member("control.tar")?;
     d.member("data.tar")?;
     let (control, md5sums) = d.control()?;
+    let installed_kib = control.lines().find_map(|l| {
+        l.strip_prefix("Installed-Size:")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    });
     Ok(Extracted {
-        entries: d.data(stage)?,
+        entries: d.data(stage, limits::data_budget(installed_kib))?,
         control,
         md5sums,
     })

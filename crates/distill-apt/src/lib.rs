@@ -14,6 +14,7 @@ pub mod deb;
 pub mod debian;
 pub mod fetch;
 pub mod install;
+pub mod limits;
 pub mod packages;
 pub mod pin;
 pub mod relation;

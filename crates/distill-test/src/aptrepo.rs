@@ -146,6 +146,11 @@ pub struct DebSpec {
     pub version: String,
     pub depends: Option<String>,
     pub entries: Vec<DebEntry>,
+    /// `Installed-Size` in KiB, written into the control file when set.
+    pub installed_size: Option<u64>,
+    /// A data member given whole (name such as `data.tar.xz`, bytes), instead of one built
+    /// from `entries`: for archives no honest tool would write.
+    pub data: Option<(String, Vec<u8>)>,
 }
 
 impl DebSpec {
@@ -155,7 +160,17 @@ impl DebSpec {
             version: version.into(),
             depends: None,
             entries: Vec::new(),
+            installed_size: None,
+            data: None,
         }
+    }
+
+    /// This package's data member is `bytes`, as `name` (its extension says how it is
+    /// compressed).
+    pub fn raw_data(mut self, name: &str, bytes: Vec<u8>, installed_kib: u64) -> Self {
+        self.data = Some((name.into(), bytes));
+        self.installed_size = Some(installed_kib);
+        self
     }
 
     pub fn depends(mut self, d: &str) -> Self {
@@ -184,6 +199,9 @@ impl DebSpec {
         );
         if let Some(d) = &self.depends {
             c += &format!("Depends: {d}\n");
+        }
+        if let Some(k) = self.installed_size {
+            c += &format!("Installed-Size: {k}\n");
         }
         c
     }
@@ -262,12 +280,15 @@ impl DebSpec {
                 }
             });
         }
-        let data_tar = tar_gz(data);
+        let (data_name, data_tar) = match &self.data {
+            Some((name, bytes)) => (name.as_str(), bytes.clone()),
+            None => ("data.tar.gz", tar_gz(data)),
+        };
         let mut ar = b"!<arch>\n".to_vec();
         for (name, body) in [
             ("debian-binary", b"2.0\n".to_vec()),
             ("control.tar.gz", control_tar),
-            ("data.tar.gz", data_tar),
+            (data_name, data_tar),
         ] {
             ar.extend(
                 format!(

@@ -6,6 +6,7 @@ mod common;
 mod errors;
 mod family;
 mod hardening;
+mod hostile;
 mod init;
 mod keys;
 mod native;
