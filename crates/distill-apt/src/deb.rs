@@ -268,11 +268,7 @@ impl Deb<'_> {
     }
 
     /// A read error of `member`, or the limit its stream crossed, which is the real cause.
-    fn stream_err(
-        &self,
-        member: &str,
-        crossed: &Crossed,
-    ) -> impl Fn(io::Error) -> DebError {
+    fn stream_err(&self, member: &str, crossed: &Crossed) -> impl Fn(io::Error) -> DebError {
         let (read, crossed) = (self.read_err(member), crossed.clone());
         let (package, member) = (self.package.to_owned(), member.to_owned());
         move |e| match crossed.get() {

@@ -72,6 +72,7 @@ impl Fetcher for MemFetcher {
         let missing = || FetchError::Status {
             url: url.to_owned(),
             status: 404,
+            retry_after: None,
         };
         let rel = url
             .strip_prefix(&self.base)

@@ -168,7 +168,7 @@ impl Drop for RegistryServer {
 }
 
 /// Faults a [`FaultProxy`] injects, each once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     /// Drop the connection halfway through the first request body larger than this.
     pub drop_body_over: Option<u64>,
@@ -177,6 +177,9 @@ pub struct Faults {
     /// Refuse every manifest with a `subject` (an OCI 1.1 artifact), as registries older
     /// than distribution-spec 1.1 may: 400 MANIFEST_INVALID.
     pub refuse_artifacts: bool,
+    /// Spoil the answers to GETs of blobs: the fault and how many answers (`usize::MAX`:
+    /// all of them).
+    pub blob_get: Option<(crate::http::Fault, usize)>,
 }
 
 /// A loopback HTTP proxy in front of a registry: one request per connection, forwarded,
@@ -188,6 +191,8 @@ pub struct FaultProxy {
     pub dropped: Arc<AtomicUsize>,
     /// Manifest PUTs answered 503 (at most one).
     pub refused: Arc<AtomicUsize>,
+    /// Blob GET answers spoiled.
+    pub spoiled: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -197,7 +202,13 @@ impl FaultProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let (s, dr, rf) = (stop.clone(), dropped.clone(), refused.clone());
+        let spoiled = Arc::new(AtomicUsize::new(0));
+        let counters = Counters {
+            dropped: dropped.clone(),
+            refused: refused.clone(),
+            spoiled: spoiled.clone(),
+        };
+        let s = stop.clone();
         let upstream = upstream.to_owned();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -205,9 +216,9 @@ impl FaultProxy {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (up, dr, rf) = (upstream.clone(), dr.clone(), rf.clone());
+                let (up, counters) = (upstream.clone(), counters.clone());
                 std::thread::spawn(move || {
-                    let _ = relay(conn, &up, faults, &dr, &rf);
+                    let _ = relay(conn, &up, faults, &counters);
                 });
             }
         });
@@ -216,6 +227,7 @@ impl FaultProxy {
             stop,
             dropped,
             refused,
+            spoiled,
         }
     }
 }
@@ -227,13 +239,20 @@ impl Drop for FaultProxy {
     }
 }
 
+#[derive(Clone)]
+struct Counters {
+    dropped: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+    spoiled: Arc<AtomicUsize>,
+}
+
 fn relay(
     client: TcpStream,
     upstream: &str,
     faults: Faults,
-    dropped: &AtomicUsize,
-    refused: &AtomicUsize,
+    counters: &Counters,
 ) -> std::io::Result<()> {
+    let (dropped, refused) = (&*counters.dropped, &*counters.refused);
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
     let mut length = 0u64;
@@ -291,6 +310,33 @@ fn relay(
         up.write_all(&body)?;
         std::io::copy(&mut up, &mut client_w)?;
         return Ok(());
+    }
+    if let Some((fault, times)) = faults.blob_get
+        && first.starts_with("GET ")
+        && first.contains("/blobs/sha256:")
+        && counters
+            .spoiled
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < times).then_some(n + 1)
+            })
+            .is_ok()
+    {
+        let mut up = TcpStream::connect(upstream)?;
+        up.write_all(&head)?;
+        let mut answer = Vec::new();
+        up.read_to_end(&mut answer)?;
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(answer.len());
+        let status = String::from_utf8_lossy(&answer[..split])
+            .lines()
+            .next()
+            .and_then(|l| l.split_once(' ').map(|(_, s)| s.to_owned()))
+            .unwrap_or_default();
+        let body = answer.get(split + 4..).unwrap_or_default().to_vec();
+        let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        return crate::http::spoil(client_w, fault, &status, &path, body);
     }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(&head)?;

@@ -290,14 +290,17 @@ pub fn fetch_artifact(client: &Client, target: &str) -> Result<Option<Artifact>,
                 url: client.manifest_url(target),
                 why: "a layer without a valid digest".into(),
             })?;
-        if l["size"].as_u64().is_none_or(|s| s > MAX_MANIFEST) {
-            return Err(RegistryError::Protocol {
-                url: client.manifest_url(target),
-                why: format!("layer {d} is larger than {} MiB", MAX_MANIFEST >> 20),
-            });
-        }
+        let size = match l["size"].as_u64() {
+            Some(s) if s <= MAX_MANIFEST => s,
+            _ => {
+                return Err(RegistryError::Protocol {
+                    url: client.manifest_url(target),
+                    why: format!("layer {d} is larger than {} MiB", MAX_MANIFEST >> 20),
+                });
+            }
+        };
         let mut out = Limited(Vec::new(), MAX_MANIFEST);
-        client.get_blob(&d, &mut out)?;
+        client.get_blob(&d, size, &mut out)?;
         layers.push(out.0);
     }
     Ok(Some((manifest, layers)))

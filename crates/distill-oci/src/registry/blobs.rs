@@ -158,10 +158,12 @@ impl Client {
         Ok(())
     }
 
-    /// Streams a blob into `out`, verifying its digest.
+    /// Streams a blob of `size` bytes (as its descriptor says) into `out`, verifying its
+    /// digest; one byte more than `size` is refused, so an endless answer ends there.
     pub(crate) fn get_blob(
         &self,
         digest: &Digest,
+        size: u64,
         out: &mut dyn std::io::Write,
     ) -> Result<u64, RegistryError> {
         let url = self.url(&format!("blobs/{digest}"));
@@ -175,11 +177,20 @@ impl Client {
             });
         }
         let mut w = crate::digest::HashingWriter::new(out);
-        std::io::copy(&mut resp, &mut w).map_err(|e| RegistryError::Transport {
-            url: url.clone(),
-            why: e.to_string(),
+        std::io::copy(&mut (&mut resp).take(size.saturating_add(1)), &mut w).map_err(|e| {
+            RegistryError::Transport {
+                url: url.clone(),
+                why: e.to_string(),
+            }
         })?;
         let (_, actual, n) = w.finish();
+        if n != size {
+            return Err(RegistryError::SizeMismatch {
+                url,
+                expected: size,
+                actual: n,
+            });
+        }
         if &actual != digest {
             return Err(RegistryError::DigestMismatch {
                 what: "blob",

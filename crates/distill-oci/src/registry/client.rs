@@ -84,6 +84,15 @@ pub enum RegistryError {
         expected: String,
         actual: String,
     },
+    #[error("{url} sent {actual} bytes{}, but its descriptor says {expected}", if *actual > *expected { " or more" } else { "" })]
+    #[diagnostic(help(
+        "the registry served other bytes than it named; retry, or check for a proxy that rewrites content"
+    ))]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{host} does not speak HTTPS, and plain HTTP is only used for loopback registries")]
     #[diagnostic(help(
         "if {host} is yours and plain HTTP is intended, pass --insecure-registry {host}"
@@ -154,10 +163,17 @@ impl Client {
     /// that belong to it.
     pub fn connect(reference: &Reference, opts: &RegistryOptions) -> Result<Self, RegistryError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Per connect, read or write: a stall. A whole upload chunk is one write, so the
+        // default is generous; DISTILL_HTTP_STALL_SECS (as for mirrors) overrides it.
+        let stall = std::env::var("DISTILL_HTTP_STALL_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|s: &u64| *s > 0)
+            .unwrap_or(900);
         let mut builder = Http::builder()
             .redirect(crate::net::redirect_policy())
             .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(900))
+            .timeout(Duration::from_secs(stall))
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")));
         for path in &opts.ca_certs {
             let bad = |why: String| RegistryError::CaCert {

@@ -124,7 +124,12 @@ pub fn push(
     Ok(report)
 }
 
-fn fetch_blob(client: &Client, store: &BlobStore, digest: &Digest) -> Result<(), TransferError> {
+fn fetch_blob(
+    client: &Client,
+    store: &BlobStore,
+    digest: &Digest,
+    size: u64,
+) -> Result<(), TransferError> {
     if store.contains(digest) {
         return Ok(());
     }
@@ -133,7 +138,7 @@ fn fetch_blob(client: &Client, store: &BlobStore, digest: &Digest) -> Result<(),
             digest: digest.to_string(),
             why: e.to_string(),
         })?;
-        client.get_blob(digest, &mut w)?;
+        client.get_blob(digest, size, &mut w)?;
         w.commit().map_err(|e| RegistryError::Local {
             digest: digest.to_string(),
             why: e.to_string(),
@@ -182,11 +187,11 @@ pub fn pull(client: &Client, store: &BlobStore) -> Result<Built, TransferError> 
             fetch_manifest(client, store, &child.to_string())?;
         }
         let manifest = json_of(store, "manifest", child)?;
-        let (_, config, _) = descriptor(&manifest["config"], "manifest", child)?;
-        fetch_blob(client, store, &config)?;
+        let (_, config, size) = descriptor(&manifest["config"], "manifest", child)?;
+        fetch_blob(client, store, &config, size)?;
         for l in manifest["layers"].as_array().cloned().unwrap_or_default() {
-            let (_, d, _) = descriptor(&l, "manifest", child)?;
-            fetch_blob(client, store, &d)?;
+            let (_, d, size) = descriptor(&l, "manifest", child)?;
+            fetch_blob(client, store, &d, size)?;
         }
     }
     built_from_store(store, mt, &digest, size)

@@ -397,9 +397,8 @@ fn a_registry_refusing_artifacts_fails_the_push_and_leaves_no_tag() {
     let proxy = FaultProxy::start(
         &reg.addr,
         Faults {
-            drop_body_over: None,
-            manifest_503: false,
             refuse_artifacts: true,
+            ..Faults::default()
         },
     );
     let dir = static_with_key();

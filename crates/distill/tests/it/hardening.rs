@@ -146,3 +146,45 @@ fn a_base_on_another_host_never_gets_the_push_credentials() {
         "{sent:?}"
     );
 }
+
+#[test]
+fn two_builds_on_one_empty_cache_both_succeed_with_one_digest() {
+    // The indexes of three suites and static's packages, all fetched by both at once.
+    let ctx = context("[image]\nbase = \"static\"\n");
+    let mut digests = std::collections::BTreeSet::new();
+    for round in 0..5 {
+        let cache = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let children: Vec<_> = (0..2)
+            .map(|i| {
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("distill"))
+                    .env("DISTILL_CACHE", cache.path())
+                    .env_remove("SOURCE_DATE_EPOCH")
+                    .arg("build")
+                    .arg(ctx.path())
+                    .arg("-o")
+                    .arg(format!(
+                        "oci:{}",
+                        out.path().join(format!("l{i}")).display()
+                    ))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", stderr(&o));
+            digests.insert(String::from_utf8(o.stdout).unwrap().trim().to_owned());
+        }
+        assert_eq!(
+            std::fs::read_dir(cache.path().join("partial"))
+                .unwrap()
+                .count(),
+            0,
+            "round {round}: partial downloads left"
+        );
+    }
+    assert_eq!(digests.len(), 1, "{digests:?}");
+}

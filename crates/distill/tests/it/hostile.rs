@@ -105,7 +105,7 @@ fn hardlink(target: &str) -> Vec<u8> {
 }
 
 /// Peak resident memory of `cmd` in MiB, measured by GNU time, and its output.
-fn measured(cmd: &mut Command) -> (std::process::Output, u64) {
+pub fn measured(cmd: &mut Command) -> (std::process::Output, u64) {
     require("/usr/bin/time");
     let file = tempfile::NamedTempFile::new().unwrap();
     let mut timed = Command::new("/usr/bin/time");

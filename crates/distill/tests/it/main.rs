@@ -5,6 +5,7 @@ mod attest;
 mod common;
 mod errors;
 mod family;
+mod faults;
 mod hardening;
 mod hostile;
 mod init;

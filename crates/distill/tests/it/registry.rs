@@ -351,7 +351,7 @@ fn push_survives_a_dropped_connection_and_a_503() {
         Faults {
             drop_body_over: Some(1 << 20),
             manifest_503: true,
-            refuse_artifacts: false,
+            ..Faults::default()
         },
     );
     let report = push(

@@ -1,0 +1,225 @@
+//! The content-addressed download cache: verified on every read, written only from
+//! verified bytes, one download per entry at a time (see the parent module).
+
+use std::cell::Cell;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use super::{Body, Expected, FetchError, Fetcher, with_retries};
+
+/// A content-addressed download cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+    /// `--allow-downgrade`: a Release older than one seen before is used (see [`crate::replay`]).
+    allow_downgrade: bool,
+}
+
+fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 17];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            allow_downgrade: false,
+        }
+    }
+
+    /// Whether a Release older than one seen before may be used.
+    pub fn allow_downgrade(mut self, allow: bool) -> Self {
+        self.allow_downgrade = allow;
+        self
+    }
+
+    pub(crate) fn allows_downgrade(&self) -> bool {
+        self.allow_downgrade
+    }
+
+    /// `$DISTILL_CACHE`, else the user's cache directory (`~/.cache/distill`).
+    pub fn default_root() -> PathBuf {
+        std::env::var_os("DISTILL_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("distill")))
+            .unwrap_or_else(|| std::env::temp_dir().join("distill-cache"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn entry(&self, sha256: &str) -> PathBuf {
+        self.root.join("sha256").join(sha256)
+    }
+
+    fn io(&self, path: &Path) -> impl FnOnce(io::Error) -> FetchError {
+        let path = path.to_path_buf();
+        move |source| FetchError::Cache { path, source }
+    }
+
+    /// The cached file for `expected`, verified now; a corrupt entry is removed.
+    pub fn get(&self, expected: &Expected) -> Option<PathBuf> {
+        let path = self.entry(&expected.sha256);
+        match hash_file(&path) {
+            Ok((h, n)) if h == expected.sha256 && n == expected.size => Some(path),
+            Ok(_) => {
+                tracing::warn!("discarding corrupt cache entry {}", path.display());
+                let _ = fs::remove_file(&path);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Stores `bytes` (already known to hash to `expected`) and returns the entry.
+    pub(crate) fn put_bytes(
+        &self,
+        expected: &Expected,
+        bytes: &[u8],
+    ) -> Result<PathBuf, FetchError> {
+        let dir = self.root.join("sha256");
+        fs::create_dir_all(&dir).map_err(self.io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(self.io(&dir))?;
+        tmp.write_all(bytes).map_err(self.io(&dir))?;
+        let path = self.entry(&expected.sha256);
+        tmp.persist(&path).map_err(|e| self.io(&path)(e.error))?;
+        Ok(path)
+    }
+
+    /// The cached file for `expected`, downloading it from `url` if needed.
+    pub fn fetch(
+        &self,
+        fetcher: &dyn Fetcher,
+        url: &str,
+        expected: &Expected,
+        resumable: bool,
+    ) -> Result<PathBuf, FetchError> {
+        if let Some(p) = self.get(expected) {
+            return Ok(p);
+        }
+        let partial_dir = self.root.join("partial");
+        fs::create_dir_all(&partial_dir).map_err(self.io(&partial_dir))?;
+        fs::create_dir_all(self.root.join("sha256")).map_err(self.io(&self.root))?;
+        // One download per entry at a time, across processes sharing the cache (CI runners,
+        // parallel builds): the lock is held until this download ends, and whoever waited
+        // for it finds the entry in place. Lock files stay (in `locks/`, apart from the data):
+        // removing one while another process waits on it would let a third take a new one.
+        let locks = self.root.join("locks");
+        fs::create_dir_all(&locks).map_err(self.io(&locks))?;
+        let lock_path = locks.join(format!("{}.lock", expected.sha256));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        lock.lock().map_err(self.io(&lock_path))?;
+        if let Some(p) = self.get(expected) {
+            return Ok(p);
+        }
+        let part = partial_dir.join(format!("{}.part", expected.sha256));
+        let resumed = Cell::new(false);
+        let mut result = with_retries(url, || {
+            self.try_download(fetcher, url, expected, &part, resumable, &resumed)
+        });
+        if resumed.get() && result.as_ref().is_err_and(FetchError::is_mismatch) {
+            // The bytes kept from before may be what was wrong (a file replaced on the
+            // mirror between the two halves): once more, from zero.
+            tracing::warn!("{url}: the resumed download did not verify; fetching it whole");
+            let _ = fs::remove_file(&part);
+            let never = Cell::new(false);
+            result = with_retries(url, || {
+                self.try_download(fetcher, url, expected, &part, false, &never)
+            });
+        }
+        match result {
+            Ok(()) => {
+                let dest = self.entry(&expected.sha256);
+                fs::rename(&part, &dest).map_err(self.io(&dest))?;
+                Ok(dest)
+            }
+            Err(e) => {
+                // Keep a partial file only when it can be resumed and is not known bad.
+                if !resumable || !e.transient() {
+                    let _ = fs::remove_file(&part);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// One attempt; `resumed` is set when it continued earlier bytes.
+    fn try_download(
+        &self,
+        fetcher: &dyn Fetcher,
+        url: &str,
+        expected: &Expected,
+        part: &Path,
+        resumable: bool,
+        resumed: &Cell<bool>,
+    ) -> Result<(), FetchError> {
+        let have = if resumable {
+            fs::metadata(part).map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
+        let have = if have >= expected.size { 0 } else { have };
+        let (body, reader) = fetcher.get(url, have)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(part)
+            .map_err(self.io(part))?;
+        let start = match body {
+            Body::Full => {
+                file.set_len(0).map_err(self.io(part))?;
+                0
+            }
+            Body::Partial => {
+                resumed.set(true);
+                have
+            }
+        };
+        // One byte more than the index promises is enough to know the answer is wrong.
+        let room = (expected.size - start).saturating_add(1);
+        io::copy(&mut reader.take(room), &mut file).map_err(|e| FetchError::Transport {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })?;
+        file.sync_all().map_err(self.io(part))?;
+        let (actual, size) = hash_file(part).map_err(self.io(part))?;
+        if size != expected.size {
+            let _ = fs::remove_file(part);
+            return Err(FetchError::SizeMismatch {
+                url: url.to_owned(),
+                expected: expected.size,
+                actual: size,
+            });
+        }
+        if actual != expected.sha256 {
+            let _ = fs::remove_file(part);
+            return Err(FetchError::HashMismatch {
+                url: url.to_owned(),
+                expected: expected.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
