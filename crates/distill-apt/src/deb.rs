@@ -257,14 +257,14 @@ impl Deb<'_> {
     fn section(
         &self,
         m: &Member,
-        budget: u64,
+        limits: limits::Limits,
     ) -> Result<(Guarded<Box<dyn Read>>, Crossed), DebError> {
         let mut f = File::open(self.path).map_err(self.read_err(&m.name))?;
         f.seek(SeekFrom::Start(m.offset))
             .map_err(self.read_err(&m.name))?;
         let r = decompressor(&m.name, BufReader::new(f).take(m.size))
             .ok_or_else(|| self.not_deb(&format!("unknown compression of {}", m.name)))?;
-        Ok(Guarded::new(r, budget))
+        Ok(Guarded::new(r, limits))
     }
 
     /// A read error of `member`, or the limit its stream crossed, which is the real cause.
@@ -284,7 +284,7 @@ impl Deb<'_> {
     /// `control` and `md5sums` from control.tar: small, read with a bound.
     fn control(&self) -> Result<(String, Option<String>), DebError> {
         let m = self.member("control.tar")?;
-        let (stream, crossed) = self.section(&m, limits::MAX_CONTROL)?;
+        let (stream, crossed) = self.section(&m, limits::package(limits::MAX_CONTROL))?;
         let err = self.stream_err(&m.name, &crossed);
         let (mut control, mut md5sums) = (None, None);
         let mut ar = tar::Archive::new(stream);
@@ -310,10 +310,10 @@ impl Deb<'_> {
     }
 
     /// data.tar's entries, with every file's bytes one after the other in `stage/contents`;
-    /// at most `budget` bytes of it are read.
-    fn data(&self, stage: &Path, budget: u64) -> Result<Vec<Entry>, DebError> {
+    /// read within `limits`.
+    fn data(&self, stage: &Path, limits: limits::Limits) -> Result<Vec<Entry>, DebError> {
         let m = self.member("data.tar")?;
-        let (stream, crossed) = self.section(&m, budget)?;
+        let (stream, crossed) = self.section(&m, limits)?;
         let err = self.stream_err(&m.name, &crossed);
         std::fs::create_dir_all(stage).map_err(self.stage_err(stage))?;
         let staged_path = stage.join("contents");
@@ -442,7 +442,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
             .and_then(|v| v.trim().parse::<u64>().ok())
     });
     Ok(Extracted {
-        entries: d.data(stage, limits::data_budget(installed_kib))?,
+        entries: d.data(stage, limits::package(limits::data_budget(installed_kib)))?,
         control,
         md5sums,
     })

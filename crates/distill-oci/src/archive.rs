@@ -50,7 +50,9 @@ impl Source for ArchiveSource {
             why,
         };
         let f = fs::File::open(&self.path).map_err(|e| bad(e.to_string()))?;
-        // tar's unpack refuses entries that would land outside `staging`.
+        // tar's unpack refuses entries that would land outside `staging`; the guard, headers
+        // that would fill memory.
+        let (f, _) = crate::tarlimits::Guarded::new(f, crate::tarlimits::Limits::unbounded());
         tar::Archive::new(f)
             .unpack(staging)
             .map_err(|e| bad(format!("not a readable tar: {e}")))?;

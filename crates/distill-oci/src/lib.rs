@@ -29,6 +29,7 @@ pub mod net;
 pub mod outputs;
 pub mod read;
 pub mod registry;
+pub mod tarlimits;
 pub mod transport;
 pub mod validate;
 

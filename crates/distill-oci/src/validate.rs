@@ -179,6 +179,8 @@ impl Walker {
             }
             // The tar must also parse to its end.
             let reader = layer_reader(&path, media_type)?;
+            let (reader, _) =
+                crate::tarlimits::Guarded::new(reader, crate::tarlimits::Limits::unbounded());
             let mut ar = tar::Archive::new(reader);
             for e in ar.entries().map_err(|e| e.to_string())? {
                 e.map_err(|e| format!("layer {} is not a valid tar: {e}", layer["digest"]))?;
@@ -334,6 +336,7 @@ pub fn validate_archive(archive: &Path) -> Result<(Summary, tempfile::TempDir), 
     };
     let dir = tempfile::tempdir().map_err(|e| invalid(e.to_string()))?;
     let f = fs::File::open(archive).map_err(|e| invalid(e.to_string()))?;
+    let (f, _) = crate::tarlimits::Guarded::new(f, crate::tarlimits::Limits::unbounded());
     tar::Archive::new(f)
         .unpack(dir.path())
         .map_err(|e| invalid(format!("cannot unpack: {e}")))?;

