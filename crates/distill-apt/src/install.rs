@@ -156,10 +156,11 @@ pub fn extract(
         let x = deb::extract(deb, &p.name, &stage.join(format!("{i}"))).inspect_err(|e| {
             // The bytes match the index, but a package we refuse should not linger in the
             // cache as if it were usable.
-            if matches!(e, DebError::Unsafe { .. }) {
+            if matches!(e, DebError::Unsafe { .. } | DebError::Limit { .. }) {
                 let _ = std::fs::remove_file(deb);
             }
         })?;
+        distill_core::crash::point("extract");
         for e in x.entries {
             match merged.get(&e.path) {
                 Some(prev) if prev.kind == EntryKind::Dir && e.kind == EntryKind::Dir => {}

@@ -75,11 +75,12 @@ impl Cache {
             Some(seen) if date <= seen => return Ok(()),
             _ => {}
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+        let mut tmp = self.temp_file().map_err(io(&dir))?;
         io::Write::write_all(&mut tmp, format!("{date}\n{uri} {suite}\n").as_bytes())
             .map_err(io(&record))?;
         tmp.as_file().sync_all().map_err(io(&record))?;
         tmp.persist(&record).map_err(|e| io(&record)(e.error))?;
+        distill_oci::durable::sync_parent(&record).map_err(io(&record))?;
         Ok(())
     }
 }

@@ -471,12 +471,7 @@ impl Keyring {
     }
 
     /// Verifies an `InRelease` file at time `t`; returns its signed text with LF line endings.
-    pub(crate) fn verify_inline(
-        &self,
-        text: &str,
-        url: &str,
-        t: u64,
-    ) -> Result<String, TrustError> {
+    pub fn verify_inline(&self, text: &str, url: &str, t: u64) -> Result<String, TrustError> {
         let (msg, _) =
             CleartextSignedMessage::from_string(text).map_err(|e| TrustError::Malformed {
                 what: "InRelease".into(),
@@ -496,7 +491,7 @@ impl Keyring {
     }
 
     /// Verifies `Release` against the detached `Release.gpg` at time `t`.
-    pub(crate) fn verify_detached(
+    pub fn verify_detached(
         &self,
         release: &[u8],
         signature: &[u8],

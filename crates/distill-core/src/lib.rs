@@ -14,6 +14,7 @@
 //! Each mapping lives here once; other crates never spell these facts out themselves.
 
 pub mod arch;
+pub mod crash;
 pub mod digest;
 pub mod env;
 pub mod hint;

@@ -195,8 +195,10 @@ pub fn assemble_with(
     let mut outputs = Outputs::open(&plan.outputs, &plan.registry)?;
     warn_end_of_life(plan);
     let tmp = std::env::temp_dir();
+    // Named with the PID, so a later run can remove what a killed one left.
+    distill_oci::cleanup::sweep(&tmp, "distill-build-");
     let staging = tempfile::Builder::new()
-        .prefix("distill-build-")
+        .prefix(&distill_oci::cleanup::owned_prefix("distill-build-"))
         .tempdir_in(&tmp)
         .map_err(|source| BuildError::Staging { dir: tmp, source })?;
     let _cleanup = distill_oci::cleanup::Registered::new(staging.path());

@@ -301,8 +301,10 @@ impl Sink for ArchiveSink {
         file.set_permissions(fs::Permissions::from_mode(0o644))
             .map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
+        distill_core::crash::point("archive-synced");
         let target = self.target.clone();
         self.tmp.persist(&target).map_err(|e| io_err(e.error))?;
+        crate::durable::sync_parent(&target).map_err(io_err)?;
         Ok(None)
     }
 }

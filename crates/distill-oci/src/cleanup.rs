@@ -1,9 +1,13 @@
-//! Temporary paths to remove if the process is interrupted.
+//! Temporary paths to remove if the process is interrupted, or after it was killed.
 //!
 //! A `SIGINT` or `SIGTERM` ends the process without running destructors, which would leave
 //! half-written outputs beside their destinations. Every temporary that distill creates for
 //! an output or a staging store is registered here while it exists; the binary's signal
 //! handler calls [`remove_all`] before it exits.
+//!
+//! A SIGKILL (an OOM kill, a CI runner's timeout) runs nothing, so every such temporary is
+//! named with its process's PID ([`owned_prefix`]), and the next run removes those whose
+//! process is gone ([`sweep`]) before it makes its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,6 +30,37 @@ pub(crate) fn unregister(path: &Path) {
 pub fn remove_all() {
     for p in paths().drain(..) {
         let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+    }
+}
+
+/// The name prefix of a temporary this process makes: `BASE<pid>-`.
+pub fn owned_prefix(base: &str) -> String {
+    format!("{base}{}-", std::process::id())
+}
+
+/// Removes what killed distill processes left in `dir`: entries named `BASE<pid>-…`
+/// ([`owned_prefix`]) whose process no longer runs. Live processes' temporaries, and any
+/// other name, are left alone.
+pub fn sweep(dir: &Path, base: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(base))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || distill_core::crash::alive(pid) {
+            continue;
+        }
+        let path = e.path();
+        tracing::info!("removing {}, left by a killed run", path.display());
+        let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
     }
 }
 
@@ -62,5 +97,31 @@ mod tests {
         drop(unregistered);
         remove_all();
         assert!(!f.exists() && !t.exists() && kept.exists());
+    }
+
+    #[test]
+    fn sweep_removes_what_dead_processes_left_only() {
+        let d = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let mine = owned_prefix(".x.distill-");
+        let kept = vec![
+            ".x.distill-notapid-abc".to_owned(),
+            format!("{mine}def"),
+            "x".to_owned(),
+        ];
+        for name in kept.iter().chain([&format!(".x.distill-{dead}-abc")]) {
+            std::fs::create_dir_all(d.path().join(name).join("blobs")).unwrap();
+        }
+        sweep(d.path(), ".x.distill-");
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = kept;
+        want.sort();
+        assert_eq!(left, want);
     }
 }

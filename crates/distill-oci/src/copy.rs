@@ -80,8 +80,9 @@ pub fn copy_with(
         outputs.mount_from(&r);
     }
     let source = open_source(src, opts)?;
+    crate::cleanup::sweep(&std::env::temp_dir(), "distill-copy-");
     let staging = tempfile::Builder::new()
-        .prefix("distill-copy-")
+        .prefix(&crate::cleanup::owned_prefix("distill-copy-"))
         .tempdir()
         .map_err(CopyError::Staging)?;
     let _cleanup = crate::cleanup::Registered::new(staging.path());

@@ -180,13 +180,24 @@ impl Sink for LayoutSink {
             }
         };
         let staged = self.tmp.keep();
-        // rename(2) replaces an empty directory; a previous layout is moved aside first and
-        // removed only after the new one is in place.
+        crate::durable::sync_tree(&staged).map_err(io_err(&staged))?;
+        distill_core::crash::point("oci-dir-synced");
         let occupied = target.exists()
             && fs::read_dir(&target)
                 .map_err(io_err(&target))?
                 .next()
                 .is_some();
+        // A previous layout trades places with the new one in one step, so the path always
+        // holds a complete layout; it is removed only afterwards.
+        if occupied && crate::durable::exchange(&staged, &target).map_err(io_err(&target))? {
+            distill_core::crash::point("oci-dir-exchanged");
+            crate::durable::sync_parent(&target).map_err(io_err(&target))?;
+            fs::remove_dir_all(&staged).map_err(io_err(&staged))?;
+            return Ok(None);
+        }
+        // rename(2) replaces an empty directory. A filesystem that cannot exchange gets
+        // the old layout moved aside first (named like a temporary, so a killed run's is
+        // swept), then removed once the new one is in place.
         let old = if occupied {
             let aside = PathBuf::from(format!("{}.old", staged.display()));
             fs::rename(&target, &aside).map_err(io_err(&target))?;
@@ -201,6 +212,7 @@ impl Sink for LayoutSink {
             let _ = fs::remove_dir_all(&staged);
             return Err(io_err(&target)(e));
         }
+        crate::durable::sync_parent(&target).map_err(io_err(&target))?;
         if let Some(old) = old {
             fs::remove_dir_all(&old).map_err(io_err(&old))?;
         }
@@ -232,14 +244,18 @@ pub(crate) fn prepare(path: &Path, label: &str) -> Result<(PathBuf, PathBuf), Si
     Ok((target, parent))
 }
 
-/// Temporaries are `.NAME.distill-XXXX` beside the destination: the same filesystem, so the
-/// final `rename(2)` is atomic.
+/// Temporaries are `.NAME.distill-PID-XXXX` beside the destination: the same filesystem, so
+/// the final `rename(2)` is atomic. Those a killed run left are removed first.
 pub(crate) fn temp_prefix(target: &Path) -> String {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    format!(".{name}.distill-")
+    let base = format!(".{name}.distill-");
+    if let Some(parent) = target.parent() {
+        crate::cleanup::sweep(parent, &base);
+    }
+    crate::cleanup::owned_prefix(&base)
 }
 
 /// An existing destination directory is replaced only if it is empty or an image layout.

@@ -21,6 +21,7 @@ pub mod canonical;
 pub mod cleanup;
 pub mod copy;
 pub mod digest;
+pub mod durable;
 pub mod image;
 pub mod layer;
 pub mod layout;

@@ -69,6 +69,19 @@ pub fn scan_layers<'a>(
     Ok(())
 }
 
+/// Adds what one uncompressed layer tar holds to `meta`, as [`scan_layers`] does for each
+/// layer of an image (the entry point for fuzzing the tar reading).
+pub fn scan_tar(tar: Box<dyn Read>, meta: &mut Metadata) -> Result<(), ScanError> {
+    let mut budget = MAX_TOTAL;
+    scan_layer(tar, 0, meta, &mut budget).map_err(|e| match e {
+        Stop::Io(source) => ScanError::Read {
+            digest: "(a layer)".into(),
+            source,
+        },
+        Stop::TooLarge => ScanError::TooLarge,
+    })
+}
+
 /// The SBOM of any image from its own metadata: each layer with what its package databases
 /// and manifests list, `name` as the image's name.
 pub fn document(

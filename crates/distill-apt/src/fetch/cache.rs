@@ -95,11 +95,26 @@ impl Cache {
     ) -> Result<PathBuf, FetchError> {
         let dir = self.root.join("sha256");
         fs::create_dir_all(&dir).map_err(self.io(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(self.io(&dir))?;
+        let mut tmp = self.temp_file().map_err(self.io(&dir))?;
         tmp.write_all(bytes).map_err(self.io(&dir))?;
+        tmp.as_file().sync_all().map_err(self.io(&dir))?;
+        distill_core::crash::point("cache-entry-synced");
         let path = self.entry(&expected.sha256);
         tmp.persist(&path).map_err(|e| self.io(&path)(e.error))?;
+        distill_oci::durable::sync_parent(&path).map_err(self.io(&path))?;
         Ok(path)
+    }
+
+    /// A temporary file for an entry being written, in `partial/` (the cache's own
+    /// filesystem, so the rename into place is atomic), named with this process's PID so
+    /// that a later run removes it if this one is killed first.
+    pub(crate) fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        let dir = self.root.join("partial");
+        fs::create_dir_all(&dir)?;
+        distill_oci::cleanup::sweep(&dir, ".distill-");
+        tempfile::Builder::new()
+            .prefix(&distill_oci::cleanup::owned_prefix(".distill-"))
+            .tempfile_in(&dir)
     }
 
     /// The cached file for `expected`, downloading it from `url` if needed.
@@ -152,6 +167,7 @@ impl Cache {
             Ok(()) => {
                 let dest = self.entry(&expected.sha256);
                 fs::rename(&part, &dest).map_err(self.io(&dest))?;
+                distill_oci::durable::sync_parent(&dest).map_err(self.io(&dest))?;
                 Ok(dest)
             }
             Err(e) => {
@@ -203,6 +219,7 @@ impl Cache {
             why: e.to_string(),
         })?;
         file.sync_all().map_err(self.io(part))?;
+        distill_core::crash::point("download");
         let (actual, size) = hash_file(part).map_err(self.io(part))?;
         if size != expected.size {
             let _ = fs::remove_file(part);

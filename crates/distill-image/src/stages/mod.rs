@@ -147,6 +147,7 @@ impl Context<'_> {
     ) -> Result<StageLayer, StageError> {
         let notable = notable_files(&entries)?;
         let layer = write_layer(self.store, self.plan.compression, self.plan.epoch, entries)?;
+        distill_core::crash::point("layer");
         Ok(StageLayer {
             layer: ImageLayer { layer, created_by },
             components,

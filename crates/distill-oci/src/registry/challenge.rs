@@ -2,7 +2,7 @@
 //! for Bearer) and the JSON error bodies of the distribution spec.
 
 /// The `errors` of a registry's JSON error body, as `CODE: message`.
-pub(super) fn registry_errors(body: &str) -> String {
+pub fn registry_errors(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let parts: Vec<String> = v["errors"]
         .as_array()
@@ -22,7 +22,7 @@ pub(super) fn registry_errors(body: &str) -> String {
 }
 
 /// The `error_description` (or `error`) parameter of a Bearer challenge (RFC 6750 §3).
-pub(super) fn challenge_error(h: &str) -> Option<String> {
+pub fn challenge_error(h: &str) -> Option<String> {
     let param = |name: &str| {
         let start = h.find(&format!("{name}=\""))? + name.len() + 2;
         let end = h[start..].find('"')?;
@@ -33,7 +33,7 @@ pub(super) fn challenge_error(h: &str) -> Option<String> {
 
 /// One `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Challenge {
+pub enum Challenge {
     Basic,
     Bearer {
         realm: String,
@@ -42,7 +42,8 @@ pub(super) enum Challenge {
     },
 }
 
-pub(super) fn parse_challenge(h: &str) -> Option<Challenge> {
+/// The first challenge of a `WWW-Authenticate` header that distill can answer.
+pub fn parse_challenge(h: &str) -> Option<Challenge> {
     let (scheme, params) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
     if scheme.eq_ignore_ascii_case("basic") {
         return Some(Challenge::Basic);

@@ -13,7 +13,7 @@
 pub mod attach;
 pub mod auth;
 mod blobs;
-mod challenge;
+pub mod challenge;
 pub mod client;
 pub mod error;
 
@@ -93,6 +93,7 @@ pub fn push(
             _ => report.blobs_uploaded += 1,
         }
     }
+    distill_core::crash::point("registry-blobs");
     let put = |media_type: &str, digest: &Digest, target: &str| -> Result<(), TransferError> {
         let bytes = store.read(digest)?;
         retry(&format!("manifest {digest}"), || {

@@ -49,8 +49,9 @@ impl ReportFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        distill_oci::cleanup::sweep(dir, ".distill-report-");
         let tmp = tempfile::Builder::new()
-            .prefix(".distill-report-")
+            .prefix(&distill_oci::cleanup::owned_prefix(".distill-report-"))
             .tempfile_in(dir)
             .map_err(|e| {
                 crate::ui::Hinted::report(

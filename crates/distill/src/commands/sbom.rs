@@ -54,8 +54,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> miette::Result<()> {
     let what = || format!("Cannot make the SBOM of {}", args.src);
+    distill_oci::cleanup::sweep(&std::env::temp_dir(), "distill-sbom-");
     let staging = tempfile::Builder::new()
-        .prefix("distill-sbom-")
+        .prefix(&distill_oci::cleanup::owned_prefix("distill-sbom-"))
         .tempdir()
         .map_err(|e| {
             crate::ui::Hinted::report(
@@ -145,8 +146,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Named with the PID, so that a later run removes it if this one is killed.
+    distill_oci::cleanup::sweep(dir, ".distill-");
     let mut tmp = tempfile::Builder::new()
-        .prefix(".distill-")
+        .prefix(&distill_oci::cleanup::owned_prefix(".distill-"))
         .tempfile_in(dir)
         .map_err(fail)?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(fail)?;
@@ -155,6 +158,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o644))
         .map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    distill_core::crash::point("file-written");
     tmp.persist(path).map_err(|e| fail(e.error))?;
+    distill_oci::durable::sync_parent(path).map_err(fail)?;
     Ok(())
 }

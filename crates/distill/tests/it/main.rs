@@ -3,6 +3,7 @@
 mod apps;
 mod attest;
 mod common;
+mod crash;
 mod errors;
 mod family;
 mod faults;
