@@ -13,7 +13,8 @@
 //! - a hard link must point at a regular file seen earlier in the same package;
 //! - `bin`, `sbin`, `lib*` move under `usr/` (merged /usr), so no layer replaces the
 //!   top-level symlinks with directories;
-//! - setuid and setgid bits are dropped: images carry none;
+//! - setuid and setgid bits are dropped: images carry none; so is o+w, with a warning, on
+//!   anything but a sticky directory such as `/tmp`;
 //! - each tar stream is bounded ([`crate::limits`]): decompressed bytes (by the package's
 //!   `Installed-Size`), entries, declared sizes, extension headers, and path length.
 
@@ -365,6 +366,15 @@ impl Deb<'_> {
             };
             let mode = match kind {
                 EntryKind::Symlink { .. } => 0o777,
+                // A shared directory with the sticky bit (/tmp, /run/lock) stays as it is.
+                EntryKind::Dir if mode & 0o1000 != 0 => mode,
+                _ if mode & 0o002 != 0 => {
+                    tracing::warn!(
+                        "{}: /{path} is world-writable ({mode:o}); it goes into the image without o+w",
+                        self.package
+                    );
+                    mode & !0o002
+                }
                 _ => mode,
             };
             entries.push(Entry {

@@ -142,7 +142,11 @@ fn platform_image(
     };
     if let Some((reference, built)) = &shared.base {
         let img = stages::base::for_platform(built, platform, reference)?;
-        layers.extend(stages::base::layers(cx.store, img, reference)?);
+        let base = stages::base::layers(cx.store, img, reference)?;
+        layers.extend(match plan.allow_setuid {
+            true => base,
+            false => stages::setuid::clear(cx, base)?,
+        });
         spec = stages::base::merge(&spec, cx.store, img, reference, plan.variant.explicit)?;
     }
     if let Some(lock) = shared

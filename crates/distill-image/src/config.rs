@@ -104,6 +104,8 @@ pub struct ImageSection {
     pub ports: Vec<Spanned<String>>,
     pub stop_signal: Option<Spanned<String>>,
     pub compression: Option<Spanned<String>>,
+    /// Keep a registry base's setuid and setgid files (cleared by default).
+    pub allow_setuid: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

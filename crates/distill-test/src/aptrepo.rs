@@ -128,6 +128,8 @@ impl GpgKey {
 #[derive(Debug, Clone)]
 pub enum DebEntry {
     Dir(String),
+    /// A directory with this mode.
+    DirMode(String, u32),
     File {
         path: String,
         content: Vec<u8>,
@@ -256,6 +258,10 @@ impl DebSpec {
             data.push(match e {
                 DebEntry::Dir(p) => (
                     header(&format!("./{p}/"), tar::EntryType::Directory, 0, 0o755),
+                    Vec::new(),
+                ),
+                DebEntry::DirMode(p, mode) => (
+                    header(&format!("./{p}/"), tar::EntryType::Directory, 0, *mode),
                     Vec::new(),
                 ),
                 DebEntry::File {

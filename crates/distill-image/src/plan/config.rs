@@ -247,6 +247,7 @@ pub fn request(config: Config, source: &Source, opts: &Options) -> Result<Reques
         labels: img.labels.clone(),
         ports,
         stop_signal,
+        allow_setuid: img.allow_setuid.unwrap_or(false),
         files,
         debian,
         ca_extra: config

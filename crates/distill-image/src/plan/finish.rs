@@ -44,6 +44,7 @@ impl Request {
             labels: BTreeMap::new(),
             ports: Vec::new(),
             stop_signal: None,
+            allow_setuid: false,
             files: Vec::new(),
             debian: DebianPlan {
                 release,
@@ -256,5 +257,6 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
         registry: opts.registry.clone(),
         base: req.base,
         config: req.config,
+        allow_setuid: req.allow_setuid,
     })
 }

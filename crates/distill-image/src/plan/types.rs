@@ -147,6 +147,8 @@ pub struct Request {
     pub labels: BTreeMap<String, String>,
     pub ports: Vec<String>,
     pub stop_signal: Option<String>,
+    /// `[image] allow_setuid`: a registry base keeps its setuid and setgid files.
+    pub allow_setuid: bool,
     pub files: Vec<FileSpec>,
     pub debian: DebianPlan,
     pub ca_extra: Vec<PathBuf>,
@@ -187,6 +189,8 @@ pub struct Plan {
     pub registry: distill_oci::registry::RegistryOptions,
     /// The config file, when there is one.
     pub config: Option<PathBuf>,
+    /// A registry base keeps its setuid and setgid files (`[image] allow_setuid`).
+    pub allow_setuid: bool,
 }
 
 impl Plan {

@@ -21,6 +21,7 @@ pub mod files;
 pub mod init;
 pub mod packages;
 pub mod runtime;
+pub mod setuid;
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +97,11 @@ pub enum StageError {
     #[error("{binary} needs {library}, which no package of the image provides")]
     #[diagnostic(help("add the Debian package that ships it to [packages] include"))]
     MissingLibrary { binary: String, library: String },
+    #[error("Base layer {digest}: {why}")]
+    #[diagnostic(help(
+        "the base image's layer is damaged or unusual; pull it again, or choose another base"
+    ))]
+    BaseLayer { digest: String, why: String },
     #[error("Cannot read CA certificate {}: {source}", path.display())]
     #[diagnostic(help("list PEM certificate files in [certificates] extra"))]
     CaCert {

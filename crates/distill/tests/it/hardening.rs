@@ -188,3 +188,132 @@ fn two_builds_on_one_empty_cache_both_succeed_with_one_digest() {
     }
     assert_eq!(digests.len(), 1, "{digests:?}");
 }
+
+/// Adds a gzip layer holding `/usr/bin/su-like` (mode 4755, owned by root) and
+/// `/usr/bin/plain` (0755) to the single-platform image layout at `dir`.
+fn add_setuid_layer(dir: &std::path::Path) {
+    use sha2::Digest;
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let put = |b: &[u8]| {
+        let d = sha(b);
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), b).unwrap();
+        d
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, mode) in [("usr/bin/su-like", 0o4755), ("usr/bin/plain", 0o755)] {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).unwrap();
+        h.set_size(3);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        tar.append(&h, &b"#!x"[..]).unwrap();
+    }
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let gz = gz.finish().unwrap();
+    let read = |d: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(&d[7..])).unwrap())
+            .unwrap()
+    };
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let mut manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
+    let mut config = read(manifest["config"]["digest"].as_str().unwrap());
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(sha(&tar).into());
+    config["history"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"created_by": "setuid"}));
+    let config = serde_json::to_vec(&config).unwrap();
+    manifest["config"]["size"] = config.len().into();
+    manifest["config"]["digest"] = put(&config).into();
+    manifest["layers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": put(&gz),
+            "size": gz.len(),
+        }));
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    index["manifests"][0]["size"] = manifest.len().into();
+    index["manifests"][0]["digest"] = put(&manifest).into();
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// Every path of the layout's layers with the mode its last layer gives it (as written in
+/// the tar headers: unpacking would drop setuid bits itself).
+pub(crate) fn modes_in_layers(layout: &std::path::Path) -> std::collections::BTreeMap<String, u32> {
+    let mut out = std::collections::BTreeMap::new();
+    for d in distill_test::layer_digests(layout) {
+        let blob = std::fs::File::open(layout.join("blobs/sha256").join(&d[7..])).unwrap();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            out.insert(
+                path.trim_start_matches("./").to_owned(),
+                e.header().mode().unwrap(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_registry_base_loses_its_setuid_bits_unless_allowed() {
+    let reg = distill_test::registry::RegistryServer::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let ctx = context("[image]\nbase = \"static\"\n");
+    build_ok(ctx.path(), &[format!("oci:{}", base.display())]);
+    add_setuid_layer(&base);
+    let base_layers = distill_test::layer_digests(&base);
+    let o = distill()
+        .args([
+            "push",
+            &format!("oci:{}", base.display()),
+            &format!("docker://{}/suid:1", reg.addr),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (allow, mode) in [(false, 0o755), (true, 0o4755)] {
+        let app = context(&format!(
+            "[image]\nbase = \"docker://{}/suid:1\"\nallow_setuid = {allow}\n",
+            reg.addr
+        ));
+        let o = distill().arg("lock").arg(app.path()).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = dir.path().join(format!("app-{allow}"));
+        let o = distill()
+            .arg("build")
+            .arg(app.path())
+            .args(["--locked", "-o", &format!("oci:{}", out.display())])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        assert_eq!(err.contains("/usr/bin/su-like"), !allow, "{err}");
+        let m = |p: &str| modes_in_layers(&out)[p];
+        assert_eq!(m("usr/bin/su-like"), mode, "allow_setuid = {allow}");
+        assert_eq!(m("usr/bin/plain"), 0o755);
+        // Layers without such files are the base's own bytes, shared with it.
+        let layers = distill_test::layer_digests(&out);
+        assert_eq!(
+            layers[..base_layers.len() - 1],
+            base_layers[..base_layers.len() - 1]
+        );
+        assert_eq!(
+            layers[base_layers.len() - 1] == base_layers[base_layers.len() - 1],
+            allow
+        );
+    }
+}

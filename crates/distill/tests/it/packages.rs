@@ -338,6 +338,31 @@ fn an_older_release_is_refused_after_a_newer_one_was_seen() {
 }
 
 #[test]
+fn world_writable_files_from_a_package_lose_o_w_but_tmp_keeps_its_sticky_mode() {
+    let mut debs = good_packages();
+    debs[2] = DebSpec::new("base-stuff", "5")
+        .entry(DebEntry::File {
+            path: "etc/wide-open".into(),
+            content: b"x\n".to_vec(),
+            mode: 0o666,
+        })
+        .entry(DebEntry::DirMode("var/spool/open".into(), 0o777))
+        .entry(DebEntry::DirMode("tmp".into(), 0o1777));
+    let f = Fixture::new(&debs, &["hello-app"]);
+    let o = f.build("img", &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("base-stuff: /etc/wide-open is world-writable (666)"),
+        "{stderr}"
+    );
+    let modes = crate::hardening::modes_in_layers(&f.out.path().join("img"));
+    assert_eq!(modes["etc/wide-open"], 0o664);
+    assert_eq!(modes["var/spool/open/"], 0o775);
+    assert_eq!(modes["tmp/"], 0o1777);
+}
+
+#[test]
 fn tampered_packages_index_is_refused() {
     let f = Fixture::new(&good_packages(), &["hello-app"]);
     let p = f
