@@ -6,8 +6,10 @@
 //! the library directories are kept, so its 150 MB never sit in memory.
 //!
 //! Mirrors publish Contents apart from the other indexes and are seen serving one that no
-//! longer matches the Release. Such a file is used anyway, with a warning, and kept apart
-//! from the verified cache (`contents-advisory/`, never read as verified):
+//! longer matches the Release. The copy the Release names is fetched through `by-hash`
+//! first, where the suite offers it. When no copy matches, the one served is used anyway,
+//! with a warning, and kept apart from the verified cache (`contents-advisory/`, never read
+//! as verified):
 //! it only suggests package *names*; every package is still verified through the signed
 //! Packages index, and the build checks that each needed library is really in the image.
 
@@ -57,7 +59,23 @@ impl Suite {
             );
             return Ok(bytes);
         }
-        match cache.fetch(fetcher, &url, &Expected { size, sha256: sha }, true) {
+        let expected = Expected {
+            size,
+            sha256: sha.clone(),
+        };
+        // The by-hash copy is what the Release names, even while the plain name already
+        // serves a newer (or older) file.
+        if release.acquire_by_hash {
+            let by_hash = format!(
+                "{}/dists/{}/{comp}/by-hash/SHA256/{sha}",
+                self.uri, self.suite
+            );
+            match cache.fetch(fetcher, &by_hash, &expected, true) {
+                Ok(path) => return read(path),
+                Err(e) => tracing::info!("{e}; trying {url}"),
+            }
+        }
+        match cache.fetch(fetcher, &url, &expected, true) {
             Ok(path) => read(path),
             Err(e @ (FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. })) => {
                 tracing::warn!("{e}; using it only to find package names");
