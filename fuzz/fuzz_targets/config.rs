@@ -1,11 +1,6 @@
 //! `distill.toml`, parsed and checked as a build reads it.
+//! The body is distill_test::fuzz::config, which the normal test command replays on the corpus.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let source = distill_image::config::Source {
-        path: "distill.toml".into(),
-        text: String::from_utf8_lossy(data).into_owned(),
-    };
-    let _ = distill_image::config::Config::parse(&source);
-});
+fuzz_target!(|data: &[u8]| distill_test::fuzz::config(data));

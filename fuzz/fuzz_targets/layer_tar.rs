@@ -1,8 +1,6 @@
 //! An image layer's tar, read as `distill sbom` reads every layer (whiteouts, databases).
+//! The body is distill_test::fuzz::layer_tar, which the normal test command replays on the corpus.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let mut meta = distill_sbom::metadata::Metadata::default();
-    let _ = distill_sbom::scan::scan_tar(Box::new(std::io::Cursor::new(data.to_vec())), &mut meta);
-});
+fuzz_target!(|data: &[u8]| distill_test::fuzz::layer_tar(data));

@@ -1,12 +1,6 @@
 //! What a registry says: `WWW-Authenticate` challenges and JSON error bodies.
+//! The body is distill_test::fuzz::registry_json, which the normal test command replays on the corpus.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use distill_oci::registry::challenge;
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let _ = challenge::parse_challenge(&text);
-    let _ = challenge::challenge_error(&text);
-    let _ = challenge::registry_errors(&text);
-});
+fuzz_target!(|data: &[u8]| distill_test::fuzz::registry_json(data));

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// What a [`FileServer::faulty`] does instead of a plain answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Half the body, then the connection is shut down (a reset mid-body).
+    /// Half the body, then a TCP reset (SO_LINGER of zero, then close).
     Reset,
     /// Half the body, then a clean close: a body shorter than its `Content-Length`.
     Truncate,
@@ -208,7 +208,8 @@ pub(crate) fn spoil(
             head(&mut conn, body.len())?;
             conn.write_all(&body[..half])?;
             if fault == Fault::Reset {
-                conn.shutdown(std::net::Shutdown::Both)?;
+                conn.flush()?;
+                rustix::net::sockopt::set_socket_linger(&conn, Some(Duration::ZERO))?;
             }
             Ok(())
         }

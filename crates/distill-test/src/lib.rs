@@ -11,10 +11,12 @@
 //! - [`scripted`]: a loopback server answering as the test says, recording what it saw;
 //! - [`tls`]: a test CA and an HTTPS server on 127.0.0.1 presenting a certificate it signed;
 //! - [`family`]: a miniature Debian 12 of the family's lower members' packages;
+//! - [`fuzz`]: the fuzz targets' bodies, and the replay of their kept inputs;
 //! - [`tools`]: finding the external tools, failing loudly when one is missing.
 
 pub mod aptrepo;
 pub mod family;
+pub mod fuzz;
 pub mod http;
 pub mod memfetch;
 pub mod registry;
