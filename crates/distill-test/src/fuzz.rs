@@ -7,8 +7,11 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+/// A target's body: bytes in, nothing out but a panic when something is wrong.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name, as `fuzz/Cargo.toml` lists them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("deb", deb),
     ("deb822", deb822),
     ("clearsign", clearsign),
@@ -103,7 +106,7 @@ pub fn init(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let args: Vec<String> = text.split('\0').map(str::to_owned).collect();
     let _ = distill_init::options::parse(&args);
-    let lookup = |name: &str| (name.len() % 2 == 0).then(|| name.repeat(2));
+    let lookup = |name: &str| name.len().is_multiple_of(2).then(|| name.repeat(2));
     for a in &args {
         let _ = distill_init::expand::expand(a, &lookup);
     }
