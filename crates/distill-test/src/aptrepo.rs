@@ -211,29 +211,6 @@ impl DebSpec {
     /// The `.deb` bytes. Names are written raw into the tar headers, so a hostile path
     /// (`../x`) goes in exactly as given.
     pub fn build(&self) -> Vec<u8> {
-        let tar_gz = |entries: Vec<(tar::Header, Vec<u8>)>| {
-            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::fast(),
-            ));
-            for (h, data) in entries {
-                b.append(&h, data.as_slice()).unwrap();
-            }
-            b.into_inner().unwrap().finish().unwrap()
-        };
-        let header = |name: &str, ty: tar::EntryType, size: u64, mode: u32| {
-            let mut h = tar::Header::new_gnu();
-            let bytes = name.as_bytes();
-            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
-            h.set_entry_type(ty);
-            h.set_size(size);
-            h.set_mode(mode);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(0);
-            h.set_cksum();
-            h
-        };
         let control = self.control().into_bytes();
         let control_tar = tar_gz(vec![
             (
@@ -315,6 +292,33 @@ impl DebSpec {
         }
         ar
     }
+}
+
+/// A gzip-compressed tar of `entries`, written as given.
+fn tar_gz(entries: Vec<(tar::Header, Vec<u8>)>) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (h, data) in entries {
+        b.append(&h, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// A gnu tar header with `name` written raw (a hostile `../x` goes in as it is).
+fn header(name: &str, ty: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    let bytes = name.as_bytes();
+    h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+    h.set_entry_type(ty);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    h
 }
 
 fn sha256(b: &[u8]) -> String {

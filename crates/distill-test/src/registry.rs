@@ -239,6 +239,33 @@ impl Drop for FaultProxy {
     }
 }
 
+/// Forwards a request (its `head`, no body) and answers with upstream's answer spoiled by
+/// `fault`.
+fn spoil_upstream(
+    client: TcpStream,
+    upstream: &str,
+    head: &[u8],
+    first: &str,
+    fault: crate::http::Fault,
+) -> std::io::Result<()> {
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(head)?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    let status = String::from_utf8_lossy(&answer[..split])
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(' ').map(|(_, s)| s.to_owned()))
+        .unwrap_or_default();
+    let body = answer.get(split + 4..).unwrap_or_default().to_vec();
+    let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    crate::http::spoil(client, fault, &status, &path, body)
+}
+
 #[derive(Clone)]
 struct Counters {
     dropped: Arc<AtomicUsize>,
@@ -321,22 +348,7 @@ fn relay(
             })
             .is_ok()
     {
-        let mut up = TcpStream::connect(upstream)?;
-        up.write_all(&head)?;
-        let mut answer = Vec::new();
-        up.read_to_end(&mut answer)?;
-        let split = answer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or(answer.len());
-        let status = String::from_utf8_lossy(&answer[..split])
-            .lines()
-            .next()
-            .and_then(|l| l.split_once(' ').map(|(_, s)| s.to_owned()))
-            .unwrap_or_default();
-        let body = answer.get(split + 4..).unwrap_or_default().to_vec();
-        let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
-        return crate::http::spoil(client_w, fault, &status, &path, body);
+        return spoil_upstream(client_w, upstream, &head, &first, fault);
     }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(&head)?;

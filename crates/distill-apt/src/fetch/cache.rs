@@ -172,7 +172,11 @@ impl Cache {
             }
             Err(e) => {
                 // Keep a partial file only when it can be resumed and is not known bad.
-                if !resumable || !e.transient() {
+                let cut_short = match &e {
+                    FetchError::GaveUp { last, .. } => last.transient(),
+                    e => e.transient(),
+                };
+                if !resumable || !cut_short {
                     let _ = fs::remove_file(&part);
                 }
                 Err(e)

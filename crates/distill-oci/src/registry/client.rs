@@ -339,10 +339,19 @@ impl Client {
         self.check(resp, &method, url)
     }
 
-    /// Whether `url` is on the registry itself (scheme, host and port).
+    /// Whether `url` is on the registry itself: the same scheme, host and port (an absent
+    /// port and the scheme's default one are the same).
     fn same_origin(&self, url: &str) -> bool {
-        url.strip_prefix(&self.base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+        let origin = |u: &str| {
+            reqwest::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_ascii_lowercase),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        origin(url).is_some_and(|o| Some(o) == origin(&self.base))
     }
 
     /// Refuses a token realm that would get the credential in clear: plain http is fine

@@ -17,6 +17,51 @@ enum End {
     Refused,
 }
 
+/// Each fault, how many answers it spoils, and how it must end. A stall or slow start of
+/// 4 s outlasts the 2 s stall timeout the builds run with.
+fn cases() -> [(Fault, usize, End); 10] {
+    let (once, always) = (1, usize::MAX);
+    [
+        (Fault::Reset, once, End::Same),
+        (Fault::Truncate, once, End::Same),
+        (Fault::Status(500), once, End::Same),
+        (Fault::Status(503), once, End::Same),
+        (Fault::TooMany(1), once, End::Same),
+        (Fault::SlowStart(Duration::from_secs(4)), once, End::Same),
+        (Fault::Stall(Duration::from_secs(4)), once, End::Same),
+        (Fault::Flip, once, End::Refused),
+        (Fault::RedirectLoop, always, End::Refused),
+        (Fault::Endless, always, End::Refused),
+    ]
+}
+
+/// `o` ended as `end` says: the fault-free `digest`, or exit 1 with `url` and a hint on
+/// stderr and nothing at `dest`.
+fn assert_ended(
+    what: &str,
+    end: End,
+    o: &std::process::Output,
+    digest: &str,
+    url: &str,
+    dest: &std::path::Path,
+) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    match end {
+        End::Same => {
+            assert!(o.status.success(), "{what}:\n{stderr}");
+            assert_eq!(String::from_utf8_lossy(&o.stdout), digest, "{what}");
+        }
+        End::Refused => {
+            assert_eq!(o.status.code(), Some(1), "{what}:\n{stderr}");
+            assert!(
+                stderr.contains(url) && stderr.contains("hint: "),
+                "{what}:\n{stderr}"
+            );
+            assert!(!dest.exists(), "{what}: output written");
+        }
+    }
+}
+
 struct Mirror {
     repo: AptRepo,
     /// Kept alive: its directory holds the keyring.
@@ -75,20 +120,7 @@ fn each_mirror_fault_ends_in_the_same_digest_or_a_clear_error() {
     let (o, _, _) = m.build(&clean);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let digest = String::from_utf8(o.stdout).unwrap();
-    let once = 1;
-    let always = usize::MAX;
-    let cases = [
-        (Fault::Reset, once, End::Same),
-        (Fault::Truncate, once, End::Same),
-        (Fault::Status(500), once, End::Same),
-        (Fault::Status(503), once, End::Same),
-        (Fault::TooMany(1), once, End::Same),
-        (Fault::SlowStart(Duration::from_secs(4)), once, End::Same),
-        (Fault::Stall(Duration::from_secs(4)), once, End::Same),
-        (Fault::Flip, once, End::Refused),
-        (Fault::RedirectLoop, always, End::Refused),
-        (Fault::Endless, always, End::Refused),
-    ];
+    let cases = cases();
     // The package, the index it is listed in, and the signed Release that lists the index.
     let targets = [
         "pool/main/hello-app_1_amd64.deb",
@@ -99,23 +131,9 @@ fn each_mirror_fault_ends_in_the_same_digest_or_a_clear_error() {
         for (fault, times, end) in cases {
             let server = FileServer::faulty(m.repo.path(), fault, target, times);
             let (o, peak, out) = m.build(&server);
-            let stderr = String::from_utf8_lossy(&o.stderr);
             let what = format!("{fault:?} on {target}");
             assert!(server.injected() > 0, "{what}: the fault never struck");
-            match end {
-                End::Same => {
-                    assert!(o.status.success(), "{what}:\n{stderr}");
-                    assert_eq!(String::from_utf8_lossy(&o.stdout), digest, "{what}");
-                }
-                End::Refused => {
-                    assert_eq!(o.status.code(), Some(1), "{what}:\n{stderr}");
-                    assert!(
-                        stderr.contains(target) && stderr.contains("hint: "),
-                        "{what}:\n{stderr}"
-                    );
-                    assert!(!out.path().join("img").exists(), "{what}: output written");
-                }
-            }
+            assert_ended(&what, end, &o, &digest, target, &out.path().join("img"));
             assert!(peak < 300, "{what}: peak RSS {peak} MiB");
             eprintln!(
                 "{what}: {end:?}, {} answers spoiled, peak {peak} MiB",
@@ -140,20 +158,7 @@ fn each_registry_fault_ends_in_the_same_digest_or_a_clear_error() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let digest = String::from_utf8(o.stdout).unwrap();
-    let once = 1;
-    let always = usize::MAX;
-    let cases = [
-        (Fault::Reset, once, End::Same),
-        (Fault::Truncate, once, End::Same),
-        (Fault::Status(500), once, End::Same),
-        (Fault::Status(503), once, End::Same),
-        (Fault::TooMany(1), once, End::Same),
-        (Fault::SlowStart(Duration::from_secs(4)), once, End::Same),
-        (Fault::Stall(Duration::from_secs(4)), once, End::Same),
-        (Fault::Flip, once, End::Refused),
-        (Fault::RedirectLoop, always, End::Refused),
-        (Fault::Endless, always, End::Refused),
-    ];
+    let cases = cases();
     for (fault, times, end) in cases {
         let proxy = FaultProxy::start(
             &reg.addr,
@@ -169,24 +174,11 @@ fn each_registry_fault_ends_in_the_same_digest_or_a_clear_error() {
             .args(["pull", &format!("docker://{}/img:1", proxy.addr), "-o"])
             .arg(format!("oci:{}", dest.display()));
         let (o, peak) = crate::hostile::measured(&mut cmd);
-        let stderr = String::from_utf8_lossy(&o.stderr);
         let what = format!("{fault:?} on a blob");
         let spoiled = proxy.spoiled.load(std::sync::atomic::Ordering::SeqCst);
         assert!(spoiled > 0, "{what}: the fault never struck");
-        match end {
-            End::Same => {
-                assert!(o.status.success(), "{what}:\n{stderr}");
-                assert_eq!(String::from_utf8_lossy(&o.stdout), digest, "{what}");
-            }
-            End::Refused => {
-                assert_eq!(o.status.code(), Some(1), "{what}:\n{stderr}");
-                assert!(
-                    stderr.contains(&format!("{}/v2/img/blobs/sha256:", proxy.addr)),
-                    "{what}:\n{stderr}"
-                );
-                assert!(!dest.exists(), "{what}: output written");
-            }
-        }
+        let url = format!("{}/v2/img/blobs/sha256:", proxy.addr);
+        assert_ended(&what, end, &o, &digest, &url, &dest);
         assert!(peak < 300, "{what}: peak RSS {peak} MiB");
         eprintln!("{what}: {end:?}, {spoiled} answers spoiled, peak {peak} MiB");
     }

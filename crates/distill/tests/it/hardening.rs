@@ -35,6 +35,19 @@ fn hello_layout(dir: &std::path::Path) -> String {
     src
 }
 
+/// Pushes the hello image to `host` with the CI credentials; the push must fail: stderr.
+fn push_hello_failing(host: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let src = hello_layout(dir.path());
+    let o = with_ci_credentials()
+        .args(["push", &src, &format!("docker://{host}/app:1")])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    err
+}
+
 fn authorized(r: &[Request]) -> Vec<&Request> {
     r.iter().filter(|r| r.authorization.is_some()).collect()
 }
@@ -57,14 +70,7 @@ fn an_upload_location_on_another_host_is_sent_no_credentials() {
             _ => Answer::new(404),
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let src = hello_layout(dir.path());
-    let o = with_ci_credentials()
-        .args(["push", &src, &format!("docker://{}/app:1", registry.host())])
-        .output()
-        .unwrap();
-    let err = stderr(&o);
-    assert!(!o.status.success(), "{err}");
+    let err = push_hello_failing(&registry.host());
     assert!(
         err.contains(&upload) && err.contains("sent no credentials"),
         "{err}"
@@ -85,14 +91,7 @@ fn a_token_realm_over_plain_http_on_another_host_is_refused() {
             "WWW-Authenticate: Bearer realm=\"http://auth.registry.invalid/token\",service=\"r\"",
         )
     });
-    let dir = tempfile::tempdir().unwrap();
-    let src = hello_layout(dir.path());
-    let o = with_ci_credentials()
-        .args(["push", &src, &format!("docker://{}/app:1", registry.host())])
-        .output()
-        .unwrap();
-    let err = stderr(&o);
-    assert!(!o.status.success(), "{err}");
+    let err = push_hello_failing(&registry.host());
     assert!(
         err.contains("http://auth.registry.invalid/token")
             && err.contains("plain HTTP on another host")
