@@ -10,8 +10,10 @@
 //! first, where the suite offers it. When no copy matches, the one served is used anyway,
 //! with a warning, and kept apart from the verified cache (`contents-advisory/`, never read
 //! as verified):
-//! it only suggests package *names*; every package is still verified through the signed
-//! Packages index, and the build checks that each needed library is really in the image.
+//! it only suggests package *names*. The caller then lets only verified bytes decide: a
+//! suggested package is chosen only once its own `.deb`, verified through the signed
+//! Packages index, is seen to ship the library, and the build checks again that each
+//! needed library is really in the image.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
@@ -22,16 +24,16 @@ use crate::release::ReleaseFile;
 use crate::repo::{RepoError, Suite};
 
 impl Suite {
-    /// The compressed `Contents-<arch>.gz` of the suite's first component: verified and
-    /// cached, or, when the mirror's copy does not match its Release, as served (see the
-    /// module docs).
+    /// The compressed `Contents-<arch>.gz` of the suite's first component, and whether it
+    /// is verified: verified and cached, or, when no copy the mirror serves matches its
+    /// Release, as served (see the module docs), and `false`.
     pub fn contents(
         &self,
         release: &ReleaseFile,
         arch: distill_core::Arch,
         cache: &Cache,
         fetcher: &dyn Fetcher,
-    ) -> Result<Vec<u8>, RepoError> {
+    ) -> Result<(Vec<u8>, bool), RepoError> {
         let arch = arch.debian();
         let comp = self.components.first().map_or("main", String::as_str);
         let name = format!("{comp}/Contents-{arch}.gz");
@@ -48,6 +50,7 @@ impl Suite {
         let url = format!("{}/dists/{}/{name}", self.uri, self.suite);
         let read = |p: PathBuf| {
             std::fs::read(&p)
+                .map(|bytes| (bytes, true))
                 .map_err(|source| RepoError::from(FetchError::Cache { path: p, source }))
         };
         // What was served instead of the file the Release names, kept apart from the
@@ -57,7 +60,7 @@ impl Suite {
             tracing::warn!(
                 "{url} did not match its Release; using the copy served then, only to find package names"
             );
-            return Ok(bytes);
+            return Ok((bytes, false));
         }
         let expected = Expected {
             size,
@@ -88,7 +91,7 @@ impl Suite {
                 {
                     let _ = tmp.persist(&advisory);
                 }
-                Ok(bytes)
+                Ok((bytes, false))
             }
             Err(e) => Err(e.into()),
         }

@@ -47,6 +47,15 @@ pub enum ResolveError {
     #[error("Cannot read the Contents index of {url}: {source}")]
     #[diagnostic(help("the mirror served a damaged index; retry later, or pass --mirror URL"))]
     Contents { url: String, source: std::io::Error },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Deb(#[from] distill_apt::deb::DebError),
+    #[error("Cannot stage a package in {}: {source}", dir.display())]
+    #[diagnostic(help("set TMPDIR to a writable directory"))]
+    Stage {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{binary} needs {library}, which no Debian {release} package for {arch} ships")]
     #[diagnostic(help("put {library} in a directory and pass it with --include-lib DIR"))]
     NoPackageFor {
@@ -154,7 +163,7 @@ fn platform_lock(
             native,
             &universe,
             &resolved,
-            &suites[0],
+            suites,
             plan.release,
             arch,
             sources,
@@ -235,6 +244,45 @@ fn excluded(plan: &DebianPlan, universe: &Universe, resolved: &[&Package]) -> Ve
         .unwrap_or_default()
 }
 
+/// Whether `pkg`'s `.deb`, downloaded and verified against the signed index, ships `lib` in
+/// a library directory: what lets an unverified Contents index suggest but never decide.
+fn ships(
+    pkg: &Package,
+    lib: &str,
+    suites: &[Suite],
+    arch: Arch,
+    sources: &Sources,
+) -> Result<bool, ResolveError> {
+    let pin = Pin::of(pkg, suites);
+    let expected = distill_apt::fetch::Expected {
+        size: pin.size,
+        sha256: pin.sha256.clone(),
+    };
+    let deb = sources
+        .cache
+        .fetch(sources.fetcher, &pin.url(), &expected, true)
+        .map_err(RepoError::from)?;
+    let stage = tempfile::Builder::new()
+        .prefix(&distill_oci::cleanup::owned_prefix("distill-build-"))
+        .tempdir()
+        .map_err(|source| ResolveError::Stage {
+            dir: std::env::temp_dir(),
+            source,
+        })?;
+    let x = distill_apt::deb::extract(&deb, &pkg.name, stage.path())?;
+    let t = arch.triplet();
+    let dirs = [
+        format!("usr/lib/{t}"),
+        "usr/lib".to_owned(),
+        "usr/lib64".to_owned(),
+    ];
+    Ok(x.entries.iter().any(|e| {
+        e.path
+            .rsplit_once('/')
+            .is_some_and(|(dir, name)| name == lib && dirs.iter().any(|d| d == dir))
+    }))
+}
+
 /// glibc's own libraries (with the loader), which need no index when libc6 is in: most
 /// native code needs only these.
 const GLIBC: [&str; 6] = [
@@ -247,17 +295,19 @@ const GLIBC: [&str; 6] = [
 ];
 
 /// The packages that provide native code's libraries, beyond those `resolved` already has:
-/// from the suite's Contents index, preferring a runtime library package (not -dev or
-/// -dbg), then the shortest name.
+/// from the Contents index of the first of `suites`, preferring a runtime library package
+/// (not -dev or -dbg), then the shortest name. When the index could not be verified, a
+/// candidate counts only once its verified `.deb` is seen to ship the library.
 fn native_roots(
     native: &NativeNeeds,
     universe: &Universe,
     resolved: &[&Package],
-    suite: &Suite,
+    suites: &[Suite],
     release: Release,
     arch: Arch,
     sources: &Sources,
 ) -> Result<Vec<String>, ResolveError> {
+    let suite = &suites[0];
     let has_libc = resolved.iter().any(|p| p.name == "libc6");
     let wanted: BTreeSet<String> = native
         .needed
@@ -269,7 +319,7 @@ fn native_roots(
         return Ok(Vec::new());
     }
     let index = suite.release(sources.fetcher, sources.cache, now())?;
-    let gz = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
+    let (gz, verified) = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
     let found = distill_apt::contents::libraries(
         flate2::read::GzDecoder::new(gz.as_slice()),
         &wanted,
@@ -292,6 +342,18 @@ fn native_roots(
             continue;
         }
         candidates.sort_by_key(|n| (n.ends_with("-dev") || n.ends_with("-dbg"), n.len(), *n));
+        if !verified {
+            let mut confirmed = Vec::new();
+            for c in candidates {
+                if let Some(p) = universe.get(c)
+                    && ships(p, lib, suites, arch, sources)?
+                {
+                    confirmed.push(c);
+                    break;
+                }
+            }
+            candidates = confirmed;
+        }
         match candidates.first() {
             Some(best) => roots.push((*best).clone()),
             None => {
@@ -305,4 +367,65 @@ fn native_roots(
         }
     }
     Ok(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distill_test::aptrepo::DebSpec;
+    use distill_test::memfetch::MemFetcher;
+
+    /// An unverified Contents index may name any package; only one whose verified `.deb`
+    /// ships the library in a library directory is taken.
+    #[test]
+    fn a_suggested_package_counts_only_if_its_deb_ships_the_library() {
+        let debs = [
+            DebSpec::new("libgreet2", "1").file("usr/lib/x86_64-linux-gnu/libgreet.so.2", "ELF"),
+            DebSpec::new("greet-doc", "1").file("usr/share/doc/greet/libgreet.so.2", "text"),
+            DebSpec::new("merged", "1").file("lib/x86_64-linux-gnu/libgreet.so.2", "ELF"),
+        ];
+        let empty = tempfile::tempdir().unwrap();
+        let fetcher = MemFetcher::of_dir(empty.path(), "http://m.invalid/debian");
+        let mut index = String::new();
+        for d in &debs {
+            let bytes = d.build();
+            let file = format!("pool/{}.deb", d.name);
+            index += &format!(
+                "Package: {}\nVersion: 1\nArchitecture: amd64\nFilename: {file}\nSize: {}\nSHA256: {}\n\n",
+                d.name,
+                bytes.len(),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            );
+            fetcher.put(&file, bytes);
+        }
+        let packages = distill_apt::packages::parse(&index, 0, "test").unwrap();
+        let suites = [Suite {
+            uri: "http://m.invalid/debian".into(),
+            suite: "trixie".into(),
+            components: vec!["main".into()],
+            keyring: Default::default(),
+            signed: true,
+        }];
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = distill_apt::fetch::Cache::new(cache_dir.path());
+        let sources = Sources::host(&cache, &fetcher);
+        let check = |name: &str| {
+            let p = packages.iter().find(|p| p.name == name).unwrap();
+            ships(p, "libgreet.so.2", &suites, Arch::Amd64, &sources).unwrap()
+        };
+        assert!(check("libgreet2"));
+        assert!(
+            !check("greet-doc"),
+            "a file of that name outside the library directories"
+        );
+        // Merged /usr applies before the check: /lib/TRIPLET is /usr/lib/TRIPLET.
+        assert!(check("merged"));
+        // A package whose bytes are not what the signed index says is an error, not a yes.
+        fetcher.put("pool/libgreet2.deb", b"tampered".to_vec());
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = distill_apt::fetch::Cache::new(cache_dir.path());
+        let sources = Sources::host(&cache, &fetcher);
+        let p = packages.iter().find(|p| p.name == "libgreet2").unwrap();
+        assert!(ships(p, "libgreet.so.2", &suites, Arch::Amd64, &sources).is_err());
+    }
 }
