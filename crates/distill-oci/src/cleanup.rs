@@ -7,7 +7,9 @@
 //!
 //! A SIGKILL (an OOM kill, a CI runner's timeout) runs nothing, so every such temporary is
 //! named with its process's PID ([`owned_prefix`]), and the next run removes those whose
-//! process is gone ([`sweep`]) before it makes its own.
+//! process is gone ([`sweep`]) before it makes its own. In a directory that processes of
+//! other PID namespaces may share (the download cache), temporaries are held locked
+//! instead, and only unlocked ones are removed ([`sweep_unlocked`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -64,6 +66,30 @@ pub fn sweep(dir: &Path, base: &str) {
     }
 }
 
+/// Removes the files named `BASE…` in `dir` that no process holds a lock on: for a
+/// directory shared between machines' or containers' processes (a CI cache volume), where
+/// a PID says nothing. Each such file is created locked ([`std::fs::File::lock`]) and stays
+/// locked until its writer closes it or dies.
+pub fn sweep_unlocked(dir: &Path, base: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !name.to_str().is_some_and(|n| n.starts_with(base)) {
+            continue;
+        }
+        let path = e.path();
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            tracing::info!("removing {}, left by a killed run", path.display());
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Registers `path` for as long as the guard lives.
 pub struct Registered(PathBuf);
 
@@ -97,6 +123,22 @@ mod tests {
         drop(unregistered);
         remove_all();
         assert!(!f.exists() && !t.exists() && kept.exists());
+    }
+
+    #[test]
+    fn sweep_unlocked_keeps_held_files_and_removes_abandoned_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let held = std::fs::File::create(d.path().join(".t-held")).unwrap();
+        held.lock().unwrap();
+        std::fs::write(d.path().join(".t-abandoned"), "x").unwrap();
+        std::fs::write(d.path().join("other"), "x").unwrap();
+        sweep_unlocked(d.path(), ".t-");
+        assert!(d.path().join(".t-held").exists());
+        assert!(!d.path().join(".t-abandoned").exists());
+        assert!(d.path().join("other").exists());
+        drop(held);
+        sweep_unlocked(d.path(), ".t-");
+        assert!(!d.path().join(".t-held").exists());
     }
 
     #[test]

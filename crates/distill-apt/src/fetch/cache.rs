@@ -106,15 +106,33 @@ impl Cache {
     }
 
     /// A temporary file for an entry being written, in `partial/` (the cache's own
-    /// filesystem, so the rename into place is atomic), named with this process's PID so
-    /// that a later run removes it if this one is killed first.
+    /// filesystem, so the rename into place is atomic). It is held locked while it is
+    /// open, and a later run removes one that nobody holds: the writer was killed. (A PID
+    /// would not do: caches are shared by CI runners in other PID namespaces.)
     pub(crate) fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
-        distill_oci::cleanup::sweep(&dir, ".distill-");
-        tempfile::Builder::new()
-            .prefix(&distill_oci::cleanup::owned_prefix(".distill-"))
-            .tempfile_in(&dir)
+        distill_oci::cleanup::sweep_unlocked(&dir, ".distill-");
+        // Made under a name the sweep ignores, locked, and only then given the name it
+        // looks for: no sweeper can find it unlocked.
+        let (file, path) = tempfile::Builder::new()
+            .prefix(".creating-")
+            .tempfile_in(&dir)?
+            .into_parts();
+        file.lock()?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(".creating-"))
+            .map(|n| dir.join(format!(".distill-{n}")))
+            .ok_or_else(|| std::io::Error::other("unexpected temporary name"))?;
+        fs::rename(&path, &name)?;
+        // The old path is gone; only the new one is to be removed if this is dropped.
+        let _ = path.keep();
+        Ok(tempfile::NamedTempFile::from_parts(
+            file,
+            tempfile::TempPath::try_from_path(name)?,
+        ))
     }
 
     /// The cached file for `expected`, downloading it from `url` if needed.
