@@ -253,8 +253,8 @@ impl Deb<'_> {
             .ok_or_else(|| self.not_deb(&format!("no {prefix} member")))
     }
 
-    /// The decompressed bytes of a member, at most `budget` of them, and the cell that
-    /// says which limit the stream crossed, if it did.
+    /// The decompressed bytes of a member, read within `limits`, and the cell that says
+    /// which limit the stream crossed, if it did.
     fn section(
         &self,
         m: &Member,
