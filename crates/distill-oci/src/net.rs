@@ -45,3 +45,23 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// `Retry-After` as seconds from now: delay-seconds, or an HTTP date (RFC 9110 §10.2.3).
+pub fn retry_after_secs(v: &str) -> Option<u64> {
+    let v = v.trim();
+    v.parse().ok().or_else(|| {
+        let at = httpdate::parse_http_date(v).ok()?;
+        Some(
+            at.duration_since(std::time::SystemTime::now())
+                .map_or(0, |d| d.as_secs()),
+        )
+    })
+}
+
+/// Waits out the rest of a server's `Retry-After` (at most a minute) beyond the `waited`
+/// the backoff is about to wait anyway.
+pub fn wait_retry_after(retry_after: Option<Duration>, waited: Duration) {
+    if let Some(more) = retry_after.and_then(|r| r.checked_sub(waited)) {
+        std::thread::sleep(more.min(Duration::from_secs(60)));
+    }
+}

@@ -145,17 +145,7 @@ pub trait Fetcher: Send + Sync {
     fn get(&self, url: &str, offset: u64) -> Result<(Body, Box<dyn Read + Send>), FetchError>;
 }
 
-/// `Retry-After` as seconds from now: delay-seconds, or an HTTP date (RFC 9110 §10.2.3).
-fn retry_after_secs(v: &str) -> Option<u64> {
-    let v = v.trim();
-    v.parse().ok().or_else(|| {
-        let at = httpdate::parse_http_date(v).ok()?;
-        Some(
-            at.duration_since(std::time::SystemTime::now())
-                .map_or(0, |d| d.as_secs()),
-        )
-    })
-}
+pub(crate) use distill_oci::net::retry_after_secs;
 
 /// Runs `attempt` under the backoff policy: transient failures are tried again, after a
 /// server's `Retry-After` when it gives one (at most a minute); the last failure of several
@@ -174,9 +164,7 @@ fn with_retries<T>(
         .when(FetchError::transient)
         .notify(|e, d| {
             tracing::warn!("retrying in {d:?}: {e}");
-            if let Some(more) = e.retry_after().and_then(|r| r.checked_sub(d)) {
-                std::thread::sleep(more.min(Duration::from_secs(60)));
-            }
+            distill_oci::net::wait_retry_after(e.retry_after(), d);
         })
         .call()
         .map_err(|e| match attempts.get() {

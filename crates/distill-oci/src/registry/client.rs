@@ -10,7 +10,8 @@
 //! - TLS: the system roots plus `--ca-cert`; plain HTTP only for a loopback registry or one
 //!   named by `--insecure-registry`. No redirect goes from https to http.
 //! - Faults: connection errors, 429 and 5xx are retried with backoff by the callers, per
-//!   idempotent unit of work (a whole blob upload, a manifest PUT).
+//!   idempotent unit of work (a whole blob upload, a manifest PUT), after the registry's
+//!   `Retry-After` when a 429 or 503 gives one.
 //! - Secrets never enter an error or a log line: messages carry URLs, statuses and the
 //!   registry's error codes, never headers.
 
@@ -68,6 +69,14 @@ pub enum RegistryError {
         url: String,
         status: u16,
         why: String,
+    },
+    #[error("{method} {url} answered HTTP {status} and asks to come back in {retry_after} s")]
+    #[diagnostic(help("the registry is busy or rate-limiting; retry later"))]
+    Busy {
+        method: String,
+        url: String,
+        status: u16,
+        retry_after: u64,
     },
     #[error("Cannot reach {url}: {why}")]
     #[diagnostic(help(
@@ -131,7 +140,16 @@ impl RegistryError {
             RegistryError::Status { status, .. } => {
                 *status >= 500 || *status == 429 || *status == 408
             }
+            RegistryError::Busy { .. } => true,
             _ => false,
+        }
+    }
+
+    /// How long the registry asked to wait before the next try.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RegistryError::Busy { retry_after, .. } => Some(Duration::from_secs(*retry_after)),
+            _ => None,
         }
     }
 }
@@ -406,6 +424,19 @@ impl Client {
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_FOUND || status.is_redirection() {
             return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::net::retry_after_secs);
+        if let (Some(retry_after), 429 | 503) = (retry_after, status.as_u16()) {
+            return Err(RegistryError::Busy {
+                method: method.to_string(),
+                url: url.to_owned(),
+                status: status.as_u16(),
+                retry_after,
+            });
         }
         let body = resp.text().unwrap_or_default();
         if status == StatusCode::FORBIDDEN {

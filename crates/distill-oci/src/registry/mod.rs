@@ -36,7 +36,10 @@ pub(crate) const CHUNK: u64 = 64 << 20;
 fn retry<T>(what: &str, f: impl FnMut() -> Result<T, RegistryError>) -> Result<T, RegistryError> {
     f.retry(crate::net::backoff())
         .when(RegistryError::transient)
-        .notify(|e, d| tracing::warn!("{what}: retrying in {d:?}: {e}"))
+        .notify(|e, d| {
+            tracing::warn!("{what}: retrying in {d:?}: {e}");
+            crate::net::wait_retry_after(e.retry_after(), d);
+        })
         .call()
 }
 

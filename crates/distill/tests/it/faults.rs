@@ -26,7 +26,7 @@ fn cases() -> [(Fault, usize, End); 10] {
         (Fault::Truncate, once, End::Same),
         (Fault::Status(500), once, End::Same),
         (Fault::Status(503), once, End::Same),
-        (Fault::TooMany(1), once, End::Same),
+        (Fault::TooMany(2), once, End::Same),
         (Fault::SlowStart(Duration::from_secs(4)), once, End::Same),
         (Fault::Stall(Duration::from_secs(4)), once, End::Same),
         (Fault::Flip, once, End::Refused),
@@ -59,6 +59,17 @@ fn assert_ended(
             );
             assert!(!dest.exists(), "{what}: output written");
         }
+    }
+}
+
+/// A 429's `Retry-After` was waited out: a lower bound only (the backoff alone waits about
+/// 200 ms), which a slow machine cannot make fail.
+fn assert_waited(fault: Fault, took: Duration) {
+    if let Fault::TooMany(secs) = fault {
+        assert!(
+            took >= Duration::from_secs(secs),
+            "Retry-After: {secs} not waited out ({took:?})"
+        );
     }
 }
 
@@ -130,7 +141,9 @@ fn each_mirror_fault_ends_in_the_same_digest_or_a_clear_error() {
     for target in targets {
         for (fault, times, end) in cases {
             let server = FileServer::faulty(m.repo.path(), fault, target, times);
+            let start = std::time::Instant::now();
             let (o, peak, out) = m.build(&server);
+            assert_waited(fault, start.elapsed());
             let what = format!("{fault:?} on {target}");
             assert!(server.injected() > 0, "{what}: the fault never struck");
             assert_ended(&what, end, &o, &digest, target, &out.path().join("img"));
@@ -173,7 +186,9 @@ fn each_registry_fault_ends_in_the_same_digest_or_a_clear_error() {
         cmd.env("DISTILL_HTTP_STALL_SECS", "2")
             .args(["pull", &format!("docker://{}/img:1", proxy.addr), "-o"])
             .arg(format!("oci:{}", dest.display()));
+        let start = std::time::Instant::now();
         let (o, peak) = crate::hostile::measured(&mut cmd);
+        assert_waited(fault, start.elapsed());
         let what = format!("{fault:?} on a blob");
         let spoiled = proxy.spoiled.load(std::sync::atomic::Ordering::SeqCst);
         assert!(spoiled > 0, "{what}: the fault never struck");
