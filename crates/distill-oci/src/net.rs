@@ -65,3 +65,14 @@ pub fn wait_retry_after(retry_after: Option<Duration>, waited: Duration) {
         std::thread::sleep(more.min(Duration::from_secs(60)));
     }
 }
+
+/// Seconds from the environment variable `name`, else `default`.
+pub fn secs_from_env(name: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(default),
+    )
+}

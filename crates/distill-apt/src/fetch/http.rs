@@ -13,23 +13,12 @@ pub struct HttpFetcher {
     deadline: Duration,
 }
 
-/// Seconds from the environment variable `name`, else `default`.
-fn secs_from_env(name: &str, default: u64) -> Duration {
-    Duration::from_secs(
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|s| *s > 0)
-            .unwrap_or(default),
-    )
-}
-
 impl HttpFetcher {
     /// With the stall timeout and deadline of the environment (see the module docs).
     pub fn new() -> Self {
         Self::with_timeouts(
-            secs_from_env("DISTILL_HTTP_STALL_SECS", 60),
-            secs_from_env("DISTILL_HTTP_DEADLINE_SECS", 1800),
+            distill_oci::net::secs_from_env("DISTILL_HTTP_STALL_SECS", 60),
+            distill_oci::net::secs_from_env("DISTILL_HTTP_DEADLINE_SECS", 1800),
         )
     }
 

@@ -183,15 +183,11 @@ impl Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Per connect, read or write: a stall. A whole upload chunk is one write, so the
         // default is generous; DISTILL_HTTP_STALL_SECS (as for mirrors) overrides it.
-        let stall = std::env::var("DISTILL_HTTP_STALL_SECS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|s: &u64| *s > 0)
-            .unwrap_or(900);
+        let stall = crate::net::secs_from_env("DISTILL_HTTP_STALL_SECS", 900);
         let mut builder = Http::builder()
             .redirect(crate::net::redirect_policy())
             .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(stall))
+            .timeout(stall)
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")));
         for path in &opts.ca_certs {
             let bad = |why: String| RegistryError::CaCert {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{distill, examples};
+use crate::common::{build_ok, distill, examples};
 
 /// The validators' virtual environment, as scripts/install-deps makes it.
 fn validators() -> PathBuf {
@@ -329,13 +329,7 @@ fn a_dpkg_status_database_is_read_as_dpkg_query_reads_it() {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let layout = format!("oci:{}", out.path().join("image").display());
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .args(["-q", "-o", &layout])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    build_ok(ctx.path(), std::slice::from_ref(&layout));
     let o = distill().args(["sbom", &layout]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -385,13 +379,7 @@ fn an_output_that_is_not_a_regular_file_is_written_into_not_replaced() {
     )
     .unwrap();
     let layout = format!("oci:{}", ctx.path().join("image").display());
-    let o = distill()
-        .arg("build")
-        .arg(ctx.path())
-        .args(["-q", "-o", &layout])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    build_ok(ctx.path(), std::slice::from_ref(&layout));
     let fifo = ctx.path().join("fifo");
     distill_test::tools::run_ok(Command::new("mkfifo").arg(&fifo));
     let reader = {
