@@ -137,6 +137,8 @@ pub struct Extracted {
     pub control: String,
     /// `md5sums` from control.tar, if the package has one.
     pub md5sums: Option<String>,
+    /// The absolute paths `conffiles` in control.tar lists: the files md5sums omits.
+    pub conffiles: Vec<String>,
 }
 
 /// Top-level directories that merged /usr moves under `usr/`.
@@ -282,12 +284,12 @@ impl Deb<'_> {
         }
     }
 
-    /// `control` and `md5sums` from control.tar: small, read with a bound.
-    fn control(&self) -> Result<(String, Option<String>), DebError> {
+    /// `control`, `md5sums` and `conffiles` from control.tar: small, read with a bound.
+    fn control(&self) -> Result<(String, Option<String>, Vec<String>), DebError> {
         let m = self.member("control.tar")?;
         let (stream, crossed) = self.section(&m, limits::package(limits::MAX_CONTROL))?;
         let err = self.stream_err(&m.name, &crossed);
-        let (mut control, mut md5sums) = (None, None);
+        let (mut control, mut md5sums, mut conffiles) = (None, None, None);
         let mut ar = tar::Archive::new(stream);
         for e in ar.entries().map_err(&err)? {
             let mut e = e.map_err(&err)?;
@@ -295,6 +297,7 @@ impl Deb<'_> {
             let slot = match name.trim_start_matches("./") {
                 "control" => &mut control,
                 "md5sums" => &mut md5sums,
+                "conffiles" => &mut conffiles,
                 _ => continue,
             };
             let mut s = String::new();
@@ -307,6 +310,12 @@ impl Deb<'_> {
         Ok((
             control.ok_or_else(|| self.not_deb("no control file"))?,
             md5sums,
+            conffiles
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| l.starts_with('/'))
+                .collect(),
         ))
     }
 
@@ -446,7 +455,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
     // Both members must be there before anything is staged.
     d.member("control.tar")?;
     d.member("data.tar")?;
-    let (control, md5sums) = d.control()?;
+    let (control, md5sums, conffiles) = d.control()?;
     let installed_kib = control.lines().find_map(|l| {
         l.strip_prefix("Installed-Size:")
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -455,6 +464,7 @@ pub fn extract(deb: &Path, package: &str, stage: &Path) -> Result<Extracted, Deb
         entries: d.data(stage, limits::package(limits::data_budget(installed_kib)))?,
         control,
         md5sums,
+        conffiles,
     })
 }
 

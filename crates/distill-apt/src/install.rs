@@ -126,6 +126,8 @@ pub struct Installed {
     /// The `control` file of the package, verbatim.
     pub control: String,
     pub md5sums: Option<String>,
+    /// The package's conffiles, absolute paths.
+    pub conffiles: Vec<String>,
 }
 
 impl Installed {
@@ -178,6 +180,7 @@ pub fn extract(
             package: p.clone(),
             control: x.control,
             md5sums: x.md5sums,
+            conffiles: x.conffiles,
         });
     }
     let mut links = vec![("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib")];

@@ -103,11 +103,32 @@ pub(crate) const NODES: &[Runtime] = &[
     },
 ];
 
+/// Java feature releases as Debian packages them (OpenJDK), with the longest free upstream
+/// builds' support (Eclipse Temurin's published dates).
+pub(crate) const JAVAS: &[Runtime] = &[
+    Runtime {
+        name: "java",
+        version: "17",
+        eol: YearMonth(2027, 10),
+    },
+    Runtime {
+        name: "java",
+        version: "21",
+        eol: YearMonth(2029, 12),
+    },
+    Runtime {
+        name: "java",
+        version: "25",
+        eol: YearMonth(2031, 9),
+    },
+];
+
 /// The runtime `name` at `version`, from the tables.
 pub fn find(name: &str, version: &str) -> Option<Runtime> {
     PYTHONS
         .iter()
         .chain(NODES)
+        .chain(JAVAS)
         .find(|r| r.name == name && r.version == version)
         .copied()
 }
@@ -135,5 +156,6 @@ mod tests {
         assert!(py.eol.is_past(1_828_000_000)); // 2027-12
         assert!(py.eol.is_past(u64::MAX));
         assert_eq!(find("node", "24").unwrap().eol, YearMonth(2028, 4));
+        assert_eq!(find("java", "17").unwrap().eol, YearMonth(2027, 10));
     }
 }

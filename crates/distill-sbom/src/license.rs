@@ -39,9 +39,11 @@ pub fn from_copyright(text: &str) -> Licence {
     }
 }
 
-pub(crate) type Paragraph = Vec<(String, String)>;
+/// One deb822 paragraph: its fields in order, continuation lines joined by newlines.
+pub type Paragraph = Vec<(String, String)>;
 
-pub(crate) fn paragraphs(text: &str) -> Vec<Paragraph> {
+/// The paragraphs of a deb822 text (a copyright file, a dpkg status database).
+pub fn paragraphs(text: &str) -> Vec<Paragraph> {
     let mut out: Vec<Paragraph> = Vec::new();
     let mut current: Paragraph = Vec::new();
     for line in text.lines() {
@@ -64,7 +66,8 @@ pub(crate) fn paragraphs(text: &str) -> Vec<Paragraph> {
     out
 }
 
-pub(crate) fn field<'a>(p: &'a Paragraph, key: &str) -> Option<&'a str> {
+/// The value of field `key` (case-insensitive) of `p`.
+pub fn field<'a>(p: &'a Paragraph, key: &str) -> Option<&'a str> {
     p.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.as_str())

@@ -85,6 +85,19 @@ pub struct Metadata {
     doc_links: BTreeMap<String, String>,
 }
 
+/// The `VERSION_ID` of an os-release(5) text that names Debian (`ID=debian`).
+pub fn debian_version(os_release: &str) -> Option<String> {
+    let field = |key: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+    };
+    (field("ID").as_deref() == Some("debian"))
+        .then(|| field("VERSION_ID"))
+        .flatten()
+}
+
 /// Whether a symlink at `path` is one [`Metadata::insert_link`] records.
 pub fn is_doc_link(path: &str) -> bool {
     path.strip_prefix("usr/share/doc/")
@@ -144,17 +157,10 @@ impl Metadata {
     /// The Debian release the image's os-release names (`VERSION_ID`), `etc/` before
     /// `usr/lib/` as os-release(5) says.
     pub fn debian(&self) -> Option<String> {
-        let text = self
-            .text("etc/os-release")
-            .or_else(|| self.text("usr/lib/os-release"))?;
-        let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-                .map(|v| v.trim().trim_matches('"').to_owned())
-        };
-        (field("ID").as_deref() == Some("debian"))
-            .then(|| field("VERSION_ID"))
-            .flatten()
+        debian_version(
+            self.text("etc/os-release")
+                .or_else(|| self.text("usr/lib/os-release"))?,
+        )
     }
 
     /// What the files say the image holds, each with the index of its layer, in path order.

@@ -92,13 +92,7 @@ pub fn document(
     let meta = scan(store, image)?;
     let config: serde_json::Value =
         serde_json::from_slice(&store.read(&image.config)?).unwrap_or_default();
-    let history: Vec<String> = config["history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|h| h["empty_layer"] != true)
-        .map(|h| h["created_by"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let history = history(&config);
     let found = meta.components();
     let layers = image
         .layers
@@ -131,6 +125,17 @@ pub fn document(
         debian: meta.debian().unwrap_or_default(),
         layers,
     })
+}
+
+/// What made each layer, by the image config's `history` (entries of empty layers skipped).
+pub fn history(config: &serde_json::Value) -> Vec<String> {
+    config["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["empty_layer"] != true)
+        .map(|h| h["created_by"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 enum Stop {

@@ -208,10 +208,28 @@ impl DebSpec {
         c
     }
 
+    /// `md5sums` as dh_md5sums writes it: every regular file, relative, two spaces.
+    fn md5sums(&self) -> Vec<u8> {
+        use md5::Digest as _;
+        let text: String = self
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                DebEntry::File { path, content, .. } => Some(format!(
+                    "{}  {path}\n",
+                    hex::encode(md5::Md5::digest(content))
+                )),
+                _ => None,
+            })
+            .collect();
+        text.into_bytes()
+    }
+
     /// The `.deb` bytes. Names are written raw into the tar headers, so a hostile path
     /// (`../x`) goes in exactly as given.
     pub fn build(&self) -> Vec<u8> {
         let control = self.control().into_bytes();
+        let md5sums = self.md5sums();
         let control_tar = tar_gz(vec![
             (
                 header("./", tar::EntryType::Directory, 0, 0o755),
@@ -225,6 +243,15 @@ impl DebSpec {
                     0o644,
                 ),
                 control,
+            ),
+            (
+                header(
+                    "./md5sums",
+                    tar::EntryType::Regular,
+                    md5sums.len() as u64,
+                    0o644,
+                ),
+                md5sums,
             ),
         ]);
         let mut data = vec![(

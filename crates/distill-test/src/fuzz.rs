@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("archive", archive),
     ("registry_json", registry_json),
     ("init", init),
+    ("inspect", inspect),
 ];
 
 /// The ar reader, control.tar and data.tar through the limits, as a build extracts.
@@ -61,6 +62,22 @@ pub fn layer_tar(data: &[u8]) {
     let mut meta = distill_sbom::metadata::Metadata::default();
     let tar = Box::new(std::io::Cursor::new(data.to_vec()));
     let _ = distill_sbom::scan::scan_tar(tar, &mut meta);
+}
+
+/// `distill inspect` and `diff` on layers an image may hold: the bytes as one layer, then
+/// their halves as two, every report written.
+pub fn inspect(data: &[u8]) {
+    let (a, b) = data.split_at(data.len() / 2);
+    let config = serde_json::json!({"config": {"User": "nobody"}});
+    let read = |tars: &[&[u8]]| {
+        let i = distill_inspect::inspect_tars(tars, config.clone(), 1_800_000_000).ok()?;
+        let _ = (i.to_text(), i.to_json(), distill_inspect::html::page(&i));
+        Some(i)
+    };
+    if let (Some(one), Some(two)) = (read(&[data]), read(&[a, b])) {
+        let d = distill_inspect::diff::diff(&one, &two);
+        let _ = (d.to_text(&one, &two), d.to_json(&one, &two));
+    }
 }
 
 /// The ELF reader that picks a binary's libraries, interpreter and glibc needs.

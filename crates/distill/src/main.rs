@@ -41,6 +41,11 @@ enum Command {
     Verify(commands::sign::VerifyArgs),
     /// List (or, with --json, fetch) the attestations attached to an image in a registry.
     Attestations(commands::sign::AttestationsArgs),
+    /// Report what is in any image: bytes by layer and package, findings, wasted bytes;
+    /// exits 3 when a --fail-on gate fails.
+    Inspect(commands::inspect::InspectArgs),
+    /// Compare two images by packages, files and config; exits 3 when they differ.
+    Diff(commands::inspect::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,19 +60,22 @@ fn main() -> ExitCode {
     }) {
         tracing::warn!("cannot install the interrupt handler: {e}");
     }
+    let done = |r: miette::Result<()>| r.map(|()| 0u8);
     let result = match cli.command {
-        Command::Build(args) => commands::build::run(args, cli.quiet),
-        Command::Lock(args) => commands::lock::run(args, cli.quiet),
-        Command::Base(args) => commands::base::run(args, cli.quiet),
-        Command::Push(args) => commands::push::push(args),
-        Command::Pull(args) => commands::push::pull(args),
-        Command::Keygen(args) => commands::keygen::run(args),
-        Command::Sbom(args) => commands::sbom::run(args),
-        Command::Verify(args) => commands::sign::verify(args),
-        Command::Attestations(args) => commands::sign::attestations(args),
+        Command::Build(args) => done(commands::build::run(args, cli.quiet)),
+        Command::Lock(args) => done(commands::lock::run(args, cli.quiet)),
+        Command::Base(args) => done(commands::base::run(args, cli.quiet)),
+        Command::Push(args) => done(commands::push::push(args)),
+        Command::Pull(args) => done(commands::push::pull(args)),
+        Command::Keygen(args) => done(commands::keygen::run(args)),
+        Command::Sbom(args) => done(commands::sbom::run(args)),
+        Command::Verify(args) => done(commands::sign::verify(args)),
+        Command::Attestations(args) => done(commands::sign::attestations(args)),
+        Command::Inspect(args) => commands::inspect::inspect(args),
+        Command::Diff(args) => commands::inspect::diff(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             ui::report_error(&err);
             ExitCode::FAILURE

@@ -1,7 +1,10 @@
-//! What the family does to the packages layer:
+//! What the family does to the packages layer (a build without a family base gets the
+//! records alone, [`records`]):
 //! - docs, man pages and info pages are dropped; `/usr/share/doc/<pkg>/copyright` stays;
 //! - `/var/lib/dpkg/status.d/<pkg>` and `<pkg>.md5sums` record every package, where
-//!   scanners (Trivy, Grype) look for them in distroless images;
+//!   scanners (Trivy, Grype) look for them in distroless images; the record carries the
+//!   package's conffiles in a `Conffiles:` field with their MD5s, as dpkg's status
+//!   database does, since md5sums omits them (so `distill inspect` can attribute them);
 //! - the CA bundle is built as `update-ca-certificates` builds it: every certificate under
 //!   `/usr/share/ca-certificates`, in name order, then the extra CAs of the config.
 
@@ -28,7 +31,13 @@ fn pruned(path: &str) -> bool {
 
 /// Drops docs, man and info pages, and adds the status.d records.
 pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
-    let mut out: Vec<Entry> = entries.into_iter().filter(|e| !pruned(&e.path)).collect();
+    let out: Vec<Entry> = entries.into_iter().filter(|e| !pruned(&e.path)).collect();
+    records(out, installed)
+}
+
+/// Adds the status.d records of `installed` to their files: what every image with Debian
+/// packages carries, family or not, so that scanners and `distill inspect` see them.
+pub fn records(mut out: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
     for dir in ["var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"] {
         if !out.iter().any(|e| e.path == dir) {
             out.push(Entry {
@@ -45,6 +54,7 @@ pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
         if !control.ends_with('\n') {
             control.push('\n');
         }
+        control.push_str(&conffiles_field(&out, &i.conffiles));
         let mut add = |name: String, body: String| {
             out.retain(|e| e.path != name);
             out.push(Entry {
@@ -64,6 +74,36 @@ pub fn finish(entries: Vec<Entry>, installed: &[Installed]) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// `Conffiles:` with each conffile the layer holds and its MD5, dpkg's format; empty when
+/// the package has none.
+fn conffiles_field(entries: &[Entry], conffiles: &[String]) -> String {
+    use md5::Digest as _;
+    let mut lines = String::new();
+    for path in conffiles {
+        let rel = path.trim_start_matches('/');
+        let Some(EntryKind::File(src)) = entries.iter().find(|e| e.path == rel).map(|e| &e.kind)
+        else {
+            continue;
+        };
+        let mut md5 = md5::Md5::new();
+        let mut bytes = Vec::new();
+        if src
+            .reader()
+            .and_then(|mut r| r.read_to_end(&mut bytes))
+            .is_err()
+        {
+            continue;
+        }
+        md5.update(&bytes);
+        lines.push_str(&format!(" {path} {}\n", hex::encode(md5.finalize())));
+    }
+    if lines.is_empty() {
+        lines
+    } else {
+        format!("Conffiles:\n{lines}")
+    }
 }
 
 /// A family image's CA certificates, `(file name, PEM)` each: the ca-certificates

@@ -124,6 +124,8 @@ pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLaye
                 };
                 Entry { kind, ..e.clone() }
             }));
+    } else {
+        entries = treatment::records(entries, &installed);
     }
     cx.progress
         .start(&format!("writing package layer {}", n + 1), 0);

@@ -16,19 +16,19 @@ use crate::fixture::Fixture;
 const GOLDEN: [(FamilyMember, &str); 4] = [
     (
         FamilyMember::Static,
-        "sha256:e5febf93e82554e1085bc0419b7bf9ce4a6817bdec8aaab04f0ad90073464cf4",
+        "sha256:0f0e05d24106d4a8df2a56df8a128400bf522d449a07aa8b2eb8f2d1acdf7225",
     ),
     (
         FamilyMember::BaseNossl,
-        "sha256:f62c9d09cbf634ff980201a461240c015f5c109f4c2bc04ac1a46a2fa672c8e1",
+        "sha256:43fa40c93bdd6bb69c60505a90ac3d3355f50ed1b8b490ffec8156dcaa47e283",
     ),
     (
         FamilyMember::Base,
-        "sha256:9762e15086ef6bf44b1d1a515a6e2eb3b08536b5b8fa9c279c25b3df5667c350",
+        "sha256:254f2d882dd91b51d2b8a134a9284f7a042afb6663012b4859c3672fdefe07de",
     ),
     (
         FamilyMember::Cc,
-        "sha256:e531a00614c6f7ab4e195055fb68738bed91875a74de49634c7a66e950c5d4eb",
+        "sha256:46e4904e15d12ef51181ffceb486e6fd42e2f1392643e69302e9d97dc1dfe88b",
     ),
 ];
 

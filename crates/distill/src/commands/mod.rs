@@ -3,7 +3,9 @@
 pub mod args;
 pub mod base;
 pub mod build;
+pub mod inspect;
 pub mod keygen;
+pub mod load;
 pub mod lock;
 pub mod push;
 pub mod sbom;

@@ -54,37 +54,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> miette::Result<()> {
     let what = || format!("Cannot make the SBOM of {}", args.src);
-    distill_oci::cleanup::sweep(&std::env::temp_dir(), "distill-sbom-");
-    let staging = tempfile::Builder::new()
-        .prefix(&distill_oci::cleanup::owned_prefix("distill-sbom-"))
-        .tempdir()
-        .map_err(|e| {
-            crate::ui::Hinted::report(
-                format!("Cannot create a staging directory: {e}"),
-                "set TMPDIR to a writable directory",
-            )
-        })?;
-    let loaded = distill_oci::copy::load(
+    let opened = super::load::open(
         &args.src,
-        &args.registry.options([&args.src]),
-        staging.path(),
-    )
-    .with_context(what)?;
-    let images = &loaded.built.images;
-    let image = match &args.platform {
-        None => &images[0],
-        Some(p) => images
-            .iter()
-            .find(|i| i.platform.to_string() == *p)
-            .ok_or_else(|| {
-                let have: Vec<String> = images.iter().map(|i| i.platform.to_string()).collect();
-                crate::ui::Hinted::report(
-                    format!("{} has no image for {p}", args.src),
-                    &format!("pass one of: {}", have.join(", ")),
-                )
-            })?,
-    };
-    let doc = distill_sbom::scan::document(&loaded.store, image, &args.src.to_string())
+        &[&args.src],
+        &args.registry,
+        "distill-sbom-",
+        what,
+    )?;
+    let image = opened.image(&args.src, args.platform.as_deref())?;
+    let doc = distill_sbom::scan::document(&opened.loaded.store, image, &args.src.to_string())
         .with_context(what)?;
     let bytes = args.format.write(&doc);
     match &args.output {

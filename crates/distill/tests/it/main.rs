@@ -10,6 +10,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod init;
+mod inspect;
 mod keys;
 mod native;
 mod outputs;

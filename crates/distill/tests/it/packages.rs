@@ -10,7 +10,7 @@ use distill_test::validate_layout;
 
 use crate::common::distill;
 
-fn good_packages() -> Vec<DebSpec> {
+pub(crate) fn good_packages() -> Vec<DebSpec> {
     vec![
         DebSpec::new("hello-app", "1.0-1")
             .depends("libgreet (>= 2), base-stuff | other-stuff")
@@ -29,17 +29,17 @@ fn good_packages() -> Vec<DebSpec> {
 
 /// A repository, its server, its key, a context whose config includes `include`, and a
 /// private cache.
-struct Fixture {
-    repo: AptRepo,
+pub(crate) struct Fixture {
+    pub(crate) repo: AptRepo,
     server: FileServer,
-    key: GpgKey,
-    ctx: tempfile::TempDir,
+    pub(crate) key: GpgKey,
+    pub(crate) ctx: tempfile::TempDir,
     cache: tempfile::TempDir,
-    out: tempfile::TempDir,
+    pub(crate) out: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new(debs: &[DebSpec], include: &[&str]) -> Self {
+    pub(crate) fn new(debs: &[DebSpec], include: &[&str]) -> Self {
         let key = GpgKey::generate("repo");
         let repo = AptRepo::new();
         repo.bookworm(debs, &key);
@@ -65,7 +65,15 @@ impl Fixture {
         }
     }
 
-    fn run(&self, verb: &str, extra: &[&str]) -> std::process::Output {
+    pub(crate) fn mirror(&self) -> String {
+        self.server.url("/debian")
+    }
+
+    pub(crate) fn cache(&self) -> &Path {
+        self.cache.path()
+    }
+
+    pub(crate) fn run(&self, verb: &str, extra: &[&str]) -> std::process::Output {
         let mut c = distill();
         c.env("DISTILL_CACHE", self.cache.path())
             .arg(verb)
@@ -75,7 +83,7 @@ impl Fixture {
         c.output().unwrap()
     }
 
-    fn build(&self, name: &str, extra: &[&str]) -> std::process::Output {
+    pub(crate) fn build(&self, name: &str, extra: &[&str]) -> std::process::Output {
         let dest = format!("oci:{}", self.out.path().join(name).display());
         let mut args = vec!["-o", dest.as_str()];
         args.extend_from_slice(extra);
