@@ -219,6 +219,41 @@ fn build_pushes_directly_and_pushing_again_sends_nothing() {
         "{again}"
     );
     assert_eq!(again["blobs_present"], 3);
+
+    // inspect and diff read registry images too, over TLS with credentials.
+    let mut c = distill();
+    c.args([
+        "inspect",
+        "--json",
+        &format!("docker://{}/direct:1", reg.addr),
+    ]);
+    with_registry(&mut c, &reg);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["manifest"], digest.as_str());
+    assert_eq!(
+        report["largest"][0]["path"], "/usr/bin/printenv",
+        "{report:#}"
+    );
+    let mut c = distill();
+    c.args([
+        "diff",
+        &format!("docker://{}/direct:1", reg.addr),
+        &format!("docker://{}/copy:1", reg.addr),
+    ]);
+    with_registry(&mut c, &reg);
+    let o = c.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("identical: {digest}\n")
+    );
 }
 
 #[test]
