@@ -14,8 +14,8 @@ use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
 
-/// The most entries (over all layers) an inspection holds: several times a large real
-/// image's, and about 0.5 GB of memory at most.
+/// The most tar entries (of all layers together, whiteouts included) an inspection reads:
+/// several times a large real image's, and about 0.5 GB of memory at most.
 pub const MAX_ENTRIES: usize = 1_000_000;
 /// The most bytes of metadata files an inspection holds.
 pub const MAX_META: u64 = 512 << 20;
@@ -262,10 +262,13 @@ fn read_entries(
     let mut pending = Vec::new();
     let mut removals = Vec::new();
     let mut meta_total: u64 = walk.meta.values().map(|b| b.len() as u64).sum();
+    // Every entry of every layer is held (in its layer's facts, and as an appearance), not
+    // only those the stack keeps: the bound is on all of them.
+    let before: usize = walk.layers.iter().map(|l| l.entries).sum();
     for entry in archive.entries()? {
         let mut entry = entry?;
         facts.entries += 1;
-        if walk.tree.len() + pending.len() >= MAX_ENTRIES {
+        if before + facts.entries > MAX_ENTRIES {
             return Err(io::Error::other(TOO_MANY));
         }
         let raw = entry.path_bytes();
@@ -497,6 +500,28 @@ mod tests {
         ]);
         assert_eq!(w.text("etc/passwd"), Some("two\n"));
         assert_eq!(w.appearances["etc/passwd"], [4, 4]);
+    }
+
+    #[test]
+    fn entries_are_bounded_over_all_layers_not_only_those_kept() {
+        let mut w = Walk::default();
+        // Layers that each delete what the last added keep the tree small; the walk still
+        // counts what it read.
+        w.layers.push(LayerFacts {
+            entries: MAX_ENTRIES - 1,
+            ..Default::default()
+        });
+        let two = layer(&[("a", Some(b"1")), ("b", Some(b"2"))]);
+        let e = w
+            .add_layer(two.as_slice(), LayerFacts::default())
+            .unwrap_err();
+        assert!(matches!(classify("l", e), WalkError::TooManyEntries));
+        let mut w = Walk::default();
+        w.layers.push(LayerFacts {
+            entries: MAX_ENTRIES - 2,
+            ..Default::default()
+        });
+        w.add_layer(two.as_slice(), LayerFacts::default()).unwrap();
     }
 
     #[test]
