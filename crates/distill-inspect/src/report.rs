@@ -12,6 +12,9 @@ use crate::walk::{Kind, Walk};
 
 /// How many of the largest files a report lists.
 pub const LARGEST: usize = 20;
+/// How many paths of "not from any package" the JSON lists (its package share counts them
+/// all): an image of a million loose files would otherwise make a report of gigabytes.
+pub const UNOWNED_LISTED: usize = 10_000;
 
 /// A package's share of the image.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,8 +301,9 @@ impl Inspection {
                 "packages": l.shares.iter().map(share_json).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "packages": self.packages.iter().map(share_json).collect::<Vec<_>>(),
-            "unowned": self.unowned.iter().map(|(p, s)| json!({"path": p, "bytes": s}))
-                .collect::<Vec<_>>(),
+            "unowned": self.unowned.iter().take(UNOWNED_LISTED)
+                .map(|(p, s)| json!({"path": p, "bytes": s})).collect::<Vec<_>>(),
+            "unowned_truncated": self.unowned.len() > UNOWNED_LISTED,
             "largest": self.largest.iter()
                 .map(|(p, s, o)| json!({"path": p, "bytes": s, "package": o}))
                 .collect::<Vec<_>>(),
