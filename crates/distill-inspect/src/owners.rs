@@ -163,13 +163,11 @@ impl Owners {
             .filter(|(_, p)| p.kind == "deb")
             .map(|(i, p)| (p.name.clone(), i))
             .collect();
-        let under = "var/lib/dpkg/info/";
+        let info = "var/lib/dpkg/info";
         let found: Vec<(String, usize)> = walk
-            .tree
-            .range(under.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(under))
+            .under(info)
             .filter_map(|(k, _)| {
-                let (stem, _) = k[under.len()..].rsplit_once('.')?;
+                let (stem, _) = k[info.len() + 1..].rsplit_once('.')?;
                 let name = stem.split(':').next().unwrap_or(stem);
                 Some((k.clone(), *names.get(name)?))
             })
@@ -265,11 +263,8 @@ impl Owners {
         let root = distill_core::NODE_BINARY
             .trim_start_matches('/')
             .trim_end_matches("/bin/node");
-        let under = format!("{root}/");
         let found: Vec<String> = walk
-            .tree
-            .range(under.clone()..)
-            .take_while(|(k, _)| k.starts_with(&under))
+            .under(root)
             .map(|(k, _)| k.clone())
             .filter(|k| !self.by_path.contains_key(k))
             .collect();

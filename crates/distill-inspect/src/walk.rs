@@ -187,16 +187,7 @@ impl Walk {
                     self.forget(&p.path);
                 }
             } else {
-                let under = format!("{}/", p.path);
-                let gone: Vec<String> = self
-                    .tree
-                    .range(under.clone()..)
-                    .take_while(|(k, _)| k.starts_with(&under))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in gone {
-                    self.forget(&k);
-                }
+                self.remove(&p.path, true);
             }
             match p.bytes {
                 Some(b) => {
@@ -217,19 +208,21 @@ impl Walk {
     /// when this runs, which are all a layer's whiteouts apply to. Each removed
     /// non-directory appears once more, with size 0.
     fn remove(&mut self, path: &str, keep_self: bool) {
-        let under = format!("{path}/");
-        let mut gone: Vec<String> = self
-            .tree
-            .range(under.clone()..)
-            .take_while(|(k, _)| k.starts_with(&under))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut gone: Vec<String> = self.under(path).map(|(k, _)| k.clone()).collect();
         if !keep_self {
             gone.push(path.to_owned());
         }
         for k in gone {
             self.forget(&k);
         }
+    }
+
+    /// The paths of the tree below the directory `dir`, in order.
+    pub fn under<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a String, &'a Node)> {
+        let prefix = format!("{dir}/");
+        self.tree
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
     }
 
     fn forget(&mut self, path: &str) {
