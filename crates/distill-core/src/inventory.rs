@@ -4,10 +4,10 @@
 //! (the lock, the verified index, the installer's own records), never re-derived from the
 //! image afterwards. `build --report` writes it; an SBOM and provenance are made from it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One thing a layer adds.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Component {
     /// A Debian package, as verified against its repository's index.
@@ -36,7 +36,7 @@ pub enum Component {
         version: String,
         /// Subresource Integrity from the lockfile, `sha512-…`; absent for packages the
         /// lockfile records without one (bundled or linked).
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         integrity: Option<String>,
         /// Where in the app it sits, `node_modules/a/node_modules/b`.
         path: String,

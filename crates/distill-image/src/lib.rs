@@ -15,6 +15,7 @@ pub mod assemble;
 pub mod config;
 pub mod family;
 pub mod init;
+pub mod layercache;
 pub mod lock;
 pub mod plan;
 pub mod provenance;

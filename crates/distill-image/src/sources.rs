@@ -1,4 +1,4 @@
-//! Where packages come from: the download cache and the network (a [`Fetcher`], which tests
+//! Where packages come from: the download cache (and the layer cache in it) and the network (a [`Fetcher`], which tests
 //! replace with one serving fixtures from memory), and the suites a plan draws from, each
 //! with the keyring it is trusted with.
 
@@ -10,6 +10,7 @@ use distill_apt::fetch::{Cache, Fetcher};
 use distill_apt::repo::Suite;
 use distill_apt::trust::{HOST_DEBIAN_KEYRING, Keyring};
 
+use crate::layercache::LayerCache;
 use crate::plan::DebianPlan;
 
 /// The cache and the network.
@@ -20,6 +21,8 @@ pub struct Sources<'a> {
     pub apt_dir: &'a Path,
     /// The host's Debian archive keyring, the second choice after a `Signed-By`.
     pub host_keyring: &'a Path,
+    /// Whether finished layers are kept in (and taken from) the cache.
+    pub layers: LayerCache,
 }
 
 /// The host's apt configuration.
@@ -33,6 +36,7 @@ impl<'a> Sources<'a> {
             fetcher,
             apt_dir: Path::new(APT_DIR),
             host_keyring: Path::new(HOST_DEBIAN_KEYRING),
+            layers: LayerCache::new(),
         }
     }
 }

@@ -130,6 +130,18 @@ impl Metadata {
             self.text(&format!("{other}/copyright"))
         })
     }
+    /// Every file with its bytes, in path order (layer indexes left out).
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files
+            .iter()
+            .map(|(p, (_, b))| (p.as_str(), b.as_slice()))
+    }
+
+    /// Every symlinked doc directory with its target, in path order.
+    pub fn doc_links(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.doc_links.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
     pub fn insert(&mut self, layer: usize, path: &str, bytes: Vec<u8>) {
         self.files.insert(path.to_owned(), (layer, bytes));
     }

@@ -93,10 +93,50 @@ impl Cache {
         expected: &Expected,
         bytes: &[u8],
     ) -> Result<PathBuf, FetchError> {
+        self.put_reader(expected, &mut &bytes[..])
+    }
+
+    /// Stores what `reader` gives, verified against `expected` on the way, and returns the
+    /// entry; nothing is stored when the bytes do not match.
+    pub fn put_reader(
+        &self,
+        expected: &Expected,
+        reader: &mut dyn Read,
+    ) -> Result<PathBuf, FetchError> {
         let dir = self.root.join("sha256");
         fs::create_dir_all(&dir).map_err(self.io(&dir))?;
         let mut tmp = self.temp_file().map_err(self.io(&dir))?;
-        tmp.write_all(bytes).map_err(self.io(&dir))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 17];
+        let mut n = 0u64;
+        loop {
+            let k = reader.read(&mut buf).map_err(self.io(&dir))?;
+            if k == 0 {
+                break;
+            }
+            h.update(&buf[..k]);
+            tmp.write_all(&buf[..k]).map_err(self.io(&dir))?;
+            n += k as u64;
+        }
+        let actual = hex::encode(h.finalize());
+        if actual != expected.sha256 || n != expected.size {
+            return Err(FetchError::Cache {
+                path: self.entry(&expected.sha256),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the bytes to store are sha256:{actual} ({n} bytes), not the sha256:{} ({} bytes) they were stored as",
+                        expected.sha256, expected.size
+                    ),
+                ),
+            });
+        }
+        // Temporary files start as 0600; an entry is public content (a layout's blobs may
+        // be hard links to it).
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(self.io(&dir))?;
         tmp.as_file().sync_all().map_err(self.io(&dir))?;
         distill_core::crash::point("cache-entry-synced");
         let path = self.entry(&expected.sha256);
@@ -105,11 +145,29 @@ impl Cache {
         Ok(path)
     }
 
+    /// The lock of entry `name`, held until the file is dropped: one writer per entry at a
+    /// time across processes sharing the cache (CI runners, parallel builds). Lock files
+    /// stay (in `locks/`, apart from the data): removing one while another process waits on
+    /// it would let a third take a new one.
+    pub fn lock(&self, name: &str) -> Result<File, FetchError> {
+        let locks = self.root.join("locks");
+        fs::create_dir_all(&locks).map_err(self.io(&locks))?;
+        let lock_path = locks.join(format!("{name}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        lock.lock().map_err(self.io(&lock_path))?;
+        Ok(lock)
+    }
+
     /// A temporary file for an entry being written, in `partial/` (the cache's own
     /// filesystem, so the rename into place is atomic). It is held locked while it is
     /// open, and a later run removes one that nobody holds: the writer was killed. (A PID
     /// would not do: caches are shared by CI runners in other PID namespaces.)
-    pub(crate) fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
+    pub fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
         distill_oci::cleanup::sweep_unlocked(&dir, ".distill-");
@@ -149,20 +207,9 @@ impl Cache {
         let partial_dir = self.root.join("partial");
         fs::create_dir_all(&partial_dir).map_err(self.io(&partial_dir))?;
         fs::create_dir_all(self.root.join("sha256")).map_err(self.io(&self.root))?;
-        // One download per entry at a time, across processes sharing the cache (CI runners,
-        // parallel builds): the lock is held until this download ends, and whoever waited
-        // for it finds the entry in place. Lock files stay (in `locks/`, apart from the data):
-        // removing one while another process waits on it would let a third take a new one.
-        let locks = self.root.join("locks");
-        fs::create_dir_all(&locks).map_err(self.io(&locks))?;
-        let lock_path = locks.join(format!("{}.lock", expected.sha256));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(self.io(&lock_path))?;
-        lock.lock().map_err(self.io(&lock_path))?;
+        // One download per entry at a time: whoever waited for the lock finds the entry
+        // in place.
+        let _lock = self.lock(&expected.sha256)?;
         if let Some(p) = self.get(expected) {
             return Ok(p);
         }

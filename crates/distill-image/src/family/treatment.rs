@@ -109,9 +109,11 @@ fn conffiles_field(entries: &[Entry], conffiles: &[String]) -> String {
 /// A family image's CA certificates, `(file name, PEM)` each: the ca-certificates
 /// package's, in name order, then the config's extras, the order `update-ca-certificates`
 /// gives the bundle. Either part may be empty (`exclude = ["ca-certificates"]` with extras).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CaCerts {
+    #[serde(with = "crate::layercache::named_bytes")]
     pub packaged: Vec<(String, Vec<u8>)>,
+    #[serde(with = "crate::layercache::named_bytes")]
     pub extra: Vec<(String, Vec<u8>)>,
 }
 

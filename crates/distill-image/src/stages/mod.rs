@@ -33,6 +33,7 @@ use distill_oci::{BlobStore, Entry, EntryKind, FileSource};
 use distill_sbom::metadata::Metadata;
 use sha2::{Digest as _, Sha256};
 
+use crate::layercache::{Cached, Key};
 use crate::plan::Plan;
 use crate::sources::Sources;
 
@@ -144,8 +145,33 @@ fn host_arch() -> String {
 }
 
 impl Context<'_> {
-    /// Writes `entries` as a layer, with its history line and components.
+    /// Writes `entries` as a layer, with its history line and components. The compressed
+    /// blob is kept in the layer cache under the digest of the entries themselves (their
+    /// paths, kinds, modes, owners and contents), so an unchanged layer is compressed once.
     pub fn layer(
+        &self,
+        entries: Vec<Entry>,
+        created_by: String,
+        components: Vec<Component>,
+    ) -> Result<StageLayer, StageError> {
+        let key = self.key("entries", &entries_digest(&entries)?);
+        let notable = notable_files(&entries)?;
+        let (layer, ()) = self.cached(key, || {
+            Ok((self.write(entries, String::new(), Vec::new())?, ()))
+        })?;
+        Ok(StageLayer {
+            layer: ImageLayer {
+                layer: layer.layer.layer,
+                created_by,
+            },
+            components,
+            notable,
+        })
+    }
+
+    /// Writes `entries` as a layer, past the cache: for stages that key their layers by
+    /// their inputs ([`Context::cached`]).
+    pub fn write(
         &self,
         entries: Vec<Entry>,
         created_by: String,
@@ -159,6 +185,87 @@ impl Context<'_> {
             components,
             notable,
         })
+    }
+
+    /// The layer cache's key of what `stage` makes from `inputs`, with what every layer
+    /// depends on: the compression and the epoch. `None` when the cache is off.
+    pub fn key(&self, stage: &str, inputs: &impl serde::Serialize) -> Option<Key> {
+        self.sources.layers.key(
+            stage,
+            &serde_json::json!({
+                "compression": self.plan.compression.media_type(),
+                "epoch": self.plan.epoch,
+                "inputs": inputs,
+            }),
+        )
+    }
+
+    /// The layer `key` names, from the layer cache; else made by `make` and kept there with
+    /// `make`'s `side` (what the stage tells later stages), so a hit skips all of `make`.
+    pub fn cached<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: Option<Key>,
+        make: impl FnOnce() -> Result<(StageLayer, T), StageError>,
+    ) -> Result<(StageLayer, T), StageError> {
+        let Some(key) = key else {
+            return make();
+        };
+        let (layers, cache) = (self.sources.layers, self.sources.cache);
+        let _lock = layers.lock(cache, &key);
+        if let Some(c) = layers.get::<T>(cache, &key, self.store) {
+            let layer = StageLayer {
+                layer: ImageLayer {
+                    layer: c.layer,
+                    created_by: c.created_by,
+                },
+                components: c.components,
+                notable: c.notable,
+            };
+            return Ok((layer, c.side));
+        }
+        let (layer, side) = make()?;
+        let kept = Cached {
+            layer: layer.layer.layer.clone(),
+            created_by: layer.layer.created_by.clone(),
+            components: layer.components.clone(),
+            notable: layer.notable.clone(),
+            side,
+        };
+        layers.put(cache, &key, self.store, &kept);
+        Ok((layer, kept.side))
+    }
+}
+
+/// The digest of what a layer of `entries` holds: every entry's path, kind, mode, owner and
+/// link target, and its content's sha256, in order.
+fn entries_digest(entries: &[Entry]) -> Result<String, StageError> {
+    let mut h = Sha256::new();
+    for e in entries {
+        let (tag, what) = match &e.kind {
+            EntryKind::Dir => ("d", String::new()),
+            EntryKind::File(src) => (
+                "f",
+                sha256_of(src).map_err(|source| read_err(e, src, source))?,
+            ),
+            EntryKind::Symlink { target } => ("l", target.clone()),
+            EntryKind::Hardlink { target } => ("h", target.clone()),
+        };
+        let line = format!(
+            "{tag} {:o} {} {} {}\0{what}\0",
+            e.mode, e.uid, e.gid, e.path
+        );
+        h.update(line.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn read_err(e: &Entry, src: &FileSource, source: std::io::Error) -> StageError {
+    StageError::Read {
+        path: match src {
+            FileSource::Path { path, .. } | FileSource::Slice { path, .. } => path.clone(),
+            FileSource::Bytes(_) => PathBuf::from(&e.path),
+        },
+        source,
     }
 }
 
@@ -226,13 +333,7 @@ pub(crate) fn file_components(
         let EntryKind::File(src) = &e.kind else {
             continue;
         };
-        let sha256 = sha256_of(src).map_err(|source| StageError::Read {
-            path: match src {
-                FileSource::Path { path, .. } | FileSource::Slice { path, .. } => path.clone(),
-                FileSource::Bytes(_) => PathBuf::from(&e.path),
-            },
-            source,
-        })?;
+        let sha256 = sha256_of(src).map_err(|source| read_err(e, src, source))?;
         let path = format!("/{}", e.path);
         out.push(if generated {
             Component::Generated { path, sha256 }

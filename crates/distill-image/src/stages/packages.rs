@@ -79,16 +79,121 @@ pub fn extract(
     Ok(out)
 }
 
+/// What a package tier tells the later stages, kept with its layer in the layer cache.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct TierSide {
+    installed: usize,
+    /// The tier's library entries, by name and kind only (for the loader's cache).
+    libraries: Vec<Library>,
+    certs: Option<CaCerts>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Library {
+    path: String,
+    /// `d`, `f`, `l` or `h`.
+    kind: char,
+    target: Option<String>,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+}
+
+impl Library {
+    fn of(e: &Entry) -> Self {
+        let (kind, target) = match &e.kind {
+            EntryKind::Dir => ('d', None),
+            EntryKind::File(_) => ('f', None),
+            EntryKind::Symlink { target } => ('l', Some(target.clone())),
+            EntryKind::Hardlink { target } => ('h', Some(target.clone())),
+        };
+        Self {
+            path: e.path.clone(),
+            kind,
+            target,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+        }
+    }
+
+    fn entry(self) -> Entry {
+        let target = self.target.unwrap_or_default();
+        let kind = match self.kind {
+            'd' => EntryKind::Dir,
+            'l' => EntryKind::Symlink { target },
+            'h' => EntryKind::Hardlink { target },
+            _ => EntryKind::File(FileSource::Bytes(Vec::new())),
+        };
+        Entry {
+            path: self.path,
+            kind,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+        }
+    }
+}
+
 /// The packages layer of tier `n`, treated as the family treats packages when the image is
-/// a family member.
+/// a family member. Its key is what it is made from: the pinned `.deb`s (by sha256), the
+/// platform, the family's treatment and the config's extra CAs.
 pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLayer, StageError> {
     let Some((tier, pkgs)) = p.groups.get(n).cloned() else {
         unreachable!("tier {n} of {} asked for", p.groups.len())
     };
-    let pins: Vec<Pin> = pkgs.iter().map(LockedPackage::pin).collect();
+    let extra: Vec<(String, String)> = cx
+        .plan
+        .ca_extra
+        .iter()
+        .map(|path| {
+            let digest = std::fs::read(path).map_or("unreadable".into(), |b| {
+                distill_oci::Digest::of(&b).to_string()
+            });
+            (path.display().to_string(), digest)
+        })
+        .collect();
+    let key = cx.key(
+        "debian-packages",
+        &serde_json::json!({
+            "platform": p.platform.to_string(),
+            "tier": tier,
+            "first": n == 0,
+            "packages": pkgs,
+            "family": cx.plan.family().map(|m| m.to_string()),
+            "debug": cx.plan.variant.debug,
+            "release": cx.plan.debian.release.codename(),
+            "ca_extra": extra,
+        }),
+    );
     let stage = p.stage.join(tier.to_string());
-    let (mut entries, installed) = extract(cx, &pins, p.platform, &stage)?;
-    p.count += installed.len();
+    let (layer, side) = cx.cached(key, || make_tier(cx, p.platform, n, &pkgs, &stage))?;
+    p.count += side.installed;
+    if let Some(certs) = side.certs {
+        if n == 0 {
+            p.first_bundle = Some(certs.bundle());
+        }
+        p.certs = Some(certs);
+    }
+    p.libraries
+        .extend(side.libraries.into_iter().map(Library::entry));
+    Ok(layer)
+}
+
+/// Tier `n`'s layer made anew: its packages downloaded, verified, extracted and treated.
+fn make_tier(
+    cx: &Context,
+    platform: Platform,
+    n: usize,
+    pkgs: &[LockedPackage],
+    stage: &std::path::Path,
+) -> Result<(StageLayer, TierSide), StageError> {
+    let pins: Vec<Pin> = pkgs.iter().map(LockedPackage::pin).collect();
+    let (mut entries, installed) = extract(cx, &pins, platform, stage)?;
+    let mut side = TierSide {
+        installed: installed.len(),
+        ..TierSide::default()
+    };
     if cx.plan.family().is_some() {
         let has_ca = installed
             .iter()
@@ -96,11 +201,7 @@ pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLaye
         if has_ca || (n == 0 && !cx.plan.ca_extra.is_empty()) {
             // Without the package (kept out), the bundle is the extras alone.
             let packaged = if has_ca { entries.as_slice() } else { &[] };
-            let certs = ca_certificates(cx, packaged, &stage)?;
-            if n == 0 {
-                p.first_bundle = Some(certs.bundle());
-            }
-            p.certs = Some(certs);
+            side.certs = Some(ca_certificates(cx, packaged, stage)?);
         }
         entries = treatment::finish(entries, &installed);
         if cx.plan.variant.debug {
@@ -115,15 +216,11 @@ pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLaye
                 .iter()
                 .any(|f| f.path == e.path && f.kind != EntryKind::Dir)
         });
-        // The loader's cache needs names and kinds only.
-        p.libraries
-            .extend(entries.iter().filter(|e| e.path.contains("lib")).map(|e| {
-                let kind = match &e.kind {
-                    EntryKind::File(_) => EntryKind::File(FileSource::Bytes(Vec::new())),
-                    k => k.clone(),
-                };
-                Entry { kind, ..e.clone() }
-            }));
+        side.libraries = entries
+            .iter()
+            .filter(|e| e.path.contains("lib"))
+            .map(Library::of)
+            .collect();
     } else {
         entries = treatment::records(entries, &installed);
     }
@@ -142,13 +239,13 @@ pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLaye
             suite: i.package.suite.clone(),
         })
         .collect();
-    let layer = cx.layer(
+    let layer = cx.write(
         entries,
         format!("distill: debian packages {}", names.join(" ")),
         components,
     )?;
     cx.progress.finish();
-    Ok(layer)
+    Ok((layer, side))
 }
 
 /// The CA certificates of a family image: the ca-certificates package's among `entries`,

@@ -22,6 +22,8 @@ pub struct Fixture {
     pub out: tempfile::TempDir,
     /// An apt configuration with no sources: the mirror is always given.
     pub apt: tempfile::TempDir,
+    /// The layer cache's format (tests bump it).
+    pub layers: distill_image::layercache::LayerCache,
 }
 
 impl Fixture {
@@ -40,6 +42,7 @@ impl Fixture {
             cache: tempfile::tempdir().unwrap(),
             out: tempfile::tempdir().unwrap(),
             apt: tempfile::tempdir().unwrap(),
+            layers: distill_image::layercache::LayerCache::new(),
         }
     }
 
@@ -99,6 +102,7 @@ impl Fixture {
             fetcher: &self.fetcher,
             apt_dir: self.apt.path(),
             host_keyring: Path::new("/nonexistent/keyring.gpg"),
+            layers: self.layers,
         })
     }
 

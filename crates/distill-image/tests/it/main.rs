@@ -4,5 +4,6 @@
 //! reviewed diff.
 
 mod assemble;
+mod cache;
 mod errors;
 mod fixture;

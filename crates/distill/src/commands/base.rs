@@ -44,6 +44,9 @@ pub struct Args {
     /// Use a Release older than one this cache has seen for its suite.
     #[arg(long = "allow-downgrade")]
     allow_downgrade: bool,
+    /// Make every layer anew, and keep none in the layer cache (downloads stay cached).
+    #[arg(long = "no-cache")]
+    no_cache: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -71,7 +74,7 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
     };
     let plan = distill_image::plan::member(args.name, args.debian, variant, &opts)
         .context("Invalid arguments")?;
-    let report = super::with_sources(args.allow_downgrade, |sources| {
+    let report = super::with_sources(args.allow_downgrade, args.no_cache, |sources| {
         assemble(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
     })?;
     super::report(&report, quiet);

@@ -27,6 +27,9 @@ pub struct Common {
     /// is otherwise refused as a replay).
     #[arg(long = "allow-downgrade")]
     pub allow_downgrade: bool,
+    /// Make every layer anew, and keep none in the layer cache (downloads stay cached).
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
     /// For a binary context: a directory of libraries that no Debian package provides,
     /// copied to /usr/local/lib when the binary needs them. Repeatable.
     #[arg(long = "include-lib", value_name = "DIR")]
@@ -117,7 +120,7 @@ pub fn options(
 }
 
 pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
-    let allow_downgrade = args.common.allow_downgrade;
+    let (allow_downgrade, no_cache) = (args.common.allow_downgrade, args.common.no_cache);
     let mut opts = options(args.common, args.output, args.locked)?;
     opts.compression = args.compression;
     opts.registry = args.registry.options(&opts.outputs);
@@ -148,7 +151,7 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         Some(k) => super::sign::for_build(k, report, reference),
         None => Vec::new(),
     };
-    let report = super::with_sources(allow_downgrade, |sources| {
+    let report = super::with_sources(allow_downgrade, no_cache, |sources| {
         distill_image::assemble_with(&plan, sources, &progress, &attach).context("Build failed")
     })?;
     if let Some(f) = report_file {

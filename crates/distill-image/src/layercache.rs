@@ -1,0 +1,281 @@
+//! The layer cache: every layer distill writes is a pure function of its inputs, so a
+//! finished layer is kept and found again by a key, the digest of those inputs.
+//!
+//! - The blob is an entry of the download cache (`sha256/HEX`), written atomically from
+//!   bytes checked against the layer's digest, and verified again on every read: a damaged
+//!   entry is removed and the layer made anew, never used.
+//! - The record (`layers/KEY.json`) holds the layer's digest, diff_id, size and media type,
+//!   its history line, what it adds (its inventory and the files an SBOM reads) and what
+//!   the stage that made it tells the later stages (`side`).
+//! - A key covers [`FORMAT`], distill's version, the stage and its inputs; the caller adds
+//!   the compression, the epoch and the platform. Bumping [`FORMAT`] whenever a layer's
+//!   bytes may change for the same inputs (the tar writer, a treatment, the family's files)
+//!   changes every key, so nothing written before is used.
+//! - One process makes a given layer at a time ([`distill_apt::fetch::Cache::lock`]); a
+//!   second build waiting on it finds the record in place.
+
+use std::fs::File;
+use std::io::Read;
+
+use base64::Engine as _;
+use distill_apt::fetch::{Cache, Expected};
+use distill_core::Component;
+use distill_oci::{BlobStore, Layer};
+use distill_sbom::metadata::Metadata;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The version of the bytes distill writes for given inputs.
+pub const FORMAT: u32 = 1;
+
+/// A record larger than this is not one distill wrote.
+const MAX_RECORD: u64 = 64 << 20;
+
+/// Whether, and under which format, layers are kept between builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerCache {
+    format: Option<u32>,
+}
+
+impl Default for LayerCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The digest of a layer's inputs, in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(String);
+
+impl Key {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A layer as the cache keeps it.
+#[derive(Debug, Clone)]
+pub struct Cached<T> {
+    pub layer: Layer,
+    pub created_by: String,
+    pub components: Vec<Component>,
+    pub notable: Metadata,
+    pub side: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record<T> {
+    digest: String,
+    size: u64,
+    diff_id: String,
+    media_type: String,
+    created_by: String,
+    components: Vec<Component>,
+    notable: Vec<(String, Bytes)>,
+    doc_links: Vec<(String, String)>,
+    side: T,
+}
+
+/// Bytes as base64 in a record, a quarter of the size of a JSON array of numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map(Bytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `(name, bytes)` pairs with the bytes as base64, for `#[serde(with)]`.
+pub mod named_bytes {
+    use super::Bytes;
+    use serde::{Deserialize, Serialize};
+
+    pub fn serialize<S: serde::Serializer>(
+        v: &[(String, Vec<u8>)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let v: Vec<(&str, Bytes)> = v
+            .iter()
+            .map(|(n, b)| (n.as_str(), Bytes(b.clone())))
+            .collect();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, Vec<u8>)>, D::Error> {
+        let v: Vec<(String, Bytes)> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|(n, b)| (n, b.0)).collect())
+    }
+}
+
+impl LayerCache {
+    /// Layers kept under the current [`FORMAT`].
+    pub fn new() -> Self {
+        Self::with_format(FORMAT)
+    }
+
+    /// Layers kept under `format` (tests bump it to see every key change).
+    pub fn with_format(format: u32) -> Self {
+        Self {
+            format: Some(format),
+        }
+    }
+
+    /// Every layer made anew, and none kept (`--no-cache`).
+    pub fn disabled() -> Self {
+        Self { format: None }
+    }
+
+    /// The key of the layer `stage` makes from `inputs`; `None` when the cache is off.
+    pub fn key(&self, stage: &str, inputs: &impl Serialize) -> Option<Key> {
+        let format = self.format?;
+        let doc = serde_json::json!({
+            "format": format,
+            "distill": env!("CARGO_PKG_VERSION"),
+            "stage": stage,
+            "inputs": inputs,
+        });
+        let bytes = serde_json::to_vec(&doc).ok()?;
+        Some(Key(hex::encode(Sha256::digest(&bytes))))
+    }
+
+    /// The lock of `key`'s entry, held while the layer is made; `None` (no lock) when the
+    /// cache cannot be locked, which only costs a second build the same work.
+    pub fn lock(&self, cache: &Cache, key: &Key) -> Option<File> {
+        cache
+            .lock(&format!("layer-{}", key.0))
+            .inspect_err(|e| tracing::warn!("layer cache: {e}"))
+            .ok()
+    }
+
+    fn record_path(cache: &Cache, key: &Key) -> std::path::PathBuf {
+        cache.root().join("layers").join(format!("{}.json", key.0))
+    }
+
+    /// The layer `key` names, its blob verified and put into `store`; `None` when the cache
+    /// has no such layer, or a damaged one (which is then removed).
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        cache: &Cache,
+        key: &Key,
+        store: &BlobStore,
+    ) -> Option<Cached<T>> {
+        let path = Self::record_path(cache, key);
+        let mut text = Vec::new();
+        File::open(&path)
+            .ok()?
+            .take(MAX_RECORD)
+            .read_to_end(&mut text)
+            .ok()?;
+        let discard = |why: &str| {
+            tracing::warn!("discarding layer cache entry {}: {why}", path.display());
+            let _ = std::fs::remove_file(&path);
+            None
+        };
+        let Ok(r) = serde_json::from_slice::<Record<T>>(&text) else {
+            return discard("it does not parse");
+        };
+        let (Ok(digest), Ok(diff_id), Some(media_type)) = (
+            r.digest.parse::<distill_oci::Digest>(),
+            r.diff_id.parse::<distill_oci::Digest>(),
+            distill_oci::media::known(&r.media_type),
+        ) else {
+            return discard("it names no valid layer");
+        };
+        let expected = Expected {
+            size: r.size,
+            sha256: digest.hex().to_owned(),
+        };
+        let Some(blob) = cache.get(&expected) else {
+            return discard("its blob is missing or does not match its digest");
+        };
+        let to = store.path(&digest);
+        if !to.exists() && std::fs::hard_link(&blob, &to).is_err() {
+            std::fs::copy(&blob, &to).ok()?;
+        }
+        let mut notable = Metadata::default();
+        for (p, b) in r.notable {
+            notable.insert(0, &p, b.0);
+        }
+        for (p, t) in &r.doc_links {
+            notable.insert_link(p, t);
+        }
+        Some(Cached {
+            layer: Layer {
+                digest,
+                size: r.size,
+                diff_id,
+                media_type,
+            },
+            created_by: r.created_by,
+            components: r.components,
+            notable,
+            side: r.side,
+        })
+    }
+
+    /// Keeps `layer` (whose blob is in `store`) under `key`. A cache that cannot be written
+    /// costs the next build the work, not this one its result: failures are warnings.
+    pub fn put<T: Serialize>(&self, cache: &Cache, key: &Key, store: &BlobStore, c: &Cached<T>) {
+        if let Err(e) = self.try_put(cache, key, store, c) {
+            tracing::warn!("layer cache: cannot keep layer {}: {e}", c.layer.digest);
+        }
+    }
+
+    fn try_put<T: Serialize>(
+        &self,
+        cache: &Cache,
+        key: &Key,
+        store: &BlobStore,
+        c: &Cached<T>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let expected = Expected {
+            size: c.layer.size,
+            sha256: c.layer.digest.hex().to_owned(),
+        };
+        if cache.get(&expected).is_none() {
+            cache.put_reader(&expected, &mut store.open(&c.layer.digest)?)?;
+        }
+        let record = Record {
+            digest: c.layer.digest.to_string(),
+            size: c.layer.size,
+            diff_id: c.layer.diff_id.to_string(),
+            media_type: c.layer.media_type.to_owned(),
+            created_by: c.created_by.clone(),
+            components: c.components.clone(),
+            notable: c
+                .notable
+                .files()
+                .map(|(p, b)| (p.to_owned(), Bytes(b.to_vec())))
+                .collect(),
+            doc_links: c
+                .notable
+                .doc_links()
+                .map(|(p, t)| (p.to_owned(), t.to_owned()))
+                .collect(),
+            side: &c.side,
+        };
+        let path = Self::record_path(cache, key);
+        let dir = path.parent().unwrap_or(cache.root());
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = cache.temp_file()?;
+        serde_json::to_writer(&mut tmp, &record)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path)?;
+        distill_oci::durable::sync_parent(&path)?;
+        Ok(())
+    }
+}
