@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::fetch::{Cache, Fetcher};
+use crate::release::ReleaseFile;
 use crate::repo::{RepoError, Suite};
 use crate::resolver::Universe;
 use crate::sources::{self, HostMirrors};
@@ -124,12 +125,81 @@ pub fn load_universe(
     fetcher: &dyn Fetcher,
     now: u64,
 ) -> Result<Universe, DebianError> {
+    universe_of(
+        suites,
+        &releases(suites, cache, fetcher, now)?,
+        arch,
+        cache,
+        fetcher,
+    )
+}
+
+/// The verified Release of each of `suites`, in order.
+pub fn releases(
+    suites: &[Suite],
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    now: u64,
+) -> Result<Vec<ReleaseFile>, DebianError> {
+    suites
+        .iter()
+        .map(|s| Ok(s.release(fetcher, cache, now)?))
+        .collect()
+}
+
+/// The universe of `suites` for `arch`, from their verified `releases`.
+pub fn universe_of(
+    suites: &[Suite],
+    releases: &[ReleaseFile],
+    arch: distill_core::Arch,
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+) -> Result<Universe, DebianError> {
     let mut all = Vec::new();
-    for (i, s) in suites.iter().enumerate() {
-        let release = s.release(fetcher, cache, now)?;
-        all.extend(s.packages(&release, arch, i, cache, fetcher)?);
+    for (i, (s, release)) in suites.iter().zip(releases).enumerate() {
+        all.extend(s.packages(release, arch, i, cache, fetcher)?);
     }
     Ok(Universe::new(arch, all))
+}
+
+/// What a resolution for `arch` reads from `suites`, as the signed `releases` pin it: each
+/// suite's address and components, and the sha256 of each of its indexes for the
+/// architecture (Packages and Contents, `all` included). Equal fingerprints mean equal
+/// indexes, so a resolution made from one holds for the other.
+pub fn fingerprint(
+    suites: &[Suite],
+    releases: &[ReleaseFile],
+    arch: distill_core::Arch,
+) -> Vec<(String, Vec<String>, Vec<(String, String)>)> {
+    let a = arch.debian();
+    let wanted = |path: &str| {
+        [
+            format!("binary-{a}/"),
+            "binary-all/".to_owned(),
+            format!("Contents-{a}"),
+            "Contents-all".to_owned(),
+        ]
+        .iter()
+        .any(|w| path.contains(w.as_str()))
+    };
+    suites
+        .iter()
+        .zip(releases)
+        .map(|(s, r)| {
+            let mut indexes: Vec<(String, String)> = r
+                .sha256
+                .iter()
+                .filter(|(p, _)| wanted(p))
+                .map(|(p, (_, sha))| (p.clone(), sha.clone()))
+                .collect();
+            indexes.sort();
+            (
+                format!("{}/dists/{}", s.uri, s.suite),
+                s.components.clone(),
+                indexes,
+            )
+        })
+        .collect()
 }
 
 pub fn now() -> u64 {

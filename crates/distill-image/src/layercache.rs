@@ -161,8 +161,52 @@ impl LayerCache {
             .ok()
     }
 
-    fn record_path(cache: &Cache, key: &Key) -> std::path::PathBuf {
-        cache.root().join("layers").join(format!("{}.json", key.0))
+    fn record_path(cache: &Cache, kind: &str, key: &Key) -> std::path::PathBuf {
+        cache.root().join(kind).join(format!("{}.json", key.0))
+    }
+
+    /// The record of kind `kind` (a directory of the cache) that `key` names; one that
+    /// does not parse is removed.
+    pub fn record<T: DeserializeOwned>(&self, cache: &Cache, kind: &str, key: &Key) -> Option<T> {
+        let path = Self::record_path(cache, kind, key);
+        let mut text = Vec::new();
+        File::open(&path)
+            .ok()?
+            .take(MAX_RECORD)
+            .read_to_end(&mut text)
+            .ok()?;
+        match serde_json::from_slice(&text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!("discarding cache record {}: {e}", path.display());
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Writes `record` under `key`, atomically; a failure is a warning (see [`Self::put`]).
+    pub fn keep<T: Serialize>(&self, cache: &Cache, kind: &str, key: &Key, record: &T) {
+        if let Err(e) = Self::write_record(cache, kind, key, record) {
+            tracing::warn!("cache: cannot keep a {kind} record: {e}");
+        }
+    }
+
+    fn write_record<T: Serialize>(
+        cache: &Cache,
+        kind: &str,
+        key: &Key,
+        record: &T,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let path = Self::record_path(cache, kind, key);
+        let dir = path.parent().unwrap_or(cache.root());
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = cache.temp_file()?;
+        serde_json::to_writer(&mut tmp, record)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path)?;
+        distill_oci::durable::sync_parent(&path)?;
+        Ok(())
     }
 
     /// The layer `key` names, its blob verified and put into `store`; `None` when the cache
@@ -173,20 +217,12 @@ impl LayerCache {
         key: &Key,
         store: &BlobStore,
     ) -> Option<Cached<T>> {
-        let path = Self::record_path(cache, key);
-        let mut text = Vec::new();
-        File::open(&path)
-            .ok()?
-            .take(MAX_RECORD)
-            .read_to_end(&mut text)
-            .ok()?;
+        let r: Record<T> = self.record(cache, "layers", key)?;
+        let path = Self::record_path(cache, "layers", key);
         let discard = |why: &str| {
             tracing::warn!("discarding layer cache entry {}: {why}", path.display());
             let _ = std::fs::remove_file(&path);
             None
-        };
-        let Ok(r) = serde_json::from_slice::<Record<T>>(&text) else {
-            return discard("it does not parse");
         };
         let (Ok(digest), Ok(diff_id), Some(media_type)) = (
             r.digest.parse::<distill_oci::Digest>(),
@@ -268,14 +304,6 @@ impl LayerCache {
                 .collect(),
             side: &c.side,
         };
-        let path = Self::record_path(cache, key);
-        let dir = path.parent().unwrap_or(cache.root());
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = cache.temp_file()?;
-        serde_json::to_writer(&mut tmp, &record)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path)?;
-        distill_oci::durable::sync_parent(&path)?;
-        Ok(())
+        Self::write_record(cache, "layers", key, &record)
     }
 }

@@ -8,10 +8,11 @@
 use std::collections::{BTreeSet, HashSet};
 
 use distill_app::elf::NativeNeeds;
-use distill_apt::debian::{DebianError, load_universe, now};
+use distill_apt::debian::{DebianError, fingerprint, now, releases, universe_of};
 use distill_apt::install::Progress;
 use distill_apt::packages::Package;
 use distill_apt::pin::Pin;
+use distill_apt::release::ReleaseFile;
 use distill_apt::repo::{RepoError, Suite};
 use distill_apt::resolver::Universe;
 use distill_core::{Arch, Platform, Release};
@@ -114,10 +115,12 @@ pub fn lock(
 ) -> Result<Lockfile, ResolveError> {
     let mut out = Vec::new();
     // Nothing to resolve: no index is worth fetching.
-    let suites = if plan.include.is_empty() {
-        Vec::new()
+    let (suites, releases) = if plan.include.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
-        suites(plan, sources)?
+        let suites = suites(plan, sources)?;
+        let releases = releases(&suites, sources.cache, sources.fetcher, now())?;
+        (suites, releases)
     };
     for platform in platforms {
         if plan.include.is_empty() {
@@ -130,7 +133,7 @@ pub fn lock(
             continue;
         }
         progress.start(&format!("resolving for {platform}"), 0);
-        out.push(platform_lock(plan, *platform, &suites, sources)?);
+        out.push(platform_lock(plan, *platform, &suites, &releases, sources)?);
         progress.finish();
     }
     let mut roots = plan.include.clone();
@@ -144,14 +147,76 @@ pub fn lock(
     })
 }
 
+/// One platform's packages, resolved from the verified indexes, or taken from the cache's
+/// record of a resolution of the same request from the same indexes (by their sha256 in
+/// the signed Release files, fetched and checked now); then its Node build.
 fn platform_lock(
     plan: &DebianPlan,
     platform: Platform,
     suites: &[Suite],
+    releases: &[ReleaseFile],
     sources: &Sources,
 ) -> Result<PlatformLock, ResolveError> {
+    let key = sources.layers.key(
+        "resolve",
+        &serde_json::json!({
+            "platform": platform.to_string(),
+            "release": plan.release.codename(),
+            "include": plan.include,
+            "exclude": plan.exclude,
+            "tiers": plan.tiers,
+            "native": plan.native.as_ref().map(|n| (&n.needed, n.glibc)),
+            "suites": fingerprint(suites, releases, platform.arch),
+        }),
+    );
+    let cached = key.as_ref().and_then(|k| {
+        sources
+            .layers
+            .record::<Resolved>(sources.cache, "resolved", k)
+    });
+    let resolved = match cached {
+        Some(r) => r,
+        None => {
+            let r = resolve_platform(plan, platform, suites, releases, sources)?;
+            if let Some(k) = &key {
+                sources.layers.keep(sources.cache, "resolved", k, &r);
+            }
+            r
+        }
+    };
+    let node = match plan.node {
+        Some(major) => {
+            let registry = node::registry()?;
+            let node = node::resolve(sources.fetcher, &registry, major, platform.arch)?;
+            tracing::info!("{platform}: node {}", node.version);
+            Some(node)
+        }
+        None => None,
+    };
+    Ok(PlatformLock {
+        platform: platform.to_string(),
+        node,
+        excluded: resolved.excluded,
+        packages: resolved.packages,
+    })
+}
+
+/// What a resolution gives, as the cache keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Resolved {
+    packages: Vec<LockedPackage>,
+    excluded: Vec<String>,
+}
+
+fn resolve_platform(
+    plan: &DebianPlan,
+    platform: Platform,
+    suites: &[Suite],
+    releases: &[ReleaseFile],
+    sources: &Sources,
+) -> Result<Resolved, ResolveError> {
     let arch = platform.arch;
-    let universe = load_universe(suites, arch, sources.cache, sources.fetcher, now())?;
+    let universe = universe_of(suites, releases, arch, sources.cache, sources.fetcher)?;
     let resolve = |roots: &[String]| {
         universe
             .resolve_excluding(roots, &plan.exclude)
@@ -163,7 +228,7 @@ fn platform_lock(
             native,
             &universe,
             &resolved,
-            suites,
+            (suites, releases),
             plan.release,
             arch,
             sources,
@@ -191,18 +256,7 @@ fn platform_lock(
             .unwrap_or(tiers.len());
         u32::try_from(tier).unwrap_or(u32::MAX)
     };
-    let node = match plan.node {
-        Some(major) => {
-            let registry = node::registry()?;
-            let node = node::resolve(sources.fetcher, &registry, major, arch)?;
-            tracing::info!("{platform}: node {}", node.version);
-            Some(node)
-        }
-        None => None,
-    };
-    Ok(PlatformLock {
-        platform: platform.to_string(),
-        node,
+    Ok(Resolved {
         excluded: excluded(plan, &universe, &resolved),
         packages: resolved
             .iter()
@@ -302,7 +356,7 @@ fn native_roots(
     native: &NativeNeeds,
     universe: &Universe,
     resolved: &[&Package],
-    suites: &[Suite],
+    (suites, releases): (&[Suite], &[ReleaseFile]),
     release: Release,
     arch: Arch,
     sources: &Sources,
@@ -318,8 +372,7 @@ fn native_roots(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let index = suite.release(sources.fetcher, sources.cache, now())?;
-    let (gz, verified) = suite.contents(&index, arch, sources.cache, sources.fetcher)?;
+    let (gz, verified) = suite.contents(&releases[0], arch, sources.cache, sources.fetcher)?;
     let found = distill_apt::contents::libraries(
         flate2::read::GzDecoder::new(gz.as_slice()),
         &wanted,

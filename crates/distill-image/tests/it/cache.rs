@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use distill_core::FamilyMember;
+use distill_core::{Component, FamilyMember};
 use distill_image::layercache::{FORMAT, LayerCache};
+use distill_test::aptrepo::DebSpec;
 
 use crate::fixture::Fixture;
 
@@ -173,4 +174,48 @@ fn builds_sharing_a_cache_at_once_agree() {
     for name in ["at-once-0", "at-once-1", "at-once-2"] {
         distill_test::validate_layout(&f.layout(name)).unwrap();
     }
+}
+
+/// The resolution is kept too, keyed by the sha256 of the indexes the signed Release names:
+/// a new version published on the mirror is resolved on the next build, not the cached one.
+#[test]
+fn a_resolution_is_reused_only_for_the_same_indexes() {
+    let debs = |v: &str| {
+        let mut all = distill_test::family::packages();
+        all.push(DebSpec::new("hello-app", v).file("usr/bin/hello-app", v));
+        all
+    };
+    let f = Fixture::with(&debs("1.0-1"));
+    let config = "[image]\ndebian = \"12\"\n\n[debian]\nkeyring = \"repo.asc\"\n\n[packages]\ninclude = [\"hello-app\"]\n";
+    let version = |r: &distill_image::Report| {
+        r.components()
+            .find_map(|c| match c {
+                Component::Deb { name, version, .. } if name == "hello-app" => {
+                    Some(version.clone())
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let first = f.build_ok(&f.config(config, "first").unwrap());
+    assert_eq!(version(&first), "1.0-1");
+    let resolved = std::fs::read_dir(f.cache.path().join("resolved"))
+        .unwrap()
+        .count();
+    assert_eq!(resolved, 1, "one record for one platform's resolution");
+    let again = f.build_ok(&f.config(config, "again").unwrap());
+    assert_eq!(again.digest(), first.digest());
+    // The mirror publishes 1.0-2, a second later (a Release must not go back in time).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    f.repo.bookworm(&debs("1.0-2"), &f.key);
+    for e in walkdir::WalkDir::new(f.repo.path()) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(f.repo.path()).unwrap();
+            f.fetcher
+                .put(&rel.to_string_lossy(), std::fs::read(e.path()).unwrap());
+        }
+    }
+    let next = f.build_ok(&f.config(config, "next").unwrap());
+    assert_eq!(version(&next), "1.0-2");
 }
