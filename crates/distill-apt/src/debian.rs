@@ -162,6 +162,15 @@ pub fn universe_of(
     Ok(Universe::new(arch, all))
 }
 
+/// One suite's part of a [`fingerprint`]: its address, its components, and each index of
+/// the architecture with its sha256.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SuiteIndexes {
+    pub dists: String,
+    pub components: Vec<String>,
+    pub indexes: Vec<(String, String)>,
+}
+
 /// What a resolution for `arch` reads from `suites`, as the signed `releases` pin it: each
 /// suite's address and components, and the sha256 of each of its indexes for the
 /// architecture (Packages and Contents, `all` included). Equal fingerprints mean equal
@@ -170,7 +179,7 @@ pub fn fingerprint(
     suites: &[Suite],
     releases: &[ReleaseFile],
     arch: distill_core::Arch,
-) -> Vec<(String, Vec<String>, Vec<(String, String)>)> {
+) -> Vec<SuiteIndexes> {
     let a = arch.debian();
     let wanted = |path: &str| {
         [
@@ -193,11 +202,11 @@ pub fn fingerprint(
                 .map(|(p, (_, sha))| (p.clone(), sha.clone()))
                 .collect();
             indexes.sort();
-            (
-                format!("{}/dists/{}", s.uri, s.suite),
-                s.components.clone(),
+            SuiteIndexes {
+                dists: format!("{}/dists/{}", s.uri, s.suite),
+                components: s.components.clone(),
                 indexes,
-            )
+            }
         })
         .collect()
 }
