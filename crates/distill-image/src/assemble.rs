@@ -197,6 +197,10 @@ pub fn assemble_with(
     attach: &Attach,
 ) -> Result<Report, BuildError> {
     let mut outputs = Outputs::open(&plan.outputs, &plan.registry)?;
+    // Layers taken from a cache repository on the same registry are mounted, not sent.
+    if let Some(remote) = sources.layers.remote() {
+        outputs.mount_from(remote.client().reference());
+    }
     warn_end_of_life(plan);
     let tmp = std::env::temp_dir();
     // Named with the PID, so a later run can remove what a killed one left.

@@ -36,7 +36,7 @@ impl Outputs {
     }
 
     /// Lets pushes to `source`'s registry mount blobs from its repository.
-    pub(crate) fn mount_from(&mut self, source: &distill_core::Reference) {
+    pub fn mount_from(&mut self, source: &distill_core::Reference) {
         for s in &mut self.0 {
             s.mount_from(source);
         }

@@ -5,8 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::tools::{require, run_ok};
@@ -193,9 +193,16 @@ pub struct FaultProxy {
     pub refused: Arc<AtomicUsize>,
     /// Blob GET answers spoiled.
     pub spoiled: Arc<AtomicUsize>,
+    /// Every blob upload request with a body: its request line and its body's length.
+    pub uploads: Arc<Mutex<Vec<(String, u64)>>>,
 }
 
 impl FaultProxy {
+    /// The bytes of blob uploads so far.
+    pub fn uploaded(&self) -> u64 {
+        self.uploads.lock().unwrap().iter().map(|(_, n)| n).sum()
+    }
+
     pub fn start(upstream: &str, faults: Faults) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -203,10 +210,12 @@ impl FaultProxy {
         let dropped = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
         let spoiled = Arc::new(AtomicUsize::new(0));
+        let uploads = Arc::new(Mutex::new(Vec::new()));
         let counters = Counters {
             dropped: dropped.clone(),
             refused: refused.clone(),
             spoiled: spoiled.clone(),
+            uploads: uploads.clone(),
         };
         let s = stop.clone();
         let upstream = upstream.to_owned();
@@ -228,6 +237,7 @@ impl FaultProxy {
             dropped,
             refused,
             spoiled,
+            uploads,
         }
     }
 }
@@ -271,6 +281,7 @@ struct Counters {
     dropped: Arc<AtomicUsize>,
     refused: Arc<AtomicUsize>,
     spoiled: Arc<AtomicUsize>,
+    uploads: Arc<Mutex<Vec<(String, u64)>>>,
 }
 
 fn relay(
@@ -305,6 +316,10 @@ fn relay(
         head.extend_from_slice(line.as_bytes());
     }
     head.extend_from_slice(b"Connection: close\r\n\r\n");
+    if first.contains("/blobs/uploads/") && length > 0 {
+        let line = first.trim_end().to_owned();
+        counters.uploads.lock().unwrap().push((line, length));
+    }
     let mut client_w = client;
     let once = |n: &AtomicUsize| {
         n.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)

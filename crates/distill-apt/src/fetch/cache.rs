@@ -18,6 +18,26 @@ pub struct Cache {
     allow_downgrade: bool,
 }
 
+/// A writer that hashes and counts what it passes on.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    n: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.hash.update(&buf[..k]);
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
@@ -103,22 +123,31 @@ impl Cache {
         expected: &Expected,
         reader: &mut dyn Read,
     ) -> Result<PathBuf, FetchError> {
+        self.put_with(expected, &mut |w| io::copy(reader, w).map(|_| ()))
+    }
+
+    /// Stores what `write` writes, verified against `expected` on the way, and returns the
+    /// entry; nothing is stored when the bytes do not match or `write` fails.
+    pub fn put_with(
+        &self,
+        expected: &Expected,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<PathBuf, FetchError> {
         let dir = self.root.join("sha256");
         fs::create_dir_all(&dir).map_err(self.io(&dir))?;
-        let mut tmp = self.temp_file().map_err(self.io(&dir))?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 17];
-        let mut n = 0u64;
-        loop {
-            let k = reader.read(&mut buf).map_err(self.io(&dir))?;
-            if k == 0 {
-                break;
-            }
-            h.update(&buf[..k]);
-            tmp.write_all(&buf[..k]).map_err(self.io(&dir))?;
-            n += k as u64;
-        }
-        let actual = hex::encode(h.finalize());
+        let tmp = self.temp_file().map_err(self.io(&dir))?;
+        let mut w = Hashing {
+            inner: io::BufWriter::new(tmp),
+            hash: Sha256::new(),
+            n: 0,
+        };
+        write(&mut w).map_err(self.io(&dir))?;
+        let actual = hex::encode(w.hash.finalize());
+        let n = w.n;
+        let tmp = w
+            .inner
+            .into_inner()
+            .map_err(|e| self.io(&dir)(e.into_error()))?;
         if actual != expected.sha256 || n != expected.size {
             return Err(FetchError::Cache {
                 path: self.entry(&expected.sha256),

@@ -210,7 +210,7 @@ impl Context<'_> {
         let Some(key) = key else {
             return make();
         };
-        let (layers, cache) = (self.sources.layers, self.sources.cache);
+        let (layers, cache) = (&self.sources.layers, self.sources.cache);
         let _lock = layers.lock(cache, &key);
         if let Some(c) = layers.get::<T>(cache, &key, self.store) {
             let layer = StageLayer {

@@ -102,7 +102,7 @@ impl Fixture {
             fetcher: &self.fetcher,
             apt_dir: self.apt.path(),
             host_keyring: Path::new("/nonexistent/keyring.gpg"),
-            layers: self.layers,
+            layers: self.layers.clone(),
         })
     }
 

@@ -13,6 +13,7 @@
 pub mod attach;
 pub mod auth;
 mod blobs;
+pub mod cache;
 pub mod challenge;
 pub mod client;
 pub mod error;

@@ -45,6 +45,53 @@ impl RegistryArgs {
     }
 }
 
+/// The layer cache, for build and base.
+#[derive(clap::Args, Default)]
+pub struct CacheArgs {
+    /// Make every layer anew, and keep none in the layer cache (downloads stay cached).
+    #[arg(long = "no-cache", conflicts_with = "cache_repo")]
+    pub no_cache: bool,
+    /// A registry repository that shares the layer cache between machines (CI runners):
+    /// layers this machine lacks are pulled from it, and layers it makes are pushed to it.
+    #[arg(long = "cache-repo", value_name = "docker://HOST/REPO")]
+    pub cache_repo: Option<distill_oci::Address>,
+}
+
+impl CacheArgs {
+    /// The layer cache these flags ask for; a cache repository is connected now, so that a
+    /// wrong address or password fails before any work.
+    pub fn layers(
+        &self,
+        opts: &distill_oci::registry::RegistryOptions,
+    ) -> miette::Result<distill_image::layercache::LayerCache> {
+        use distill_image::layercache::{LayerCache, Remote};
+        if self.no_cache {
+            return Ok(LayerCache::disabled());
+        }
+        let Some(address) = &self.cache_repo else {
+            return Ok(LayerCache::new());
+        };
+        let hint = "name a repository, as in --cache-repo docker://HOST/team/cache: distill tags its entries by their keys";
+        let distill_oci::Address::Registry { reference } = address else {
+            return Err(crate::ui::Hinted::report(
+                format!("--cache-repo {address}: the cache repository must be a docker:// address"),
+                hint,
+            ));
+        };
+        use crate::ui::Context as _;
+        let r: distill_core::Reference = reference.parse().context("Invalid --cache-repo")?;
+        if r.tag.is_some() || r.digest.is_some() {
+            return Err(crate::ui::Hinted::report(
+                format!("--cache-repo {address}: a cache repository takes no tag or digest"),
+                hint,
+            ));
+        }
+        let client = distill_oci::registry::Client::connect(&r, opts)
+            .with_context(|| format!("Cannot reach the cache repository {address}"))?;
+        Ok(LayerCache::new().with_remote(Remote::new(client)))
+    }
+}
+
 /// `--sign-key FILE`, for build and push.
 #[derive(clap::Args, Default)]
 pub struct SignArgs {

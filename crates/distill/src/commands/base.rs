@@ -44,11 +44,10 @@ pub struct Args {
     /// Use a Release older than one this cache has seen for its suite.
     #[arg(long = "allow-downgrade")]
     allow_downgrade: bool,
-    /// Make every layer anew, and keep none in the layer cache (downloads stay cached).
-    #[arg(long = "no-cache")]
-    no_cache: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: super::args::CacheArgs,
 }
 
 fn parse_release(s: &str) -> Result<Release, String> {
@@ -62,7 +61,10 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         debug: matches!(args.variant, VariantArg::Debug | VariantArg::DebugNonroot),
         explicit: true,
     };
-    let registry = args.registry.options(&args.output);
+    let registry = args
+        .registry
+        .options(args.output.iter().chain(&args.cache.cache_repo));
+    let layers = args.cache.layers(&registry)?;
     let opts = distill_image::Options {
         context: ".".into(),
         outputs: args.output,
@@ -74,7 +76,7 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
     };
     let plan = distill_image::plan::member(args.name, args.debian, variant, &opts)
         .context("Invalid arguments")?;
-    let report = super::with_sources(args.allow_downgrade, args.no_cache, |sources| {
+    let report = super::with_sources(args.allow_downgrade, layers, |sources| {
         assemble(&plan, sources, &crate::ui::Bars::new(quiet)).context("Build failed")
     })?;
     super::report(&report, quiet);

@@ -27,9 +27,6 @@ pub struct Common {
     /// is otherwise refused as a replay).
     #[arg(long = "allow-downgrade")]
     pub allow_downgrade: bool,
-    /// Make every layer anew, and keep none in the layer cache (downloads stay cached).
-    #[arg(long = "no-cache")]
-    pub no_cache: bool,
     /// For a binary context: a directory of libraries that no Debian package provides,
     /// copied to /usr/local/lib when the binary needs them. Repeatable.
     #[arg(long = "include-lib", value_name = "DIR")]
@@ -67,6 +64,8 @@ pub struct Args {
     common: Common,
     #[command(flatten)]
     registry: super::args::RegistryArgs,
+    #[command(flatten)]
+    cache: super::args::CacheArgs,
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
     /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO:TAG. Repeat for several outputs.
     #[arg(short, long = "output", required = true, value_name = "DEST")]
@@ -120,10 +119,13 @@ pub fn options(
 }
 
 pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
-    let (allow_downgrade, no_cache) = (args.common.allow_downgrade, args.common.no_cache);
+    let allow_downgrade = args.common.allow_downgrade;
     let mut opts = options(args.common, args.output, args.locked)?;
     opts.compression = args.compression;
-    opts.registry = args.registry.options(&opts.outputs);
+    opts.registry = args
+        .registry
+        .options(opts.outputs.iter().chain(&args.cache.cache_repo));
+    let layers = args.cache.layers(&opts.registry)?;
     // The report goes beside the outputs: a wrong path fails before any work.
     let report_file = args
         .report
@@ -151,7 +153,7 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
         Some(k) => super::sign::for_build(k, report, reference),
         None => Vec::new(),
     };
-    let report = super::with_sources(allow_downgrade, no_cache, |sources| {
+    let report = super::with_sources(allow_downgrade, layers, |sources| {
         distill_image::assemble_with(&plan, sources, &progress, &attach).context("Build failed")
     })?;
     if let Some(f) = report_file {

@@ -15,19 +15,17 @@ use std::path::{Path, PathBuf};
 
 /// Runs `f` with the real package sources: the user's download cache, the network and the
 /// host's apt configuration. `allow_downgrade` lets an older Release than seen be used;
-/// `no_cache` makes every layer anew and keeps none.
+/// `layers` is the layer cache (off, local, or shared through a cache repository).
 pub fn with_sources<T>(
     allow_downgrade: bool,
-    no_cache: bool,
+    layers: distill_image::layercache::LayerCache,
     f: impl FnOnce(&distill_image::Sources) -> T,
 ) -> T {
     let cache = distill_apt::fetch::Cache::new(distill_apt::fetch::Cache::default_root())
         .allow_downgrade(allow_downgrade);
     let fetcher = distill_apt::fetch::HttpFetcher::new();
     let mut sources = distill_image::Sources::host(&cache, &fetcher);
-    if no_cache {
-        sources.layers = distill_image::layercache::LayerCache::disabled();
-    }
+    sources.layers = layers;
     f(&sources)
 }
 

@@ -74,13 +74,20 @@ impl Fixture {
     }
 
     pub(crate) fn run(&self, verb: &str, extra: &[&str]) -> std::process::Output {
+        self.command(self.cache.path(), verb, extra)
+            .output()
+            .unwrap()
+    }
+
+    /// `distill VERB CONTEXT --mirror … EXTRA…` with `cache` as the cache: another machine.
+    pub(crate) fn command(&self, cache: &Path, verb: &str, extra: &[&str]) -> assert_cmd::Command {
         let mut c = distill();
-        c.env("DISTILL_CACHE", self.cache.path())
+        c.env("DISTILL_CACHE", cache)
             .arg(verb)
             .arg(self.ctx.path())
             .args(["--mirror", &self.server.url("/debian")])
             .args(extra);
-        c.output().unwrap()
+        c
     }
 
     pub(crate) fn build(&self, name: &str, extra: &[&str]) -> std::process::Output {

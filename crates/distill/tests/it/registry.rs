@@ -593,3 +593,102 @@ fn a_registry_serving_other_bytes_than_the_digest_is_refused() {
     );
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+/// Issue #20, acceptance 2: runner A builds and fills a cache repository; runner B, with an
+/// empty cache of its own, builds the same digest from it and pushes the image to the same
+/// registry sending no layer byte (counted at a proxy in front of the registry: its only
+/// upload is the image config). Two more runners sharing a fresh cache repository at once
+/// agree with both.
+#[test]
+fn a_cache_repository_warms_an_empty_cache_and_no_layer_is_sent_twice() {
+    let reg = RegistryServer::plain();
+    let proxy = FaultProxy::start(&reg.addr, Faults::default());
+    let at = format!("127.0.0.1:{}", proxy.addr.port());
+    let f = crate::packages::Fixture::new(&crate::packages::good_packages(), &["hello-app"]);
+    let repo = format!("docker://{at}/team/cache");
+    let a = f.build("a", &["--cache-repo", &repo]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let digest = String::from_utf8(a.stdout).unwrap().trim().to_owned();
+    let layout = f.out.path().join("a");
+    let layers = distill_test::layer_digests(&layout);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let config_size = manifest["config"]["size"].as_u64().unwrap();
+    {
+        let sent = proxy.uploads.lock().unwrap();
+        for d in &layers {
+            assert!(
+                sent.iter().any(|(line, _)| line.contains(d.as_str())),
+                "layer {d} was not put in the cache repository: {sent:?}"
+            );
+        }
+    }
+
+    let before = proxy.uploads.lock().unwrap().len();
+    let b_cache = tempfile::tempdir().unwrap();
+    let dest = format!("docker://{at}/team/app:1");
+    let b = f
+        .command(
+            b_cache.path(),
+            "build",
+            &["-o", &dest, "--cache-repo", &repo],
+        )
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(String::from_utf8(b.stdout).unwrap().trim(), digest);
+    let sent: Vec<(String, u64)> = proxy.uploads.lock().unwrap()[before..].to_vec();
+    assert_eq!(
+        sent.iter().map(|(_, n)| n).sum::<u64>(),
+        config_size,
+        "runner B sent more than the image config: {sent:?}"
+    );
+    // B downloaded no package: its cache holds no .deb.
+    let debs = walk_files(b_cache.path())
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"!<arch>\n")))
+        .count();
+    assert_eq!(debs, 0, "runner B downloaded packages");
+
+    let fresh = format!("docker://{at}/team/fresh-cache");
+    let outs: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = ["c", "d"]
+            .into_iter()
+            .map(|name| {
+                let (f, fresh) = (&f, &fresh);
+                s.spawn(move || {
+                    let cache = tempfile::tempdir().unwrap();
+                    let dest = format!("oci:{}", f.out.path().join(name).display());
+                    let o = f
+                        .command(cache.path(), "build", &["-o", &dest, "--cache-repo", fresh])
+                        .output()
+                        .unwrap();
+                    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(outs, [digest.clone(), digest]);
+}
+
+fn walk_files(dir: &Path) -> impl Iterator<Item = std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.into_iter()
+}

@@ -13,13 +13,23 @@
 //!   changes every key, so nothing written before is used.
 //! - One process makes a given layer at a time ([`distill_apt::fetch::Cache::lock`]); a
 //!   second build waiting on it finds the record in place.
+//! - With a cache repository ([`Remote`]), what the local cache lacks is looked for there,
+//!   and what is made or found here is offered to it.
+//!
+//! Resolutions are kept the same way, as records with no blob (`resolved/KEY.json`).
+
+mod remote;
+
+pub use remote::Remote;
 
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use distill_apt::fetch::{Cache, Expected};
 use distill_core::Component;
+use distill_oci::registry::cache::EntryBlob;
 use distill_oci::{BlobStore, Layer};
 use distill_sbom::metadata::Metadata;
 use serde::de::DeserializeOwned;
@@ -32,10 +42,12 @@ pub const FORMAT: u32 = 1;
 /// A record larger than this is not one distill wrote.
 const MAX_RECORD: u64 = 64 << 20;
 
-/// Whether, and under which format, layers are kept between builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether, and under which format, layers are kept between builds, and the cache
+/// repository they are shared through.
+#[derive(Debug, Clone)]
 pub struct LayerCache {
     format: Option<u32>,
+    remote: Option<Arc<Remote>>,
 }
 
 impl Default for LayerCache {
@@ -131,12 +143,27 @@ impl LayerCache {
     pub fn with_format(format: u32) -> Self {
         Self {
             format: Some(format),
+            remote: None,
         }
     }
 
     /// Every layer made anew, and none kept (`--no-cache`).
     pub fn disabled() -> Self {
-        Self { format: None }
+        Self {
+            format: None,
+            remote: None,
+        }
+    }
+
+    /// The cache, shared through the cache repository `remote` too.
+    pub fn with_remote(mut self, remote: Remote) -> Self {
+        self.remote = Some(Arc::new(remote));
+        self
+    }
+
+    /// The cache repository, when there is one.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_deref()
     }
 
     /// The key of the layer `stage` makes from `inputs`; `None` when the cache is off.
@@ -165,19 +192,43 @@ impl LayerCache {
         cache.root().join(kind).join(format!("{}.json", key.0))
     }
 
-    /// The record of kind `kind` (a directory of the cache) that `key` names; one that
-    /// does not parse is removed.
-    pub fn record<T: DeserializeOwned>(&self, cache: &Cache, kind: &str, key: &Key) -> Option<T> {
-        let path = Self::record_path(cache, kind, key);
+    /// The bytes of record `kind`/`key` in the local cache.
+    fn local(cache: &Cache, kind: &str, key: &Key) -> Option<Vec<u8>> {
         let mut text = Vec::new();
-        File::open(&path)
+        File::open(Self::record_path(cache, kind, key))
             .ok()?
             .take(MAX_RECORD)
             .read_to_end(&mut text)
             .ok()?;
+        Some(text)
+    }
+
+    /// The bytes of record `kind`/`key`: the local cache's, else the cache repository's
+    /// (with its blob), then kept locally. `true` with them when they were pulled.
+    fn load(&self, cache: &Cache, kind: &str, key: &Key) -> Option<(Vec<u8>, bool)> {
+        if let Some(text) = Self::local(cache, kind, key) {
+            return Some((text, false));
+        }
+        let text = self.remote.as_ref()?.pull(cache, kind, &key.0)?;
+        if let Err(e) = Self::write_bytes(cache, kind, key, &text) {
+            tracing::warn!("cache: cannot keep a {kind} record: {e}");
+        }
+        Some((text, true))
+    }
+
+    /// The record of kind `kind` (a directory of the cache) that `key` names; one that
+    /// does not parse is removed.
+    pub fn record<T: DeserializeOwned>(&self, cache: &Cache, kind: &str, key: &Key) -> Option<T> {
+        let (text, pulled) = self.load(cache, kind, key)?;
         match serde_json::from_slice(&text) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                if let Some(remote) = self.remote.as_ref().filter(|_| !pulled && kind != "layers") {
+                    remote.offer(kind, &key.0, &text, None);
+                }
+                Some(r)
+            }
             Err(e) => {
+                let path = Self::record_path(cache, kind, key);
                 tracing::warn!("discarding cache record {}: {e}", path.display());
                 let _ = std::fs::remove_file(&path);
                 None
@@ -185,24 +236,32 @@ impl LayerCache {
         }
     }
 
-    /// Writes `record` under `key`, atomically; a failure is a warning (see [`Self::put`]).
+    /// Writes `record` under `key`, atomically, and offers it to the cache repository; a
+    /// failure is a warning (see [`Self::put`]).
     pub fn keep<T: Serialize>(&self, cache: &Cache, kind: &str, key: &Key, record: &T) {
-        if let Err(e) = Self::write_record(cache, kind, key, record) {
+        let text = match serde_json::to_vec(record) {
+            Ok(t) => t,
+            Err(e) => return tracing::warn!("cache: cannot keep a {kind} record: {e}"),
+        };
+        if let Err(e) = Self::write_bytes(cache, kind, key, &text) {
             tracing::warn!("cache: cannot keep a {kind} record: {e}");
+        }
+        if let Some(remote) = &self.remote {
+            remote.offer(kind, &key.0, &text, None);
         }
     }
 
-    fn write_record<T: Serialize>(
+    fn write_bytes(
         cache: &Cache,
         kind: &str,
         key: &Key,
-        record: &T,
+        text: &[u8],
     ) -> Result<(), Box<dyn std::error::Error>> {
         let path = Self::record_path(cache, kind, key);
         let dir = path.parent().unwrap_or(cache.root());
         std::fs::create_dir_all(dir)?;
         let mut tmp = cache.temp_file()?;
-        serde_json::to_writer(&mut tmp, record)?;
+        std::io::Write::write_all(&mut tmp, text)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&path)?;
         distill_oci::durable::sync_parent(&path)?;
@@ -217,12 +276,15 @@ impl LayerCache {
         key: &Key,
         store: &BlobStore,
     ) -> Option<Cached<T>> {
-        let r: Record<T> = self.record(cache, "layers", key)?;
+        let (text, pulled) = self.load(cache, "layers", key)?;
         let path = Self::record_path(cache, "layers", key);
         let discard = |why: &str| {
             tracing::warn!("discarding layer cache entry {}: {why}", path.display());
             let _ = std::fs::remove_file(&path);
             None
+        };
+        let Ok(r) = serde_json::from_slice::<Record<T>>(&text) else {
+            return discard("it does not parse");
         };
         let (Ok(digest), Ok(diff_id), Some(media_type)) = (
             r.digest.parse::<distill_oci::Digest>(),
@@ -241,6 +303,14 @@ impl LayerCache {
         let to = store.path(&digest);
         if !to.exists() && std::fs::hard_link(&blob, &to).is_err() {
             std::fs::copy(&blob, &to).ok()?;
+        }
+        if let Some(remote) = self.remote.as_ref().filter(|_| !pulled) {
+            let b = EntryBlob {
+                digest: digest.clone(),
+                size: r.size,
+                media_type: media_type.to_owned(),
+            };
+            remote.offer("layers", &key.0, &text, Some((&b, &blob)));
         }
         let mut notable = Metadata::default();
         for (p, b) in r.notable {
@@ -282,9 +352,10 @@ impl LayerCache {
             size: c.layer.size,
             sha256: c.layer.digest.hex().to_owned(),
         };
-        if cache.get(&expected).is_none() {
-            cache.put_reader(&expected, &mut store.open(&c.layer.digest)?)?;
-        }
+        let blob = match cache.get(&expected) {
+            Some(p) => p,
+            None => cache.put_reader(&expected, &mut store.open(&c.layer.digest)?)?,
+        };
         let record = Record {
             digest: c.layer.digest.to_string(),
             size: c.layer.size,
@@ -304,6 +375,16 @@ impl LayerCache {
                 .collect(),
             side: &c.side,
         };
-        Self::write_record(cache, "layers", key, &record)
+        let text = serde_json::to_vec(&record)?;
+        Self::write_bytes(cache, "layers", key, &text)?;
+        if let Some(remote) = &self.remote {
+            let b = EntryBlob {
+                digest: c.layer.digest.clone(),
+                size: c.layer.size,
+                media_type: c.layer.media_type.to_owned(),
+            };
+            remote.offer("layers", &key.0, &text, Some((&b, &blob)));
+        }
+        Ok(())
     }
 }
