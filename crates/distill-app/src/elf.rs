@@ -22,7 +22,7 @@ pub enum ElfError {
 
 /// What native code needs from the image: sonames that must come from packages, and the
 /// newest glibc it references. `binary` names it in messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NativeNeeds {
     pub binary: String,
     pub needed: Vec<String>,

@@ -153,6 +153,14 @@ pub trait App: std::fmt::Debug + Send + Sync {
     /// cache, kept between builds.
     fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError>;
 
+    /// The files whose contents decide the dependencies [`App::install`] installs (a
+    /// lockfile, the requirements), in a fixed order: equal contents install equal
+    /// dependencies for a target, so the build may reuse an earlier install. `None` when
+    /// they cannot be told from files (the app's own `node_modules`), which installs anew.
+    fn inputs(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
+
     /// Whether [`App::finish`] runs the image's programs, over the dependencies and a copy
     /// of the app's own files (which then goes into the image instead of the user's tree,
     /// which is never written).

@@ -68,6 +68,14 @@ impl Sysroot {
         })
     }
 
+    /// A root [`Sysroot::materialize`] wrote before.
+    pub fn open(root: &Path, arch: Arch) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            arch,
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

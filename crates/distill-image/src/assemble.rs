@@ -106,13 +106,13 @@ fn prepare(plan: &Plan, cx: &Context) -> Result<Shared, BuildError> {
         .then(|| resolve::packages_for(&plan.debian, &plan.platforms, cx.sources, cx.progress))
         .transpose()?;
     let mut deps_layers = Vec::new();
-    if let (Some(app), Some(deps)) = (&plan.app, &deps) {
+    if let (Some(app), Some(mut deps)) = (&plan.app, deps) {
         if let Some(lock) = &lock
-            && let Some(copy) = stages::app::finish(&cx, app.as_ref(), deps, lock)?
+            && let Some(copy) = stages::app::finish(&cx, app.as_ref(), &mut deps, lock)?
         {
             files_layer = stages::files::layer(&cx, &copy)?.0;
         }
-        deps_layers = stages::app::layers(&cx, deps)?;
+        deps_layers = stages::app::layers(&cx, app.as_ref(), &mut deps)?;
     }
     let base = pull_base(&cx, lock.as_ref())?;
     Ok(Shared {

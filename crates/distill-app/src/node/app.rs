@@ -49,6 +49,16 @@ impl App for NodeApp {
         })
     }
 
+    fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
+        // The app's own node_modules is what it is; npm ci installs what the lock says.
+        (!self.use_existing).then(|| {
+            ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+                .iter()
+                .map(|f| self.dir.join(f))
+                .collect()
+        })
+    }
+
     fn install(&self, target: &Target, work: &Path, _cache: &Path) -> Result<Installed, AppError> {
         Ok(npm::install(self, target.platform, work)?)
     }

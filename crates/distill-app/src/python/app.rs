@@ -66,6 +66,14 @@ impl App for PythonApp {
         Ok(uv::install(self, target, work, cache)?)
     }
 
+    fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
+        Some(match &self.deps {
+            None => Vec::new(),
+            Some(Deps::UvLock(lock)) => vec![lock.clone(), self.dir.join("pyproject.toml")],
+            Some(Deps::Pyproject(p) | Deps::Requirements(p)) => vec![p.clone()],
+        })
+    }
+
     fn finishes_with_image(&self) -> bool {
         true
     }

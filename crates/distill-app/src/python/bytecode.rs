@@ -34,8 +34,9 @@ impl<'a> Compiler<'a> {
         let o = self
             .root
             .command(&self.program)
-            // One process: workers would start `python3.X` without our loader.
-            .args(["-I", "-m", "compileall", "-q", "-d", shown])
+            // One process: workers would start `python3.X` without our loader. `-B`: the
+            // interpreter's own imports write nothing into the root, which builds reuse.
+            .args(["-I", "-B", "-m", "compileall", "-q", "-d", shown])
             .args(["--invalidation-mode", "checked-hash"])
             .arg(dir)
             .env("PYTHONHOME", self.root.root().join("usr"))

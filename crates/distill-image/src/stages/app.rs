@@ -3,15 +3,23 @@
 //! image's own programs once the packages are known (Python's bytecode), then one layer per
 //! platform. Which app it is does not matter here: every kind goes through
 //! [`distill_app::App`].
+//!
+//! Rebuilds are incremental. What an install gives (its inventory, its native needs) is
+//! kept under the digest of the files that decide it ([`App::inputs`]) and the target, and
+//! the finished dependency layer under that and the image's packages that finish it: a
+//! rebuild with the same lock installs and compiles nothing, and writes only the layer of
+//! the app's own files. The image root the app is finished in is kept too
+//! ([`sysroot`]).
 
 use std::path::PathBuf;
 
 use distill_app::elf::NativeNeeds;
 use distill_app::sysroot::Sysroot;
 use distill_app::{APP_DIR, App, FileSpec, Installed, Target};
-use distill_core::Platform;
+use distill_core::{Component, Platform};
 
 use super::{Context, StageError, StageLayer};
+use crate::layercache::Key;
 use crate::lock::Lockfile;
 
 /// An app's dependencies, one entry per platform of the plan, in its order.
@@ -19,37 +27,162 @@ pub struct Deps {
     pub installed: Vec<Installed>,
     /// What their native code needs, all platforms together.
     pub native: Option<NativeNeeds>,
+    /// The key of each platform's install, when the app's inputs decide it.
+    keys: Vec<Option<Key>>,
+    /// Whether each platform's `installed.dir` holds this build's install (else its record
+    /// came from the cache and nothing was installed yet).
+    fresh: Vec<bool>,
+    /// The digest of the image packages that finished the dependencies, when they were.
+    finished_with: Option<String>,
+    /// Each platform's dependency layer, when the cache had it.
+    ready: Vec<Option<StageLayer>>,
+}
+
+/// An install as the cache keeps it: all of [`Installed`] but its directory.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct InstallRecord {
+    dst: String,
+    what: String,
+    native: Option<NativeNeeds>,
+    components: Vec<Component>,
+}
+
+impl InstallRecord {
+    fn of(d: &Installed) -> Self {
+        Self {
+            dst: d.dst.clone(),
+            what: d.what.clone(),
+            native: d.native.clone(),
+            components: d.components.clone(),
+        }
+    }
+
+    fn installed(self, dir: PathBuf) -> Installed {
+        Installed {
+            dir,
+            dst: self.dst,
+            what: self.what,
+            native: self.native,
+            components: self.components,
+        }
+    }
 }
 
 fn work(cx: &Context) -> PathBuf {
     cx.staging.join("app")
 }
 
-/// Installs the dependencies of `app` for every platform.
-pub fn install(cx: &Context, app: &dyn App) -> Result<Deps, StageError> {
-    let mut installed = Vec::new();
-    let mut native = None;
-    for platform in &cx.plan.platforms {
-        cx.progress
-            .start(&format!("installing dependencies for {platform}"), 0);
-        let target = Target {
-            release: cx.plan.debian.release,
-            platform: *platform,
-        };
-        let d = app.install(&target, &work(cx), cx.sources.cache.root())?;
-        cx.progress.finish();
-        native = NativeNeeds::merge(native, d.native.clone());
-        installed.push(d);
+fn target(cx: &Context, platform: Platform) -> Target {
+    Target {
+        release: cx.plan.debian.release,
+        platform,
     }
-    Ok(Deps { installed, native })
+}
+
+/// The key of `app`'s install for `platform`: the digest of its inputs' contents.
+fn install_key(cx: &Context, app: &dyn App, platform: Platform) -> Option<Key> {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    for path in app.inputs()? {
+        // An absent file (no package-lock.json) is an input too: its absence.
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                h.update(format!("{} {}\n", path.display(), bytes.len()));
+                h.update(bytes);
+            }
+            Err(_) => h.update(format!("{} absent\n", path.display())),
+        }
+    }
+    cx.key(
+        "app-install",
+        &serde_json::json!({
+            "inputs": hex::encode(h.finalize()),
+            "platform": platform.to_string(),
+            "release": cx.plan.debian.release.codename(),
+        }),
+    )
+}
+
+/// Installs the dependencies of `app` for every platform, or takes what an install of the
+/// same inputs gave from the cache (installing nothing until a layer needs it).
+pub fn install(cx: &Context, app: &dyn App) -> Result<Deps, StageError> {
+    let mut deps = Deps {
+        installed: Vec::new(),
+        native: None,
+        keys: Vec::new(),
+        fresh: Vec::new(),
+        finished_with: None,
+        ready: Vec::new(),
+    };
+    let (layers, cache) = (&cx.sources.layers, cx.sources.cache);
+    for platform in &cx.plan.platforms {
+        let key = install_key(cx, app, *platform);
+        let kept = key
+            .as_ref()
+            .and_then(|k| layers.record::<InstallRecord>(cache, "app-installs", k));
+        let (d, fresh) = match kept {
+            Some(r) => (
+                r.installed(work(cx).join(format!("cached-{platform}"))),
+                false,
+            ),
+            None => {
+                let d = install_one(cx, app, *platform)?;
+                if let Some(k) = &key {
+                    layers.keep(cache, "app-installs", k, &InstallRecord::of(&d));
+                }
+                (d, true)
+            }
+        };
+        deps.native = NativeNeeds::merge(deps.native.take(), d.native.clone());
+        deps.installed.push(d);
+        deps.keys.push(key);
+        deps.fresh.push(fresh);
+        deps.ready.push(None);
+    }
+    Ok(deps)
+}
+
+fn install_one(cx: &Context, app: &dyn App, platform: Platform) -> Result<Installed, StageError> {
+    cx.progress
+        .start(&format!("installing dependencies for {platform}"), 0);
+    let d = app.install(&target(cx, platform), &work(cx), cx.sources.cache.root())?;
+    cx.progress.finish();
+    Ok(d)
+}
+
+/// Platform `i`'s install made now, when its record came from the cache.
+fn ensure_installed(
+    cx: &Context,
+    app: &dyn App,
+    deps: &mut Deps,
+    i: usize,
+) -> Result<(), StageError> {
+    if !deps.fresh[i] {
+        deps.installed[i] = install_one(cx, app, cx.plan.platforms[i])?;
+        deps.fresh[i] = true;
+    }
+    Ok(())
+}
+
+/// The key of platform `i`'s finished dependency layer.
+fn layer_key(cx: &Context, deps: &Deps, i: usize) -> Option<Key> {
+    let install = deps.keys[i].as_ref()?;
+    cx.key(
+        "app-deps",
+        &serde_json::json!({
+            "install": install.as_str(),
+            "finished_with": deps.finished_with,
+        }),
+    )
 }
 
 /// Runs the app's finishing step with the image's programs; returns the files to put in the
-/// image instead of the plan's when the app wrote into a copy of its tree.
+/// image instead of the plan's when the app wrote into a copy of its tree. Dependencies
+/// whose finished layer the cache holds are not finished again.
 pub fn finish(
     cx: &Context,
     app: &dyn App,
-    deps: &Deps,
+    deps: &mut Deps,
     lock: &Lockfile,
 ) -> Result<Option<Vec<FileSpec>>, StageError> {
     let Some(host) = crate::init::arch()
@@ -67,6 +200,30 @@ pub fn finish(
     let Some(pinned) = lock.platform(&host.to_string()) else {
         return Ok(None);
     };
+    let pins: Vec<_> = pinned.packages.iter().map(|p| p.pin()).collect();
+    let shas: Vec<&str> = pins.iter().map(|p| p.sha256.as_str()).collect();
+    deps.finished_with = Some(distill_oci::Digest::of(shas.join(" ").as_bytes()).to_string());
+    let mut unfinished = Vec::new();
+    for i in 0..deps.installed.len() {
+        deps.ready[i] = layer_key(cx, deps, i).and_then(|k| {
+            let c = cx
+                .sources
+                .layers
+                .get::<()>(cx.sources.cache, &k, cx.store)?;
+            Some(StageLayer {
+                layer: distill_oci::ImageLayer {
+                    layer: c.layer,
+                    created_by: c.created_by,
+                },
+                components: c.components,
+                notable: c.notable,
+            })
+        });
+        if deps.ready[i].is_none() {
+            ensure_installed(cx, app, deps, i)?;
+            unfinished.push(deps.installed[i].clone());
+        }
+    }
     cx.progress
         .start("finishing the app with the image's programs", 0);
     let mut files = cx.plan.files.clone();
@@ -82,21 +239,28 @@ pub fn finish(
         spec.exclude.retain(|x| x != "__pycache__");
         copy = Some(to);
     }
-    let pins: Vec<_> = pinned.packages.iter().map(|p| p.pin()).collect();
-    let (entries, _) = super::packages::extract(cx, &pins, host, &work(cx).join("image-stage"))?;
-    let root = work(cx).join("image-root");
-    let image =
-        Sysroot::materialize(&entries, &root, host.arch).map_err(distill_app::AppError::from)?;
-    app.finish(&deps.installed, copy.as_deref(), &image)?;
-    let _ = std::fs::remove_dir_all(&root);
+    let image = sysroot::get(cx, host, &pins)?;
+    app.finish(&unfinished, copy.as_deref(), &image)?;
     cx.progress.finish();
     Ok(copy.map(|_| files))
 }
 
 /// One layer per platform of the installed dependencies (`None` where there are none).
-pub fn layers(cx: &Context, deps: &Deps) -> Result<Vec<Option<StageLayer>>, StageError> {
+pub fn layers(
+    cx: &Context,
+    app: &dyn App,
+    deps: &mut Deps,
+) -> Result<Vec<Option<StageLayer>>, StageError> {
     let mut out = Vec::new();
-    for d in &deps.installed {
+    for i in 0..deps.installed.len() {
+        if let Some(ready) = deps.ready[i].take() {
+            out.push(Some(ready));
+            continue;
+        }
+        let key = layer_key(cx, deps, i);
+        // A layer the cache lacks: the install is made now if only its record was kept.
+        ensure_installed(cx, app, deps, i)?;
+        let d = &deps.installed[i];
         if !d.dir.is_dir() {
             out.push(None);
             continue;
@@ -114,11 +278,86 @@ pub fn layers(cx: &Context, deps: &Deps) -> Result<Vec<Option<StageLayer>>, Stag
             out.push(None);
             continue;
         }
-        out.push(Some(cx.layer(
-            entries,
-            format!("distill: {}", d.what),
-            d.components.clone(),
-        )?));
+        let (layer, ()) = cx.cached(key, || {
+            let layer = cx.write(
+                entries,
+                format!("distill: {}", d.what),
+                d.components.clone(),
+            )?;
+            Ok((layer, ()))
+        })?;
+        out.push(Some(layer));
     }
     Ok(out)
+}
+
+/// The image root an app is finished in, kept in the cache under the packages it is made
+/// of, so that a rebuild does not extract and write the image's packages again.
+mod sysroot {
+    use super::*;
+    use distill_apt::pin::Pin;
+
+    /// How many kept roots stay (each is an image's packages on disk); older ones go.
+    const KEEP: usize = 2;
+
+    pub(super) fn get(cx: &Context, host: Platform, pins: &[Pin]) -> Result<Sysroot, StageError> {
+        let shas: Vec<&str> = pins.iter().map(|p| p.sha256.as_str()).collect();
+        let key = cx.key(
+            "sysroot",
+            &serde_json::json!({"platform": host.to_string(), "packages": shas}),
+        );
+        let Some(key) = key else {
+            return make(cx, host, pins, &work(cx).join("image-root"));
+        };
+        let dir = cx.sources.cache.root().join("sysroots");
+        let root = dir.join(key.as_str());
+        let done = |r: &std::path::Path| r.join(".distill-complete").is_file();
+        if done(&root) {
+            return Ok(Sysroot::open(&root, host.arch));
+        }
+        let _lock = cx.sources.layers.lock(cx.sources.cache, &key);
+        if done(&root) {
+            return Ok(Sysroot::open(&root, host.arch));
+        }
+        let _ = std::fs::remove_dir_all(&root);
+        let made = make(cx, host, pins, &root)?;
+        let io = |source| StageError::Read {
+            path: root.clone(),
+            source,
+        };
+        std::fs::write(root.join(".distill-complete"), b"").map_err(io)?;
+        prune(&dir, &root);
+        Ok(made)
+    }
+
+    fn make(
+        cx: &Context,
+        host: Platform,
+        pins: &[Pin],
+        root: &std::path::Path,
+    ) -> Result<Sysroot, StageError> {
+        let stage = work(cx).join("image-stage");
+        let (entries, _) = super::super::packages::extract(cx, pins, host, &stage)?;
+        let image =
+            Sysroot::materialize(&entries, root, host.arch).map_err(distill_app::AppError::from)?;
+        let _ = std::fs::remove_dir_all(&stage);
+        Ok(image)
+    }
+
+    /// Removes all but the [`KEEP`] most recently made roots (`keep` among them).
+    fn prune(dir: &std::path::Path, keep: &std::path::Path) {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut roots: Vec<(std::time::SystemTime, PathBuf)> = read
+            .filter_map(Result::ok)
+            .filter(|e| e.path() != keep)
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        roots.sort();
+        let extra = (roots.len() + 1).saturating_sub(KEEP);
+        for (_, old) in roots.into_iter().take(extra) {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
 }

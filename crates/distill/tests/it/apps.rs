@@ -134,15 +134,40 @@ fn express_from_package_lock_runs_without_npm() {
     );
 }
 
+/// Issue #20 too: the rebuild reuses the install (uv does not run, counted by a shim on
+/// PATH in front of the real uv) and gives what a build with no cache gives.
 #[test]
 fn changing_one_line_of_the_app_changes_only_the_app_and_sbom_layers() {
     let app = copy_of("python-flask");
     let out = tempfile::tempdir().unwrap();
-    let layers = |name: &str| {
+    let real = run_ok(Command::new("sh").args(["-c", "command -v uv"]));
+    let shim = out.path().join("shim");
+    std::fs::create_dir(&shim).unwrap();
+    let log = out.path().join("uv-runs");
+    std::fs::write(
+        shim.join("uv"),
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new("chmod").arg("+x").arg(shim.join("uv")));
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let runs = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let layers = |name: &str, extra: &[&str]| {
         let layout = out.path().join(name);
         let o = crate::common::distill()
+            .env("PATH", &path)
             .arg("build")
             .arg(app.path())
+            .args(extra)
             .arg("-o")
             .arg(format!("oci:{}", layout.display()))
             .output()
@@ -161,14 +186,18 @@ fn changing_one_line_of_the_app_changes_only_the_app_and_sbom_layers() {
             .map(|l| l["digest"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    let before = layers("before");
+    let before = layers("before", &[]);
     let source = std::fs::read_to_string(app.path().join("app.py")).unwrap();
     std::fs::write(
         app.path().join("app.py"),
         source.replace("hello from flask", "hi from flask"),
     )
     .unwrap();
-    let after = layers("after");
+    let uv_before = runs();
+    let after = layers("after", &[]);
+    assert_eq!(runs(), uv_before, "the rebuild ran uv");
+    assert_eq!(layers("uncached", &["--no-cache"]), after);
+    assert!(runs() > uv_before, "the uncached build did not run uv");
     assert_eq!(before.len(), after.len());
     // The last layer is the SBOM, which lists the app's files by sha256, so it changes with
     // them; the app layer is the one before it.
