@@ -49,6 +49,79 @@ pub enum InstallError {
     Deb(#[from] DebError),
 }
 
+/// `work(i)` for every `i < n`, `jobs` at a time, in order of `i`; the first failure stops
+/// the handing out of work (what is running finishes), and the results before it are kept.
+fn in_parallel<T: Send, E: Send>(
+    n: usize,
+    jobs: usize,
+    work: impl Fn(usize) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<Result<T, E>>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut next = next.lock().unwrap_or_else(|p| p.into_inner());
+                        let i = *next;
+                        *next += 1;
+                        i
+                    };
+                    if i >= n {
+                        break;
+                    }
+                    let r = work(i);
+                    let failed = r.is_err();
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                    if failed {
+                        *next.lock().unwrap_or_else(|p| p.into_inner()) = n;
+                    }
+                }
+            });
+        }
+    });
+    // Work is handed out in order, so every result before a failure is present.
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn fetch_one(
+    p: &Pin,
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    progress: &dyn Progress,
+) -> Result<PathBuf, InstallError> {
+    let url = p.url();
+    let expected = Expected {
+        size: p.size,
+        sha256: p.sha256.clone(),
+    };
+    let r = cache
+        .fetch(fetcher, &url, &expected, true)
+        .map_err(|source| {
+            if source.is_not_found() {
+                InstallError::Gone {
+                    package: p.name.clone(),
+                    version: p.version.clone(),
+                    url: url.clone(),
+                }
+            } else {
+                InstallError::Fetch {
+                    package: p.name.clone(),
+                    version: p.version.clone(),
+                    source,
+                }
+            }
+        });
+    progress.advance(p.size);
+    r
+}
+
 /// Downloads every package (verified, through the cache), `jobs` at a time.
 pub fn download(
     pkgs: &[Pin],
@@ -58,65 +131,35 @@ pub fn download(
     jobs: usize,
 ) -> Result<Vec<PathBuf>, InstallError> {
     progress.start("downloading packages", pkgs.iter().map(|p| p.size).sum());
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<PathBuf, InstallError>>>> =
-        Mutex::new((0..pkgs.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some(p) = pkgs.get(i) else { break };
-                    let url = p.url();
-                    let expected = Expected {
-                        size: p.size,
-                        sha256: p.sha256.clone(),
-                    };
-                    let r = cache
-                        .fetch(fetcher, &url, &expected, true)
-                        .map_err(|source| {
-                            if source.is_not_found() {
-                                InstallError::Gone {
-                                    package: p.name.clone(),
-                                    version: p.version.clone(),
-                                    url: url.clone(),
-                                }
-                            } else {
-                                InstallError::Fetch {
-                                    package: p.name.clone(),
-                                    version: p.version.clone(),
-                                    source,
-                                }
-                            }
-                        });
-                    let failed = r.is_err();
-                    progress.advance(p.size);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                    if failed {
-                        // Stop handing out work; others finish what they hold.
-                        *next.lock().unwrap_or_else(|p| p.into_inner()) = pkgs.len();
-                    }
-                }
-            });
-        }
+    let out = in_parallel(pkgs.len(), jobs, |i| {
+        fetch_one(&pkgs[i], cache, fetcher, progress)
     });
     progress.finish();
-    let mut out = Vec::with_capacity(pkgs.len());
-    // Work is handed out in order, so every result before a failure is present.
-    for r in results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .flatten()
-    {
-        out.push(r?);
-    }
-    Ok(out)
+    out
+}
+
+/// Downloads (verified, through the cache) and extracts every package, `jobs` at a time,
+/// each package extracted as soon as it is in: a cold install overlaps the network and the
+/// decompression. The result is [`extract`]'s, merged in the order of `pkgs`.
+pub fn install(
+    pkgs: &[Pin],
+    cache: &Cache,
+    fetcher: &dyn Fetcher,
+    progress: &dyn Progress,
+    stage: &Path,
+    arch: distill_core::Arch,
+    jobs: usize,
+) -> Result<(Vec<Entry>, Vec<Installed>), InstallError> {
+    progress.start(
+        "downloading and extracting packages",
+        pkgs.iter().map(|p| p.size).sum(),
+    );
+    let extracted = in_parallel(pkgs.len(), jobs, |i| {
+        let deb = fetch_one(&pkgs[i], cache, fetcher, progress)?;
+        extract_one(&pkgs[i], &deb, stage, i)
+    });
+    progress.finish();
+    Ok(merge(pkgs, extracted?, arch))
 }
 
 /// One installed package: what the image records about it.
@@ -152,17 +195,42 @@ pub fn extract(
     stage: &Path,
     arch: distill_core::Arch,
 ) -> Result<(Vec<Entry>, Vec<Installed>), InstallError> {
+    let extracted = pkgs
+        .iter()
+        .zip(debs)
+        .enumerate()
+        .map(|(i, (p, deb))| extract_one(p, deb, stage, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(merge(pkgs, extracted, arch))
+}
+
+/// Package `i`'s `.deb`, extracted under `stage/i`.
+fn extract_one(
+    p: &Pin,
+    deb: &Path,
+    stage: &Path,
+    i: usize,
+) -> Result<deb::Extracted, InstallError> {
+    let x = deb::extract(deb, &p.name, &stage.join(format!("{i}"))).inspect_err(|e| {
+        // The bytes match the index, but a package we refuse should not linger in the
+        // cache as if it were usable.
+        if matches!(e, DebError::Unsafe { .. } | DebError::Limit { .. }) {
+            let _ = std::fs::remove_file(deb);
+        }
+    })?;
+    distill_core::crash::point("extract");
+    Ok(x)
+}
+
+/// The packages' entries as one list, a later package's file replacing an earlier one's.
+fn merge(
+    pkgs: &[Pin],
+    extracted: Vec<deb::Extracted>,
+    arch: distill_core::Arch,
+) -> (Vec<Entry>, Vec<Installed>) {
     let mut merged: BTreeMap<String, Entry> = BTreeMap::new();
     let mut installed = Vec::new();
-    for (i, (p, deb)) in pkgs.iter().zip(debs).enumerate() {
-        let x = deb::extract(deb, &p.name, &stage.join(format!("{i}"))).inspect_err(|e| {
-            // The bytes match the index, but a package we refuse should not linger in the
-            // cache as if it were usable.
-            if matches!(e, DebError::Unsafe { .. } | DebError::Limit { .. }) {
-                let _ = std::fs::remove_file(deb);
-            }
-        })?;
-        distill_core::crash::point("extract");
+    for (p, x) in pkgs.iter().zip(extracted) {
         for e in x.entries {
             match merged.get(&e.path) {
                 Some(prev) if prev.kind == EntryKind::Dir && e.kind == EntryKind::Dir => {}
@@ -201,5 +269,5 @@ pub fn extract(
             },
         );
     }
-    Ok((merged.into_values().collect(), installed))
+    (merged.into_values().collect(), installed)
 }

@@ -275,8 +275,8 @@ fn packages(
         stages::packages::check_glibc(native, &pinned.packages, plan.debian.release)?;
     }
     let mut p = stages::packages::Packages::new(cx, platform, pinned, i);
-    for n in 0..p.tiers() {
-        layers.push(stages::packages::tier(cx, &mut p, n)?);
+    for (n, tier) in stages::packages::tiers(cx, &mut p)?.into_iter().enumerate() {
+        layers.push(tier);
         if n == 0 && plan.family().is_some() {
             layers.push(stages::family::files_layer(cx, &p)?);
         }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use distill_apt::install::{self, Installed};
+use distill_apt::install::{self, Installed, Progress};
 use distill_apt::pin::Pin;
 use distill_core::{Component, Platform, Release};
 use distill_oci::{Entry, EntryKind, FileSource};
@@ -65,18 +65,23 @@ impl Drop for Packages<'_> {
     }
 }
 
-/// Downloads, verifies and extracts `pins` for the platform; contents go under `stage`.
+/// Downloads, verifies and extracts `pins` for the platform, four at a time, each as soon
+/// as it is in; contents go under `stage`.
 pub fn extract(
     cx: &Context,
     pins: &[Pin],
     platform: Platform,
     stage: &std::path::Path,
 ) -> Result<(Vec<Entry>, Vec<Installed>), StageError> {
-    let debs = install::download(pins, cx.sources.cache, cx.sources.fetcher, cx.progress, 4)?;
-    cx.progress.start("extracting packages", 0);
-    let out = install::extract(pins, &debs, stage, platform.arch)?;
-    cx.progress.finish();
-    Ok(out)
+    Ok(install::install(
+        pins,
+        cx.sources.cache,
+        cx.sources.fetcher,
+        cx.progress,
+        stage,
+        platform.arch,
+        4,
+    )?)
 }
 
 /// What a package tier tells the later stages, kept with its layer in the layer cache.
@@ -135,13 +140,21 @@ impl Library {
     }
 }
 
-/// The packages layer of tier `n`, treated as the family treats packages when the image is
-/// a family member. Its key is what it is made from: the pinned `.deb`s (by sha256), the
-/// platform, the family's treatment and the config's extra CAs.
-pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLayer, StageError> {
-    let Some((tier, pkgs)) = p.groups.get(n).cloned() else {
-        unreachable!("tier {n} of {} asked for", p.groups.len())
-    };
+/// Progress that only counts: for work done in parallel under one bar.
+struct Counting<'a>(&'a dyn Progress);
+
+impl Progress for Counting<'_> {
+    fn advance(&self, units: u64) {
+        self.0.advance(units);
+    }
+}
+
+/// Every packages layer, one per tier, in order: made in parallel (each tier's packages
+/// downloaded and extracted, its layer compressed, at once with the others'), or taken from
+/// the layer cache. Each is treated as the family treats packages when the image is a
+/// family member. A tier's key is what it is made from: the pinned `.deb`s (by sha256),
+/// the platform, the family's treatment and the config's extra CAs.
+pub(crate) fn tiers(cx: &Context, p: &mut Packages) -> Result<Vec<StageLayer>, StageError> {
     let extra: Vec<(String, String)> = cx
         .plan
         .ca_extra
@@ -153,31 +166,62 @@ pub(crate) fn tier(cx: &Context, p: &mut Packages, n: usize) -> Result<StageLaye
             (path.display().to_string(), digest)
         })
         .collect();
-    let key = cx.key(
-        "debian-packages",
-        &serde_json::json!({
-            "platform": p.platform.to_string(),
-            "tier": tier,
-            "first": n == 0,
-            "packages": pkgs,
-            "family": cx.plan.family().map(|m| m.to_string()),
-            "debug": cx.plan.variant.debug,
-            "release": cx.plan.debian.release.codename(),
-            "ca_extra": extra,
-        }),
-    );
-    let stage = p.stage.join(tier.to_string());
-    let (layer, side) = cx.cached(key, || make_tier(cx, p.platform, n, &pkgs, &stage))?;
-    p.count += side.installed;
-    if let Some(certs) = side.certs {
-        if n == 0 {
-            p.first_bundle = Some(certs.bundle());
+    let key = |n: usize, tier: u32, pkgs: &[LockedPackage]| {
+        cx.key(
+            "debian-packages",
+            &serde_json::json!({
+                "platform": p.platform.to_string(),
+                "tier": tier,
+                "first": n == 0,
+                "packages": pkgs,
+                "family": cx.plan.family().map(|m| m.to_string()),
+                "debug": cx.plan.variant.debug,
+                "release": cx.plan.debian.release.codename(),
+                "ca_extra": extra,
+            }),
+        )
+    };
+    let total = p.groups.iter().flat_map(|(_, g)| g).map(|l| l.size).sum();
+    cx.progress
+        .start("downloading, extracting and writing packages", total);
+    let counting = Counting(cx.progress);
+    let quiet = Context {
+        progress: &counting,
+        ..*cx
+    };
+    let platform = p.platform;
+    let made: Vec<Result<(StageLayer, TierSide), StageError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = p
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(n, (tier, pkgs))| {
+                let (quiet, key) = (&quiet, key(n, *tier, pkgs));
+                let stage = p.stage.join(tier.to_string());
+                s.spawn(move || quiet.cached(key, || make_tier(quiet, platform, n, pkgs, &stage)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    cx.progress.finish();
+    let mut out = Vec::new();
+    for (n, r) in made.into_iter().enumerate() {
+        let (layer, side) = r?;
+        p.count += side.installed;
+        if let Some(certs) = side.certs {
+            if n == 0 {
+                p.first_bundle = Some(certs.bundle());
+            }
+            p.certs = Some(certs);
         }
-        p.certs = Some(certs);
+        p.libraries
+            .extend(side.libraries.into_iter().map(Library::entry));
+        out.push(layer);
     }
-    p.libraries
-        .extend(side.libraries.into_iter().map(Library::entry));
-    Ok(layer)
+    Ok(out)
 }
 
 /// Tier `n`'s layer made anew: its packages downloaded, verified, extracted and treated.
@@ -224,8 +268,6 @@ fn make_tier(
     } else {
         entries = treatment::records(entries, &installed);
     }
-    cx.progress
-        .start(&format!("writing package layer {}", n + 1), 0);
     let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
     let components = installed
         .iter()
@@ -244,7 +286,6 @@ fn make_tier(
         format!("distill: debian packages {}", names.join(" ")),
         components,
     )?;
-    cx.progress.finish();
     Ok((layer, side))
 }
 
