@@ -70,13 +70,132 @@ impl ElfNeeds {
 
 /// Reads the needs of the ELF file at `path`.
 pub fn read(path: &Path) -> Result<ElfNeeds, ElfError> {
-    let bytes = std::fs::read(path).map_err(|source| ElfError::Read {
+    let read = |source| ElfError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse(&bytes).map_err(|why| ElfError::Parse {
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
+    let len = file.metadata().map_err(read)?.len();
+    let parsed = if len <= SPARSE_OVER {
+        let bytes = std::fs::read(path).map_err(read)?;
+        parse(&bytes)
+    } else {
+        parse_sparse(&file, len)
+    };
+    parsed.map_err(|why| ElfError::Parse {
         path: path.to_path_buf(),
         why,
+    })
+}
+
+/// Binaries larger than this are read in the parts that say what they need, not whole
+/// (Node's is over 100 MiB).
+const SPARSE_OVER: u64 = 16 << 20;
+
+/// [`parse`]'s answer from the headers, the dynamic section, its string table and the
+/// version needs alone. The buffer is the file's size but zeroed, and only the parts read
+/// become memory: untouched zero pages are never resident.
+fn parse_sparse(file: &std::fs::File, len: u64) -> Result<ElfNeeds, String> {
+    use goblin::container::Ctx;
+    use goblin::elf::{Dynamic, ProgramHeader, SectionHeader, program_header};
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
+    let fill = |buf: &mut Vec<u8>, offset: u64, n: u64| -> Result<(), String> {
+        let end = offset
+            .checked_add(n)
+            .filter(|e| *e <= len)
+            .ok_or_else(|| format!("a part at {offset:#x} of {n:#x} bytes is past the end"))?;
+        file.read_exact_at(&mut buf[offset as usize..end as usize], offset)
+            .map_err(|e| e.to_string())
+    };
+    fill(&mut buf, 0, 64.min(len))?;
+    let header = goblin::elf::Elf::parse_header(&buf).map_err(|e| e.to_string())?;
+    let ctx = Ctx::new(
+        header.container().map_err(|e| e.to_string())?,
+        header.endianness().map_err(|e| e.to_string())?,
+    );
+    let phnum = u64::from(header.e_phnum);
+    fill(
+        &mut buf,
+        header.e_phoff,
+        phnum * u64::from(header.e_phentsize),
+    )?;
+    let phdrs = ProgramHeader::parse(&buf, header.e_phoff as usize, phnum as usize, ctx)
+        .map_err(|e| e.to_string())?;
+    let mut interpreter = None;
+    for ph in &phdrs {
+        if matches!(
+            ph.p_type,
+            program_header::PT_DYNAMIC | program_header::PT_INTERP
+        ) {
+            fill(&mut buf, ph.p_offset, ph.p_filesz)?;
+        }
+        if ph.p_type == program_header::PT_INTERP && ph.p_filesz > 0 {
+            let at = ph.p_offset as usize..(ph.p_offset + ph.p_filesz - 1) as usize;
+            interpreter = std::str::from_utf8(&buf[at]).ok().map(str::to_owned);
+        }
+    }
+    let shnum = u64::from(header.e_shnum);
+    fill(
+        &mut buf,
+        header.e_shoff,
+        shnum * u64::from(header.e_shentsize),
+    )?;
+    let shdrs = SectionHeader::parse(&buf, header.e_shoff as usize, shnum as usize, ctx)
+        .map_err(|e| e.to_string())?;
+    if let Some(v) = shdrs
+        .iter()
+        .find(|s| s.sh_type == goblin::elf::section_header::SHT_GNU_VERNEED)
+    {
+        fill(&mut buf, v.sh_offset, v.sh_size)?;
+    }
+    let dynamic = Dynamic::parse(&buf, &phdrs, ctx).map_err(|e| e.to_string())?;
+    if let Some(d) = &dynamic {
+        fill(&mut buf, d.info.strtab as u64, d.info.strsz as u64)?;
+    }
+    let strtab = match &dynamic {
+        Some(d) => goblin::strtab::Strtab::parse(&buf, d.info.strtab, d.info.strsz, 0)
+            .map_err(|e| e.to_string())?,
+        None => goblin::strtab::Strtab::default(),
+    };
+    let mut glibc = None;
+    let verneed =
+        goblin::elf::symver::VerneedSection::parse(&buf, &shdrs, ctx).map_err(|e| e.to_string())?;
+    for need in verneed.iter().flat_map(|v| v.iter()) {
+        for aux in need.iter() {
+            if let Some(v) = glibc_version(strtab.get_at(aux.vna_name).unwrap_or("")) {
+                glibc = glibc.max(Some(v));
+            }
+        }
+    }
+    let (mut needed, mut runpath) = (Vec::new(), Vec::new());
+    if let Some(d) = &dynamic {
+        needed = d
+            .get_libraries(&strtab)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for e in &d.dyns {
+            if matches!(
+                e.d_tag,
+                goblin::elf::dynamic::DT_RUNPATH | goblin::elf::dynamic::DT_RPATH
+            ) {
+                let paths = strtab.get_at(e.d_val as usize).unwrap_or("");
+                runpath.extend(
+                    paths
+                        .split(':')
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    Ok(ElfNeeds {
+        interpreter,
+        needed,
+        runpath,
+        glibc,
+        machine: header.e_machine,
     })
 }
 
@@ -180,6 +299,39 @@ pub struct TreeNeeds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parts read of a large binary say what the whole says, on the machine's own
+    /// binaries: executables and libraries, with version needs, a loader and a RUNPATH.
+    #[test]
+    fn a_sparse_read_gives_what_the_whole_file_gives() {
+        let exe = std::env::current_exe().unwrap();
+        let mut seen = 0;
+        for path in [
+            exe.as_path(),
+            Path::new("/usr/bin/python3"),
+            Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            Path::new("/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+        ] {
+            let Ok(file) = std::fs::File::open(path) else {
+                continue;
+            };
+            let len = file.metadata().unwrap().len();
+            let whole = parse(&std::fs::read(path).unwrap()).unwrap();
+            assert_eq!(
+                parse_sparse(&file, len).unwrap(),
+                whole,
+                "{}",
+                path.display()
+            );
+            assert!(whole.glibc.is_some(), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 2, "too few binaries to compare on this machine");
+        let tiny = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tiny.path(), b"\x7fELF\x02\x01\x01").unwrap();
+        let f = std::fs::File::open(tiny.path()).unwrap();
+        assert!(parse_sparse(&f, 7).is_err());
+    }
 
     #[test]
     fn glibc_versions_parse() {

@@ -78,6 +78,55 @@ pub enum PackagesError {
     },
 }
 
+/// What [`parse_reader`] stops on.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    Parse(PackagesError),
+}
+
+/// Parses a `Packages` file read from `r` a megabyte or so at a time, cut at paragraph
+/// ends, so that memory holds the packages and not the whole text (tens of MB for Debian's
+/// main); every byte read is written to `tee` too.
+pub fn parse_reader(
+    r: &mut dyn std::io::Read,
+    tee: &mut dyn std::io::Write,
+    repo: usize,
+    index: &str,
+) -> Result<Vec<Package>, ReadError> {
+    const CHUNK: usize = 1 << 20;
+    let mut out = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+    let mut block = vec![0u8; CHUNK];
+    let parse = |bytes: &[u8], out: &mut Vec<Package>| -> Result<(), ReadError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            ReadError::Parse(PackagesError::Malformed {
+                index: index.to_owned(),
+                why: format!("not UTF-8: {e}"),
+            })
+        })?;
+        out.extend(parse(text, repo, index).map_err(ReadError::Parse)?);
+        Ok(())
+    };
+    loop {
+        let n = r.read(&mut block).map_err(ReadError::Io)?;
+        if n == 0 {
+            break;
+        }
+        tee.write_all(&block[..n]).map_err(ReadError::Io)?;
+        buf.extend_from_slice(&block[..n]);
+        // A blank line ends a paragraph: no line inside one is empty (deb822).
+        if buf.len() >= CHUNK
+            && let Some(end) = buf.windows(2).rposition(|w| w == b"\n\n")
+        {
+            parse(&buf[..end + 2], &mut out)?;
+            buf.drain(..end + 2);
+        }
+    }
+    parse(&buf, &mut out)?;
+    Ok(out)
+}
+
 /// Parses a whole `Packages` file.
 pub fn parse(text: &str, repo: usize, index: &str) -> Result<Vec<Package>, PackagesError> {
     let mut out = Vec::new();
@@ -142,6 +191,43 @@ pub fn parse(text: &str, repo: usize, index: &str) -> Result<Vec<Package>, Packa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads at most 7 bytes at a time, so chunks end anywhere.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_index_read_in_chunks_parses_as_the_whole_text_and_is_passed_on_whole() {
+        let mut text = String::new();
+        for i in 0..12_000 {
+            text += &TEXT.replace("Package: a\n", &format!("Package: a{i}\n"));
+            text += "\n";
+        }
+        assert!(text.len() > 3 << 20);
+        let whole = parse(&text, 0, "t").unwrap();
+        let mut tee = Vec::new();
+        let chunked = parse_reader(&mut text.as_bytes(), &mut tee, 0, "t").unwrap();
+        let names = |p: &[Package]| p.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&chunked), names(&whole));
+        assert_eq!(chunked.len(), 24_000);
+        assert_eq!(tee, text.as_bytes());
+        let small = parse_reader(&mut Trickle(TEXT.as_bytes()), &mut std::io::sink(), 0, "t");
+        assert_eq!(names(&small.unwrap()), ["a", "b"]);
+        // A paragraph cut by a chunk is still one paragraph: none is lost or split.
+        let bad = format!("{text}Package: broken\n");
+        assert!(matches!(
+            parse_reader(&mut bad.as_bytes(), &mut std::io::sink(), 0, "t"),
+            Err(ReadError::Parse(PackagesError::BadEntry { .. }))
+        ));
+    }
 
     const TEXT: &str = "Package: a\nVersion: 1:2.0-1\nArchitecture: amd64\nPriority: required\nEssential: yes\n\
 Depends: b (>= 1), c | d\nPre-Depends: e\nProvides: v (= 3), w\nFilename: pool/main/a/a_2.0-1_amd64.deb\nSize: 10\n\

@@ -125,11 +125,11 @@ impl Suite {
             });
             // Warm path: the decompressed index, verified against the signed Release.
             if let Some(p) = plain.as_ref().and_then(|e| cache.get(e)) {
-                let text = std::fs::read_to_string(&p).map_err(|e| RepoError::Decompress {
+                let mut file = std::fs::File::open(&p).map_err(|e| RepoError::Decompress {
                     url: label.clone(),
                     why: e.to_string(),
                 })?;
-                out.extend(packages::parse(&text, repo, &label)?);
+                out.extend(read_index(&mut file, &mut std::io::sink(), repo, &label)?);
                 continue;
             }
             let (ext, (size, sha)) = [".xz", ".gz", ""]
@@ -162,28 +162,94 @@ impl Suite {
                 ".gz" => Box::new(flate2::read::GzDecoder::new(file)),
                 _ => Box::new(file),
             };
-            let mut text = String::new();
-            reader
-                .read_to_string(&mut text)
-                .map_err(|e| RepoError::Decompress {
-                    url: url.clone(),
-                    why: e.to_string(),
-                })?;
-            if let Some(plain) = &plain {
-                let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
-                if actual != plain.sha256 {
-                    return Err(FetchError::HashMismatch {
+            out.extend(self.decompressed(cache, reader.as_mut(), plain.as_ref(), repo, &url)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A `Packages` index read from `r` (see [`packages::parse_reader`]), written to `tee`.
+fn read_index(
+    r: &mut dyn Read,
+    tee: &mut dyn std::io::Write,
+    repo: usize,
+    label: &str,
+) -> Result<Vec<Package>, RepoError> {
+    packages::parse_reader(r, tee, repo, label).map_err(|e| match e {
+        packages::ReadError::Io(e) => RepoError::Decompress {
+            url: label.to_owned(),
+            why: e.to_string(),
+        },
+        packages::ReadError::Parse(e) => e.into(),
+    })
+}
+
+impl Suite {
+    /// The packages of a downloaded, decompressing index; when the Release names the
+    /// decompressed index too (`plain`), the text is checked against it and kept in the
+    /// cache, streamed there as it is parsed.
+    fn decompressed(
+        &self,
+        cache: &Cache,
+        reader: &mut dyn Read,
+        plain: Option<&Expected>,
+        repo: usize,
+        url: &str,
+    ) -> Result<Vec<Package>, RepoError> {
+        let Some(plain) = plain else {
+            return read_index(reader, &mut std::io::sink(), repo, url);
+        };
+        let mut result = None;
+        let stored = cache.put_with(plain, &mut |w| {
+            let mut tee = HashingTee {
+                inner: w,
+                hash: <sha2::Sha256 as sha2::Digest>::new(),
+            };
+            let r = read_index(reader, &mut tee, repo, url);
+            let actual = hex::encode(sha2::Digest::finalize(tee.hash));
+            let r = r.and_then(|p| {
+                if actual == plain.sha256 {
+                    Ok(p)
+                } else {
+                    Err(FetchError::HashMismatch {
                         url: format!("{url} (decompressed)"),
                         expected: plain.sha256.clone(),
                         actual,
                     }
-                    .into());
+                    .into())
                 }
-                cache.put_bytes(plain, text.as_bytes())?;
+            });
+            let failed = r.is_err();
+            result = Some(r);
+            if failed {
+                return Err(std::io::Error::other("the index did not verify"));
             }
-            out.extend(packages::parse(&text, repo, &label)?);
+            Ok(())
+        });
+        match (result, stored) {
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(e)) => Err(e.into()),
+            (Some(Ok(p)), Ok(_)) => Ok(p),
+            (None, Ok(_)) => unreachable!("put_with ran the writer"),
         }
-        Ok(out)
+    }
+}
+
+/// A writer that hashes what it passes on.
+struct HashingTee<'a> {
+    inner: &'a mut dyn std::io::Write,
+    hash: sha2::Sha256,
+}
+
+impl std::io::Write for HashingTee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

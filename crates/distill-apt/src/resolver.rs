@@ -60,19 +60,32 @@ impl Universe {
     /// highest version, the earlier suite on a tie.
     pub fn new(arch: distill_core::Arch, all: Vec<Package>) -> Self {
         let arch = arch.debian();
-        let mut best: HashMap<String, Package> = HashMap::with_capacity(all.len());
-        for p in all {
+        // The newest of each name, chosen by index and kept in place: a Debian suite is
+        // tens of thousands of packages, and a second collection of them would double the
+        // peak memory of a resolution.
+        let mut best: HashMap<&str, usize> = HashMap::new();
+        for (i, p) in all.iter().enumerate() {
             if p.architecture != arch && p.architecture != "all" {
                 continue;
             }
-            match best.get(&p.name) {
-                Some(cur) if cur.version >= p.version => {}
+            match best.get(p.name.as_str()) {
+                Some(&cur) if all[cur].version >= p.version => {}
                 _ => {
-                    best.insert(p.name.clone(), p);
+                    best.insert(&p.name, i);
                 }
             }
         }
-        let mut packages: Vec<Package> = best.into_values().collect();
+        let mut keep = vec![false; all.len()];
+        for i in best.into_values() {
+            keep[i] = true;
+        }
+        let mut packages = all;
+        let mut i = 0;
+        packages.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        packages.shrink_to_fit();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         let by_name = packages
             .iter()

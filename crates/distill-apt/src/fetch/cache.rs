@@ -107,15 +107,6 @@ impl Cache {
         }
     }
 
-    /// Stores `bytes` (already known to hash to `expected`) and returns the entry.
-    pub(crate) fn put_bytes(
-        &self,
-        expected: &Expected,
-        bytes: &[u8],
-    ) -> Result<PathBuf, FetchError> {
-        self.put_reader(expected, &mut &bytes[..])
-    }
-
     /// Stores what `reader` gives, verified against `expected` on the way, and returns the
     /// entry; nothing is stored when the bytes do not match.
     pub fn put_reader(

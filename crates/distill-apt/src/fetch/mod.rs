@@ -203,6 +203,34 @@ pub fn get_bytes(fetcher: &dyn Fetcher, url: &str, max: u64) -> Result<Vec<u8>, 
     with_retries(url, attempt)
 }
 
+/// Downloads `url` into `file` (emptied first, on every attempt), at most `max` bytes:
+/// [`get_bytes`] for what is too large to hold in memory. Returns the size.
+pub fn get_to_file(
+    fetcher: &dyn Fetcher,
+    url: &str,
+    max: u64,
+    file: &mut std::fs::File,
+) -> Result<u64, FetchError> {
+    let attempt = || {
+        let transport = |e: std::io::Error| FetchError::Transport {
+            url: url.to_owned(),
+            why: e.to_string(),
+        };
+        file.set_len(0).map_err(transport)?;
+        std::io::Seek::rewind(file).map_err(transport)?;
+        let (_, r) = fetcher.get(url, 0)?;
+        let n = std::io::copy(&mut r.take(max + 1), file).map_err(transport)?;
+        if n > max {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                max,
+            });
+        }
+        Ok(n)
+    };
+    with_retries(url, attempt)
+}
+
 /// What a download must turn out to be.
 #[derive(Debug, Clone)]
 pub struct Expected {

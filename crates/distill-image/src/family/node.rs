@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use distill_apt::fetch::{FetchError, Fetcher, get_bytes};
+use distill_apt::fetch::{FetchError, Fetcher, get_bytes, get_to_file};
 use distill_core::Arch;
 use distill_oci::{Entry, EntryKind, FileSource};
 use sha2::{Digest, Sha512};
@@ -179,17 +179,24 @@ pub fn fetch(
     let want = sha512_of(node)?;
     let dir = cache_root.join("sha512");
     let path = dir.join(hex::encode(&want));
-    if let Ok(bytes) = std::fs::read(&path) {
-        if Sha512::digest(&bytes).as_slice() == want.as_slice() {
+    if let Ok(got) = sha512_file(&path) {
+        if got == want {
             return Ok(path);
         }
         tracing::warn!("discarding corrupt cache entry {}", path.display());
         let _ = std::fs::remove_file(&path);
     }
+    let io = |source| NodeError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    // Streamed to disk and hashed there: a tarball is tens of MiB, held in memory by nothing.
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
     let url = tarball_url(registry, arch, &node.version);
-    let bytes = get_bytes(fetcher, &url, MAX_TARBALL)?;
-    let got = Sha512::digest(&bytes);
-    if got.as_slice() != want.as_slice() {
+    get_to_file(fetcher, &url, MAX_TARBALL, tmp.as_file_mut())?;
+    let got = sha512_file(tmp.path()).map_err(io)?;
+    if got != want {
         return Err(NodeError::Integrity {
             url,
             expected: node.integrity.clone(),
@@ -199,15 +206,14 @@ pub fn fetch(
             ),
         });
     }
-    let io = |source| NodeError::Io {
-        path: dir.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
     tmp.persist(&path).map_err(|e| io(e.error))?;
     Ok(path)
+}
+
+fn sha512_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut h = Sha512::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(h.finalize().to_vec())
 }
 
 /// The image entries of a verified tarball: `/nodejs/bin/node` (staged under `stage`) and
