@@ -92,82 +92,101 @@ pub fn read(path: &Path) -> Result<ElfNeeds, ElfError> {
 /// (Node's is over 100 MiB).
 const SPARSE_OVER: u64 = 16 << 20;
 
+/// The newest `GLIBC_x.y` among the version needs.
+fn newest_glibc(
+    verneed: Option<&goblin::elf::symver::VerneedSection>,
+    strtab: &goblin::strtab::Strtab,
+) -> Option<(u32, u32)> {
+    let mut glibc = None;
+    for need in verneed.iter().flat_map(|v| v.iter()) {
+        for aux in need.iter() {
+            glibc = glibc.max(glibc_version(strtab.get_at(aux.vna_name).unwrap_or("")));
+        }
+    }
+    glibc
+}
+
+/// A file's bytes, read only where asked: the buffer is the file's size but zeroed, and
+/// untouched zero pages are never resident.
+struct Sparse<'a> {
+    file: &'a std::fs::File,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl Sparse<'_> {
+    /// Reads `n` bytes at `offset` into place.
+    fn fill(&mut self, offset: u64, n: u64) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        let end = offset
+            .checked_add(n)
+            .filter(|e| *e <= self.len)
+            .ok_or_else(|| format!("a part at {offset:#x} of {n:#x} bytes is past the end"))?;
+        self.file
+            .read_exact_at(&mut self.buf[offset as usize..end as usize], offset)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Reads a table of `count` entries of `size` bytes at `offset` into place.
+    fn table(&mut self, offset: u64, count: u16, size: u16) -> Result<usize, String> {
+        self.fill(offset, u64::from(count) * u64::from(size))?;
+        Ok(usize::from(count))
+    }
+}
+
 /// [`parse`]'s answer from the headers, the dynamic section, its string table and the
-/// version needs alone. The buffer is the file's size but zeroed, and only the parts read
-/// become memory: untouched zero pages are never resident.
+/// version needs alone: what a binary needs, without reading all of a large one.
 fn parse_sparse(file: &std::fs::File, len: u64) -> Result<ElfNeeds, String> {
     use goblin::container::Ctx;
     use goblin::elf::{Dynamic, ProgramHeader, SectionHeader, program_header};
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
-    let fill = |buf: &mut Vec<u8>, offset: u64, n: u64| -> Result<(), String> {
-        let end = offset
-            .checked_add(n)
-            .filter(|e| *e <= len)
-            .ok_or_else(|| format!("a part at {offset:#x} of {n:#x} bytes is past the end"))?;
-        file.read_exact_at(&mut buf[offset as usize..end as usize], offset)
-            .map_err(|e| e.to_string())
+    let err = |e: goblin::error::Error| e.to_string();
+    let mut f = Sparse {
+        file,
+        len,
+        buf: vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?],
     };
-    fill(&mut buf, 0, 64.min(len))?;
-    let header = goblin::elf::Elf::parse_header(&buf).map_err(|e| e.to_string())?;
+    f.fill(0, 64.min(len))?;
+    let header = goblin::elf::Elf::parse_header(&f.buf).map_err(err)?;
     let ctx = Ctx::new(
-        header.container().map_err(|e| e.to_string())?,
-        header.endianness().map_err(|e| e.to_string())?,
+        header.container().map_err(err)?,
+        header.endianness().map_err(err)?,
     );
-    let phnum = u64::from(header.e_phnum);
-    fill(
-        &mut buf,
-        header.e_phoff,
-        phnum * u64::from(header.e_phentsize),
-    )?;
-    let phdrs = ProgramHeader::parse(&buf, header.e_phoff as usize, phnum as usize, ctx)
-        .map_err(|e| e.to_string())?;
+    let n = f.table(header.e_phoff, header.e_phnum, header.e_phentsize)?;
+    let phdrs = ProgramHeader::parse(&f.buf, header.e_phoff as usize, n, ctx).map_err(err)?;
     let mut interpreter = None;
     for ph in &phdrs {
         if matches!(
             ph.p_type,
             program_header::PT_DYNAMIC | program_header::PT_INTERP
         ) {
-            fill(&mut buf, ph.p_offset, ph.p_filesz)?;
+            f.fill(ph.p_offset, ph.p_filesz)?;
         }
         if ph.p_type == program_header::PT_INTERP && ph.p_filesz > 0 {
             let at = ph.p_offset as usize..(ph.p_offset + ph.p_filesz - 1) as usize;
-            interpreter = std::str::from_utf8(&buf[at]).ok().map(str::to_owned);
+            interpreter = std::str::from_utf8(&f.buf[at]).ok().map(str::to_owned);
         }
     }
-    let shnum = u64::from(header.e_shnum);
-    fill(
-        &mut buf,
-        header.e_shoff,
-        shnum * u64::from(header.e_shentsize),
-    )?;
-    let shdrs = SectionHeader::parse(&buf, header.e_shoff as usize, shnum as usize, ctx)
-        .map_err(|e| e.to_string())?;
+    let n = f.table(header.e_shoff, header.e_shnum, header.e_shentsize)?;
+    let shdrs = SectionHeader::parse(&f.buf, header.e_shoff as usize, n, ctx).map_err(err)?;
     if let Some(v) = shdrs
         .iter()
         .find(|s| s.sh_type == goblin::elf::section_header::SHT_GNU_VERNEED)
     {
-        fill(&mut buf, v.sh_offset, v.sh_size)?;
+        f.fill(v.sh_offset, v.sh_size)?;
     }
-    let dynamic = Dynamic::parse(&buf, &phdrs, ctx).map_err(|e| e.to_string())?;
+    let dynamic = Dynamic::parse(&f.buf, &phdrs, ctx).map_err(err)?;
     if let Some(d) = &dynamic {
-        fill(&mut buf, d.info.strtab as u64, d.info.strsz as u64)?;
+        f.fill(d.info.strtab as u64, d.info.strsz as u64)?;
     }
+    let buf = f.buf;
     let strtab = match &dynamic {
-        Some(d) => goblin::strtab::Strtab::parse(&buf, d.info.strtab, d.info.strsz, 0)
-            .map_err(|e| e.to_string())?,
+        Some(d) => {
+            goblin::strtab::Strtab::parse(&buf, d.info.strtab, d.info.strsz, 0).map_err(err)?
+        }
         None => goblin::strtab::Strtab::default(),
     };
-    let mut glibc = None;
-    let verneed =
-        goblin::elf::symver::VerneedSection::parse(&buf, &shdrs, ctx).map_err(|e| e.to_string())?;
-    for need in verneed.iter().flat_map(|v| v.iter()) {
-        for aux in need.iter() {
-            if let Some(v) = glibc_version(strtab.get_at(aux.vna_name).unwrap_or("")) {
-                glibc = glibc.max(Some(v));
-            }
-        }
-    }
+    let verneed = goblin::elf::symver::VerneedSection::parse(&buf, &shdrs, ctx).map_err(err)?;
+    let glibc = newest_glibc(verneed.as_ref(), &strtab);
     let (mut needed, mut runpath) = (Vec::new(), Vec::new());
     if let Some(d) = &dynamic {
         needed = d
@@ -202,17 +221,7 @@ fn parse_sparse(file: &std::fs::File, len: u64) -> Result<ElfNeeds, String> {
 /// The needs of an ELF image in memory.
 pub fn parse(bytes: &[u8]) -> Result<ElfNeeds, String> {
     let elf = goblin::elf::Elf::parse(bytes).map_err(|e| e.to_string())?;
-    let mut glibc = None;
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            for aux in need.iter() {
-                let name = elf.dynstrtab.get_at(aux.vna_name).unwrap_or("");
-                if let Some(v) = glibc_version(name) {
-                    glibc = glibc.max(Some(v));
-                }
-            }
-        }
-    }
+    let glibc = newest_glibc(elf.verneed.as_ref(), &elf.dynstrtab);
     let runpath = elf
         .runpaths
         .iter()

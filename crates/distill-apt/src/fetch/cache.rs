@@ -18,26 +18,6 @@ pub struct Cache {
     allow_downgrade: bool,
 }
 
-/// A writer that hashes and counts what it passes on.
-struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.hash.update(&buf[..k]);
-        self.n += k as u64;
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
@@ -127,16 +107,11 @@ impl Cache {
         let dir = self.root.join("sha256");
         fs::create_dir_all(&dir).map_err(self.io(&dir))?;
         let tmp = self.temp_file().map_err(self.io(&dir))?;
-        let mut w = Hashing {
-            inner: io::BufWriter::new(tmp),
-            hash: Sha256::new(),
-            n: 0,
-        };
+        let mut w = distill_core::digest::HashingWriter::new(io::BufWriter::new(tmp));
         write(&mut w).map_err(self.io(&dir))?;
-        let actual = hex::encode(w.hash.finalize());
-        let n = w.n;
-        let tmp = w
-            .inner
+        let (buffered, digest, n) = w.finish();
+        let actual = digest.hex().to_owned();
+        let tmp = buffered
             .into_inner()
             .map_err(|e| self.io(&dir)(e.into_error()))?;
         if actual != expected.sha256 || n != expected.size {

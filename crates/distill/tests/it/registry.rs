@@ -674,7 +674,41 @@ fn a_cache_repository_warms_an_empty_cache_and_no_layer_is_sent_twice() {
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
-    assert_eq!(outs, [digest.clone(), digest]);
+    assert_eq!(outs, [digest.clone(), digest.clone()]);
+
+    // A cache repository that lies (every blob it serves has one byte changed) is one
+    // warning: the build makes its layers itself, to the same digest, and keeps no bad byte.
+    let liar = FaultProxy::start(
+        &reg.addr,
+        Faults {
+            blob_get: Some((distill_test::http::Fault::Flip, usize::MAX)),
+            ..Faults::default()
+        },
+    );
+    let lying = format!("docker://127.0.0.1:{}/team/cache", liar.addr.port());
+    let e_cache = tempfile::tempdir().unwrap();
+    let dest = format!("oci:{}", f.out.path().join("e").display());
+    let e = f
+        .command(
+            e_cache.path(),
+            "build",
+            &["-o", &dest, "--cache-repo", &lying],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(e.status.success(), "{err}");
+    assert_eq!(String::from_utf8(e.stdout).unwrap().trim(), digest);
+    assert!(liar.spoiled.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert_eq!(err.matches("building without it").count(), 1, "{err}");
+    for p in walk_files(&e_cache.path().join("sha256")) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            name
+        );
+    }
 }
 
 fn walk_files(dir: &Path) -> impl Iterator<Item = std::path::PathBuf> {
