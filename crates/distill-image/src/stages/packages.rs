@@ -174,7 +174,9 @@ pub(crate) fn tiers(cx: &Context, p: &mut Packages) -> Result<Vec<StageLayer>, S
                 "tier": tier,
                 "first": n == 0,
                 "packages": pkgs,
-                "family": cx.plan.family().map(|m| m.to_string()),
+                // Any member treats its tiers alike: cc starts with base's layers byte
+                // for byte, so each member reuses the tiers of the members below it.
+                "family": cx.plan.family().is_some(),
                 "debug": cx.plan.variant.debug,
                 "release": cx.plan.debian.release.codename(),
                 "ca_extra": extra,
