@@ -376,6 +376,7 @@ impl LayerCache {
             side: &c.side,
         };
         let text = serde_json::to_vec(&record)?;
+        distill_core::crash::point("layer-blob-kept");
         Self::write_bytes(cache, "layers", key, &text)?;
         if let Some(remote) = &self.remote {
             let b = EntryBlob {

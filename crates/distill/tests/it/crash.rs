@@ -31,6 +31,19 @@ fn assert_cache_verifies(cache: &Path, killed: bool) {
             "corrupt cache entry"
         );
     }
+    // A layer record is written after its blob: none names a blob the cache lacks.
+    for e in std::fs::read_dir(cache.join("layers"))
+        .into_iter()
+        .flatten()
+    {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        let digest = record["digest"].as_str().unwrap();
+        assert!(
+            cache.join("sha256").join(&digest[7..]).is_file(),
+            "a layer record names {digest}, which the cache lacks"
+        );
+    }
     for e in std::fs::read_dir(cache.join("partial")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         let temporary = killed && name.starts_with(".distill-");
@@ -92,25 +105,34 @@ fn a_build_killed_at_each_point_leaves_old_or_complete_outputs_and_a_clean_cache
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let digest = String::from_utf8(o.stdout).unwrap().trim().to_owned();
 
-    // (point, the output kind, whether the cache starts empty)
+    // (point, the output kind, the cache it starts with: empty, warm, or warm downloads
+    // with no layer kept, so that packages are extracted and layers written)
     let cases = [
-        ("download", "oci", true),
-        ("cache-entry-synced", "oci", true),
-        ("extract", "oci", false),
-        ("layer", "oci", false),
-        ("oci-dir-synced", "oci-replacing", false),
-        ("oci-dir-exchanged", "oci-replacing", false),
-        ("archive-synced", "oci-archive", false),
-        ("archive-synced", "docker-archive", false),
-        ("registry-blobs", "registry", false),
-        ("file-written", "report", false),
-        ("file-written", "sbom", false),
+        ("download", "oci", "empty"),
+        ("cache-entry-synced", "oci", "empty"),
+        ("extract", "oci", "no-layers"),
+        ("layer", "oci", "no-layers"),
+        ("layer-blob-kept", "oci", "no-layers"),
+        ("oci-dir-synced", "oci-replacing", "warm"),
+        ("oci-dir-exchanged", "oci-replacing", "warm"),
+        ("archive-synced", "oci-archive", "warm"),
+        ("archive-synced", "docker-archive", "warm"),
+        ("registry-blobs", "registry", "warm"),
+        ("file-written", "report", "warm"),
+        ("file-written", "sbom", "warm"),
     ];
-    for (i, (point, kind, cold)) in cases.into_iter().enumerate() {
+    for (i, (point, kind, start)) in cases.into_iter().enumerate() {
         let what = format!("{point} ({kind})");
         let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let cold_cache = tempfile::tempdir().unwrap();
-        let cache = if cold { cold_cache.path() } else { warm.path() };
+        let cache = if start == "empty" {
+            cold_cache.path()
+        } else {
+            warm.path()
+        };
+        if start == "no-layers" {
+            let _ = std::fs::remove_dir_all(cache.join("layers"));
+        }
         let run = Run {
             ctx: ctx.path(),
             cache,

@@ -779,12 +779,15 @@ fn a_node_tarball_that_fails_its_integrity_hash_is_refused_and_never_cached() {
     let mut other = static_elf.clone();
     other.extend_from_slice(b"tampered");
     fake_npm_registry(registry_dir.path(), &other, None);
+    // (--no-cache: the layer made from the good tarball is kept under its integrity, and
+    // would be used without fetching anything.)
     let sha512_dir = cache.path().join("sha512");
     std::fs::remove_dir_all(&sha512_dir).unwrap();
     let bad = out.path().join("bad.tar");
     let (ok, err) = distill(&[
         "build",
         "--locked",
+        "--no-cache",
         "-o",
         &format!("oci-archive:{}", bad.display()),
     ]);

@@ -30,14 +30,13 @@ fn shaped_context(umask: &str, order: &[&str], stamp: &str) -> tempfile::TempDir
     dir
 }
 
-/// Builds from `ctx` with `cwd`, `umask`, `TZ` and `LC_ALL`, into fresh archives; returns
-/// the digest and both archives' bytes.
+/// Builds from `ctx` with `cwd`, `umask`, `TZ` and `LC_ALL` and `extra` flags, into fresh
+/// archives; returns the digest and both archives' bytes.
 fn build_in(
     ctx: &Path,
     cwd: &Path,
-    umask: &str,
-    tz: &str,
-    locale: &str,
+    (umask, tz, locale): (&str, &str, &str),
+    extra: &[&str],
 ) -> (String, Vec<u8>, Vec<u8>) {
     let bin = assert_cmd::cargo::cargo_bin("distill");
     let out = tempfile::tempdir().unwrap();
@@ -52,6 +51,7 @@ fn build_in(
         .arg(format!("oci-archive:{}:v1", oci.display()))
         .arg("-o")
         .arg(format!("docker-archive:{}:app:v1", docker.display()))
+        .args(extra)
         .current_dir(cwd)
         .env("TZ", tz)
         .env("LC_ALL", locale)
@@ -79,8 +79,14 @@ fn same_config_same_digest_whatever_umask_tz_cwd_mtimes_and_creation_order() {
         "2024-12-31 23:59:59",
     );
     let (cwd_a, cwd_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let first = build_in(a.path(), cwd_a.path(), "022", "UTC", "C");
-    let second = build_in(b.path(), cwd_b.path(), "077", "Pacific/Chatham", "C.UTF-8");
+    let first = build_in(a.path(), cwd_a.path(), ("022", "UTC", "C"), &[]);
+    // Every layer made anew: the cache's layers must be the bytes a build makes.
+    let second = build_in(
+        b.path(),
+        cwd_b.path(),
+        ("077", "Pacific/Chatham", "C.UTF-8"),
+        &["--no-cache"],
+    );
     assert_eq!(first.0, second.0, "digests differ");
     assert!(first.1 == second.1, "oci-archive bytes differ");
     assert!(first.2 == second.2, "docker-archive bytes differ");
