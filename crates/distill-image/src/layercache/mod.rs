@@ -8,15 +8,16 @@
 //!   its history line, what it adds (its inventory and the files an SBOM reads) and what
 //!   the stage that made it tells the later stages (`side`).
 //! - A key covers [`FORMAT`], distill's version, the stage and its inputs; the caller adds
-//!   the compression, the epoch and the platform. Bumping [`FORMAT`] whenever a layer's
-//!   bytes may change for the same inputs (the tar writer, a treatment, the family's files)
-//!   changes every key, so nothing written before is used.
+//!   the compression, the epoch and the platform. Bumping [`FORMAT`] whenever what is kept
+//!   may change for the same inputs (the tar writer, a treatment, the family's files, the
+//!   resolver) changes every key, so nothing written before is used.
 //! - One process makes a given layer at a time ([`distill_apt::fetch::Cache::lock`]); a
 //!   second build waiting on it finds the record in place.
 //! - With a cache repository ([`Remote`]), what the local cache lacks is looked for there,
 //!   and what is made or found here is offered to it.
 //!
-//! Resolutions are kept the same way, as records with no blob (`resolved/KEY.json`).
+//! Resolutions and app installs are kept the same way, as records with no blob
+//! (`resolved/KEY.json`, `app-installs/KEY.json`).
 
 mod remote;
 
@@ -36,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// The version of the bytes distill writes for given inputs.
+/// The version of what distill makes of given inputs: layer bytes, resolutions, installs.
 pub const FORMAT: u32 = 1;
 
 /// A record larger than this is not one distill wrote.
