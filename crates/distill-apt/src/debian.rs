@@ -134,17 +134,27 @@ pub fn load_universe(
     )
 }
 
-/// The verified Release of each of `suites`, in order.
+/// The verified Release of each of `suites`, in order. They are fetched at once: a warm
+/// build does little else than wait for them, one round trip each.
 pub fn releases(
     suites: &[Suite],
     cache: &Cache,
     fetcher: &dyn Fetcher,
     now: u64,
 ) -> Result<Vec<ReleaseFile>, DebianError> {
-    suites
-        .iter()
-        .map(|s| Ok(s.release(fetcher, cache, now)?))
-        .collect()
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = suites
+            .iter()
+            .map(|s| scope.spawn(move || s.release(fetcher, cache, now)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => Ok(r?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// The universe of `suites` for `arch`, from their verified `releases`.

@@ -72,7 +72,7 @@ impl Suite {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 if self.signed {
-                    self.keyring.verify_inline(&text, &inrelease, now)?
+                    self.verify_inline(cache, &text, &inrelease, now)?
                 } else {
                     tracing::warn!("{inrelease}: signature NOT checked (signed = false)");
                     strip_clearsign(&text)
@@ -103,6 +103,48 @@ impl Suite {
             cache.check_release_date(&self.uri, &self.suite, date, &inrelease)?;
         }
         Ok(release)
+    }
+
+    /// The signed text of an `InRelease`, verified. A warm build fetches the same bytes it
+    /// verified before, and the signature check is most of what it computes; so an
+    /// InRelease verified with this keyring today is remembered by the sha256 of its bytes,
+    /// with the sha256 of its signed text, which is then read by the same rules the
+    /// verifier uses (and must match). A new day, a changed keyring or other bytes verify
+    /// anew.
+    fn verify_inline(
+        &self,
+        cache: &Cache,
+        text: &str,
+        url: &str,
+        now: u64,
+    ) -> Result<String, RepoError> {
+        use sha2::{Digest as _, Sha256};
+        let key = hex::encode(Sha256::digest(format!(
+            "{}\n{}\n{}\n{text}",
+            now / 86_400,
+            url,
+            self.keyring.identity()
+        )));
+        let record = cache.root().join("verified").join(&key);
+        let signed = strip_clearsign(text);
+        let digest = hex::encode(Sha256::digest(signed.as_bytes()));
+        if std::fs::read_to_string(&record).is_ok_and(|r| r.trim() == digest) {
+            tracing::info!("{url}: verified before today with {}", self.keyring.label);
+            return Ok(signed);
+        }
+        let verified = self.keyring.verify_inline(text, url, now)?;
+        let digest = hex::encode(Sha256::digest(verified.as_bytes()));
+        if verified == signed {
+            // Best effort: a cache that cannot be written verifies again next time.
+            let _ = std::fs::create_dir_all(record.parent().unwrap_or(cache.root()))
+                .and_then(|()| cache.temp_file())
+                .and_then(|mut tmp| {
+                    std::io::Write::write_all(&mut tmp, digest.as_bytes())?;
+                    tmp.persist(&record).map_err(|e| e.error)?;
+                    Ok(())
+                });
+        }
+        Ok(verified)
     }
 
     /// Loads every component's `Packages` for `arch`; `repo` tags the packages.

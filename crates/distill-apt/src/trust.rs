@@ -182,6 +182,14 @@ impl SigningKey {
         }
     }
 
+    /// The key's fingerprint, in hex.
+    fn fingerprint_hex(&self) -> String {
+        match &self.material {
+            Material::Primary(k) => hex::encode(k.fingerprint().as_bytes()),
+            Material::Sub(k) => hex::encode(k.fingerprint().as_bytes()),
+        }
+    }
+
     fn matches(&self, sig: &Signature) -> bool {
         let (fp, id) = match &self.material {
             Material::Primary(k) => (k.fingerprint(), k.legacy_key_id()),
@@ -471,6 +479,18 @@ impl Keyring {
     }
 
     /// Verifies an `InRelease` file at time `t`; returns its signed text with LF line endings.
+    /// What the keyring holds, for keying what was verified with it: every key's
+    /// fingerprint and state, so a key added, revoked or expired changes it.
+    pub fn identity(&self) -> String {
+        let mut keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{} {:?}", k.fingerprint_hex(), k.state))
+            .collect();
+        keys.sort();
+        keys.join("\n")
+    }
+
     pub fn verify_inline(&self, text: &str, url: &str, t: u64) -> Result<String, TrustError> {
         let (msg, _) =
             CleartextSignedMessage::from_string(text).map_err(|e| TrustError::Malformed {

@@ -18,7 +18,7 @@ use distill_apt::resolver::Universe;
 use distill_core::{Arch, Platform, Release};
 
 use crate::family::node::{self, NodeError};
-use crate::lock::{LOCK_VERSION, LockError, LockedPackage, Lockfile, PlatformLock};
+use crate::lock::{LOCK_VERSION, LockError, LockedNode, LockedPackage, Lockfile, PlatformLock};
 use crate::plan::DebianPlan;
 use crate::sources::{Sources, suites};
 
@@ -113,6 +113,45 @@ pub fn lock(
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<Lockfile, ResolveError> {
+    // Node's builds are looked up while the indexes are fetched: each is a round trip.
+    std::thread::scope(|scope| {
+        let nodes: Vec<_> = platforms
+            .iter()
+            .map(|p| scope.spawn(move || node_of(plan, *p, sources)))
+            .collect();
+        let mut locks = lock_packages(plan, platforms, sources, progress)?;
+        for (lock, node) in locks.platforms.iter_mut().zip(nodes) {
+            lock.node = match node.join() {
+                Ok(n) => n?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+        }
+        Ok(locks)
+    })
+}
+
+/// The Node build `plan` asks for on `platform`, if any.
+fn node_of(
+    plan: &DebianPlan,
+    platform: Platform,
+    sources: &Sources,
+) -> Result<Option<LockedNode>, ResolveError> {
+    let Some(major) = plan.node else {
+        return Ok(None);
+    };
+    let registry = node::registry(sources.cache.root())?;
+    let node = node::resolve(sources.fetcher, &registry, major, platform.arch)?;
+    tracing::info!("{platform}: node {}", node.version);
+    Ok(Some(node))
+}
+
+/// Each platform's packages, without Node.
+fn lock_packages(
+    plan: &DebianPlan,
+    platforms: &[Platform],
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Lockfile, ResolveError> {
     let mut out = Vec::new();
     // Nothing to resolve: no index is worth fetching.
     let (suites, releases) = if plan.include.is_empty() {
@@ -149,7 +188,7 @@ pub fn lock(
 
 /// One platform's packages, resolved from the verified indexes, or taken from the cache's
 /// record of a resolution of the same request from the same indexes (by their sha256 in
-/// the signed Release files, fetched and checked now); then its Node build.
+/// the signed Release files, fetched and checked now).
 fn platform_lock(
     plan: &DebianPlan,
     platform: Platform,
@@ -184,18 +223,9 @@ fn platform_lock(
             r
         }
     };
-    let node = match plan.node {
-        Some(major) => {
-            let registry = node::registry()?;
-            let node = node::resolve(sources.fetcher, &registry, major, platform.arch)?;
-            tracing::info!("{platform}: node {}", node.version);
-            Some(node)
-        }
-        None => None,
-    };
     Ok(PlatformLock {
         platform: platform.to_string(),
-        node,
+        node: None,
         excluded: resolved.excluded,
         packages: resolved.packages,
     })

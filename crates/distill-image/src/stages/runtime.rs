@@ -25,7 +25,7 @@ pub(crate) fn node_layer(cx: &Context, p: &Packages) -> Result<Option<StageLayer
         }),
     );
     let (layer, needed) = cx.cached(key, || {
-        let registry = node::registry()?;
+        let registry = node::registry(cx.sources.cache.root())?;
         cx.progress
             .start(&format!("fetching node {}", pinned.version), 0);
         let tarball = node::fetch(
