@@ -34,9 +34,12 @@ impl<'a> Compiler<'a> {
         let o = self
             .root
             .command(&self.program)
-            // One process: workers would start `python3.X` without our loader. `-B`: the
-            // interpreter's own imports write nothing into the root, which builds reuse.
-            .args(["-I", "-B", "-m", "compileall", "-q", "-d", shown])
+            // One process: workers would start `python3.X` without our loader. No `-B`: the
+            // interpreter's own imports leave their bytecode in the root, which the cache
+            // keeps, so the next build's interpreter starts from bytecode, not from source
+            // (Debian's packages ship none; compiling the standard library it imports was
+            // most of an app rebuild). Nothing of the root goes into the image.
+            .args(["-I", "-m", "compileall", "-q", "-d", shown])
             .args(["--invalidation-mode", "checked-hash"])
             .arg(dir)
             .env("PYTHONHOME", self.root.root().join("usr"))
