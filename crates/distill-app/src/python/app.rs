@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use distill_core::{EnvVar, FamilyMember, Release};
+use distill_core::{EnvVar, FamilyMember};
 
-use super::types::{Deps, PythonApp, PythonError, Start};
-use super::{bytecode, uv};
+use super::types::{Deps, LockKind, PythonApp, PythonError, Start};
+use super::{bytecode, uv, version};
 use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Installed, Target};
 use crate::sysroot::Sysroot;
 
@@ -29,19 +29,16 @@ impl AppKind for Python {
     }
 }
 
-/// The Python release the image's interpreter is: Debian 13's.
-pub(crate) const RELEASE: Release = Release::Trixie;
-
 impl App for PythonApp {
     fn dir(&self) -> &Path {
         &self.dir
     }
 
     fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, AppError> {
-        let (major, minor) = RELEASE.python();
+        let (major, minor) = self.release.python();
         let entrypoint = match entrypoint {
             Some(e) => e.to_vec(),
-            None => self.entrypoint(&RELEASE.python_binary(), APP_DIR)?,
+            None => self.entrypoint(&self.release.python_binary(), APP_DIR)?,
         };
         let env = [("PYTHONPATH", APP_DIR), ("PYTHONUNBUFFERED", "1")]
             .into_iter()
@@ -50,7 +47,7 @@ impl App for PythonApp {
             .unwrap_or_default();
         Ok(AppImage {
             member: FamilyMember::Python3,
-            release: RELEASE,
+            release: self.release,
             env,
             entrypoint,
             summary: format!(
@@ -70,7 +67,11 @@ impl App for PythonApp {
         Some(match &self.deps {
             None => Vec::new(),
             Some(Deps::UvLock(lock)) => vec![lock.clone(), self.dir.join("pyproject.toml")],
-            Some(Deps::Pyproject(p) | Deps::Requirements(p)) => vec![p.clone()],
+            // The project's dependencies decide what a Poetry lock's main group holds.
+            Some(Deps::Lock(LockKind::Poetry, lock)) => {
+                vec![lock.clone(), self.dir.join("pyproject.toml")]
+            }
+            Some(Deps::Lock(_, p) | Deps::Pyproject(p) | Deps::Requirements(p)) => vec![p.clone()],
         })
     }
 
@@ -85,7 +86,7 @@ impl App for PythonApp {
         app_copy: Option<&Path>,
         image: &Sysroot,
     ) -> Result<(), AppError> {
-        let python = bytecode::Compiler::new(image, RELEASE.python());
+        let python = bytecode::Compiler::new(image, self.release.python());
         for d in deps.iter().filter(|d| d.dir.is_dir()) {
             python.compile(&d.dir, &d.dst)?;
         }
@@ -104,8 +105,13 @@ pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
         path: dir.to_path_buf(),
         source,
     })?;
+    let lock = LockKind::ALL
+        .into_iter()
+        .find(|k| dir.join(k.file_name()).is_file());
     let deps = if dir.join("uv.lock").is_file() && dir.join("pyproject.toml").is_file() {
         Some(Deps::UvLock(dir.join("uv.lock")))
+    } else if let Some(kind) = lock {
+        Some(Deps::Lock(kind, dir.join(kind.file_name())))
     } else if dir.join("pyproject.toml").is_file() {
         Some(Deps::Pyproject(dir.join("pyproject.toml")))
     } else if dir.join("requirements.txt").is_file() {
@@ -119,9 +125,10 @@ pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
     if deps.is_none() && !loose {
         return Ok(None);
     }
+    let pyproject = pyproject(dir)?;
     let mut start = None;
-    if dir.join("pyproject.toml").is_file() {
-        start = scripts_entry(&dir.join("pyproject.toml"))?;
+    if let Some(doc) = &pyproject {
+        start = scripts_entry(&dir.join("pyproject.toml"), doc)?;
     }
     if start.is_none() {
         start = if dir.join("__main__.py").is_file() {
@@ -137,20 +144,41 @@ pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
         dir: dir.to_path_buf(),
         deps,
         start,
+        release: version::release(dir, pyproject.as_ref())?,
+        pyproject,
     }))
 }
 
-/// The `[project.scripts]` entry: the one named like the project, else the first by name.
-fn scripts_entry(path: &Path) -> Result<Option<Start>, PythonError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PythonError::Read {
-        path: path.to_path_buf(),
+/// The project's `pyproject.toml`, parsed, if it has one.
+fn pyproject(dir: &Path) -> Result<Option<toml::Table>, PythonError> {
+    let path = dir.join("pyproject.toml");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| PythonError::Read {
+        path: path.clone(),
         source,
     })?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| PythonError::Pyproject {
-        path: path.to_path_buf(),
-        why: e.message().to_owned(),
-    })?;
-    let project = doc.get("project").and_then(|p| p.as_table());
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| PythonError::Pyproject {
+            path,
+            why: e.message().to_owned(),
+        })
+}
+
+/// The `[project.scripts]` entry: the one named like the project, else the first by name.
+/// Poetry's `[tool.poetry.scripts]` is read the same way.
+fn scripts_entry(path: &Path, doc: &toml::Table) -> Result<Option<Start>, PythonError> {
+    let poetry = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.as_table());
+    let project = doc
+        .get("project")
+        .and_then(|p| p.as_table())
+        .filter(|p| p.contains_key("scripts"))
+        .or(poetry);
     let Some(scripts) = project
         .and_then(|p| p.get("scripts"))
         .and_then(|s| s.as_table())

@@ -1,5 +1,7 @@
-//! The Python app kind: a directory with `uv.lock`, `pyproject.toml`, `requirements.txt`, or
-//! a loose `app.py`/`main.py`/`__main__.py` ([`app`]).
+//! The Python app kind: a directory with a lockfile (`uv.lock`, `poetry.lock`, `pdm.lock`,
+//! `Pipfile.lock`, `pylock.toml`, read by [`locks`]), `requirements.txt`, `pyproject.toml`,
+//! or a loose `app.py`/`main.py`/`__main__.py` ([`app`]). Its Python, and so its Debian
+//! release, is the one the project asks for ([`version`]).
 //!
 //! It goes onto the `python3` member (Debian's Python), with its dependencies installed by uv
 //! for that interpreter, glibc and architecture ([`uv`]), checked wheel by wheel
@@ -7,9 +9,11 @@
 
 pub mod app;
 pub mod bytecode;
+pub mod locks;
 pub mod types;
 pub mod uv;
+pub mod version;
 pub mod wheels;
 
 pub use app::{Python, detect};
-pub use types::{Deps, PythonApp, PythonError, Start};
+pub use types::{Deps, LockKind, PythonApp, PythonError, Start};

@@ -57,6 +57,28 @@ pub enum PythonError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sysroot(#[from] crate::sysroot::SysrootError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] super::locks::LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Version(#[from] super::version::VersionError),
+    #[error(
+        "{} exists only as source, and building it would run its build script on this machine: {}",
+        if dists.len() == 1 { "A dependency" } else { "Dependencies" },
+        dists.join(", ")
+    )]
+    #[diagnostic(help(
+        "pin versions that publish wheels for Python {python} on {platform}, or build the wheels yourself and add them with a `--find-links DIR` line in the requirements"
+    ))]
+    SourceOnly {
+        dists: Vec<String>,
+        python: String,
+        platform: String,
+    },
+    #[error("{}: the dependencies are not static ([project] dynamic names them), and reading them would run the build backend", path.display())]
+    #[diagnostic(help("list them in [project] dependencies, or lock them (uv lock, poetry lock)"))]
+    Dynamic { path: PathBuf },
     #[error("Compiling bytecode with the image's Python failed:\n{output}")]
     #[diagnostic(help("the output above names the file; fix it or exclude it from the app"))]
     Compile { output: String },
@@ -66,14 +88,45 @@ pub enum PythonError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deps {
     UvLock(PathBuf),
+    /// `poetry.lock`, `Pipfile.lock`, `pdm.lock` or `pylock.toml`, read by distill itself.
+    Lock(LockKind, PathBuf),
     Pyproject(PathBuf),
     Requirements(PathBuf),
+}
+
+/// The lockfiles distill reads itself ([`super::locks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    Poetry,
+    Pipenv,
+    Pdm,
+    Pylock,
+}
+
+impl LockKind {
+    /// In the order detection prefers them.
+    pub const ALL: [LockKind; 4] = [
+        LockKind::Poetry,
+        LockKind::Pdm,
+        LockKind::Pipenv,
+        LockKind::Pylock,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            LockKind::Poetry => "poetry.lock",
+            LockKind::Pipenv => "Pipfile.lock",
+            LockKind::Pdm => "pdm.lock",
+            LockKind::Pylock => "pylock.toml",
+        }
+    }
 }
 
 impl Deps {
     pub fn file_name(&self) -> &'static str {
         match self {
             Deps::UvLock(_) => "uv.lock",
+            Deps::Lock(kind, _) => kind.file_name(),
             Deps::Pyproject(_) => "pyproject.toml",
             Deps::Requirements(_) => "requirements.txt",
         }
@@ -96,6 +149,10 @@ pub struct PythonApp {
     pub dir: PathBuf,
     pub deps: Option<Deps>,
     pub start: Option<Start>,
+    /// The release whose Python the project asks for ([`super::version`]).
+    pub release: distill_core::Release,
+    /// `pyproject.toml`, parsed, when there is one.
+    pub pyproject: Option<toml::Table>,
 }
 
 impl From<PythonError> for crate::kind::AppError {

@@ -17,37 +17,69 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::types::{Deps, PythonApp, PythonError};
+use super::locks;
+use super::types::{Deps, LockKind, PythonApp, PythonError};
 use super::wheels::{self, Tags};
 use crate::elf::NativeNeeds;
 use crate::kind::{Installed, Target};
 
-/// `uv`, installed with pip into a private directory when it is not on PATH.
-fn uv(work: &Path) -> Result<PathBuf, PythonError> {
+/// The uv distill is tested with. Its resolver and its reading of locks and markers decide
+/// what is installed, so a different uv is not used: the one on PATH only when it is this
+/// version, else this one, installed with pip into distill's cache once.
+pub const UV_VERSION: &str = "0.13.9";
+
+/// `uv` at [`UV_VERSION`].
+fn uv(cache: &Path) -> Result<PathBuf, PythonError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(p) = std::env::split_paths(&path)
+    let on_path = std::env::split_paths(&path)
         .map(|d| d.join("uv"))
-        .find(|p| p.is_file())
-    {
-        return Ok(p);
+        .find(|p| p.is_file());
+    if let Some(p) = on_path {
+        let said = Command::new(&p).arg("--version").output();
+        if said.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1) == Some(UV_VERSION)
+        }) {
+            return Ok(p);
+        }
     }
-    let dir = work.join("uv");
+    let dir = cache.join("tools").join(format!("uv-{UV_VERSION}"));
+    let bin = dir.join("bin/uv");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    // Into a fresh directory renamed into place: a second build never sees half of it.
+    let tmp = cache
+        .join("tools")
+        .join(format!(".uv-{UV_VERSION}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
     let o = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--target"])
-        .arg(&dir)
-        .arg("uv")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&tmp)
+        .arg(format!("uv=={UV_VERSION}"))
         .output()
         .map_err(|e| PythonError::Tool {
             tool: "python3 -m pip".into(),
             why: e.to_string(),
         })?;
     if !o.status.success() {
+        let _ = std::fs::remove_dir_all(&tmp);
         return Err(PythonError::Tool {
-            tool: "python3 -m pip install uv".into(),
+            tool: format!("python3 -m pip install uv=={UV_VERSION}"),
             why: String::from_utf8_lossy(&o.stderr).into_owned(),
         });
     }
-    Ok(dir.join("bin/uv"))
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another build put it in place first.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(bin)
 }
 
 fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonError> {
@@ -57,48 +89,118 @@ fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonErro
     })
 }
 
-/// The requirements uv installs from: the file itself, or `uv.lock` exported.
+/// The requirements uv installs from, and whether they pin every distribution with hashes.
+struct Requirements {
+    path: PathBuf,
+    hashed: bool,
+}
+
+/// The requirements uv installs from: `uv.lock` exported (with hashes), another lock read
+/// by distill ([`locks`]), the project's dependencies, or `requirements.txt` itself.
 fn requirements(
     app: &PythonApp,
     deps: &Deps,
     uv: &Path,
     work: &Path,
     tags: &Tags,
-) -> Result<PathBuf, PythonError> {
+) -> Result<Requirements, PythonError> {
+    let out = work.join(format!("requirements.{}.txt", tags.arch));
+    let write = |text: String| {
+        std::fs::create_dir_all(work)
+            .and_then(|()| std::fs::write(&out, text))
+            .map_err(|source| PythonError::Read {
+                path: out.clone(),
+                source,
+            })
+    };
+    let no_pyproject = toml::Table::new();
+    let pyproject = app.pyproject.as_ref().unwrap_or(&no_pyproject);
     match deps {
-        Deps::Requirements(p) | Deps::Pyproject(p) => Ok(p.clone()),
-        Deps::UvLock(_) => {
-            let out = work.join("requirements.txt");
-            let o = run(
-                Command::new(uv)
-                    .current_dir(&app.dir)
-                    .args([
-                        "export",
-                        "--frozen",
-                        "--no-dev",
-                        "--no-emit-project",
-                        "--no-header",
-                        "--format",
-                        "requirements-txt",
-                        "-o",
-                    ])
-                    .arg(&out)
-                    // The export keeps markers; the install evaluates them for the image's
-                    // Python. No interpreter is needed, and none may be downloaded.
-                    .env("UV_PYTHON_DOWNLOADS", "never")
-                    .env("UV_NO_SYNC", "1"),
-                "uv export",
-            )?;
-            if !o.status.success() {
-                return Err(PythonError::Install {
-                    python: tags.python_text(),
-                    platform: tags.uv_platform(),
-                    output: String::from_utf8_lossy(&o.stderr).into_owned(),
-                });
+        Deps::Requirements(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| PythonError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            let hashed = text.contains("--hash");
+            if !hashed {
+                unlocked(p);
             }
-            Ok(out)
+            Ok(Requirements {
+                path: p.clone(),
+                hashed,
+            })
+        }
+        Deps::Pyproject(p) => {
+            let text = locks::project::requirements(p, pyproject)?
+                .ok_or_else(|| PythonError::Dynamic { path: p.clone() })?;
+            unlocked(p);
+            write(text)?;
+            Ok(Requirements {
+                path: out,
+                hashed: false,
+            })
+        }
+        Deps::Lock(kind, p) => {
+            let locked = match kind {
+                LockKind::Poetry => locks::poetry::read(p, pyproject, &[])?,
+                LockKind::Pipenv => locks::pipfile::read(p)?,
+                LockKind::Pdm => locks::pdm::read(p, &[])?,
+                LockKind::Pylock => locks::pylock::read(p, &[])?,
+            };
+            write(locked.requirements())?;
+            Ok(Requirements {
+                path: out,
+                hashed: true,
+            })
+        }
+        Deps::UvLock(_) => {
+            export(app, uv, &out, tags)?;
+            Ok(Requirements {
+                path: out,
+                hashed: true,
+            })
         }
     }
+}
+
+/// The warning for dependencies no lock pins.
+fn unlocked(path: &Path) {
+    tracing::warn!(
+        "{} pins no hashes: this build is not locked, and installs what the index serves today; lock it (uv lock, poetry lock, or pip-compile --generate-hashes)",
+        path.display()
+    );
+}
+
+/// `uv.lock` as a hashed requirements file, without the project and the dev groups.
+fn export(app: &PythonApp, uv: &Path, out: &Path, tags: &Tags) -> Result<(), PythonError> {
+    let o = run(
+        Command::new(uv)
+            .current_dir(&app.dir)
+            .args([
+                "export",
+                "--frozen",
+                "--no-dev",
+                "--no-emit-project",
+                "--no-header",
+                "--format",
+                "requirements-txt",
+                "-o",
+            ])
+            .arg(out)
+            // The export keeps markers; the install evaluates them for the image's
+            // Python. No interpreter is needed, and none may be downloaded.
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .env("UV_NO_SYNC", "1"),
+        "uv export",
+    )?;
+    if !o.status.success() {
+        return Err(PythonError::Install {
+            python: tags.python_text(),
+            platform: tags.uv_platform(),
+            output: String::from_utf8_lossy(&o.stderr).into_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Installs the app's dependencies for `target` into `work/site-ARCH` (a `site-packages`
@@ -118,32 +220,45 @@ pub fn install(
     let Some(deps) = &app.deps else {
         return Ok(Installed::none(site, dst, "python dependencies"));
     };
-    let uv = uv(work)?;
+    let uv = uv(cache)?;
     let reqs = requirements(app, deps, &uv, work, &tags)?;
     let uv_cache = cache.join("uv");
+    let mut cmd = Command::new(&uv);
+    cmd.current_dir(&app.dir)
+        .args(["pip", "install", "--quiet", "--no-progress", "--target"])
+        .arg(&site)
+        // A source distribution's build runs its code on this machine: refused.
+        .arg("--no-build");
+    if reqs.hashed {
+        cmd.arg("--require-hashes");
+    }
     let o = run(
-        Command::new(&uv)
-            .current_dir(&app.dir)
-            .args(["pip", "install", "--quiet", "--no-progress", "--target"])
-            .arg(&site)
-            .args([
-                "--python-version",
-                &tags.python_text(),
-                "--python-platform",
-                &tags.uv_platform(),
-                // Bytecode is compiled later, for the image's interpreter.
-                "--no-compile",
-                "--link-mode",
-                "copy",
-                "-r",
-            ])
-            .arg(&reqs)
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_CACHE_DIR", &uv_cache),
+        cmd.args([
+            "--python-version",
+            &tags.python_text(),
+            "--python-platform",
+            &tags.uv_platform(),
+            // Bytecode is compiled later, for the image's interpreter.
+            "--no-compile",
+            "--link-mode",
+            "copy",
+            "-r",
+        ])
+        .arg(&reqs.path)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_CACHE_DIR", &uv_cache),
         "uv pip install",
     )?;
     if !o.status.success() {
         let output = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+        let sources = source_only(&output);
+        if !sources.is_empty() {
+            return Err(PythonError::SourceOnly {
+                dists: sources,
+                python: tags.python_text(),
+                platform: tags.uv_platform(),
+            });
+        }
         return Err(match built_for_another_python(&output) {
             Some((dist, tag)) => PythonError::NeedsCompiler {
                 dist,
@@ -161,7 +276,7 @@ pub fn install(
     wheels::check(&site, &tags)?;
     let components = wheels::components(
         &wheels::installed(&site)?,
-        &pylock(app, &uv, &reqs, work, &tags, &uv_cache)?,
+        &pylock(app, &uv, &reqs.path, work, &tags, &uv_cache)?,
     )?;
     // Console scripts carry the host interpreter's path; the image starts the app itself.
     let _ = std::fs::remove_dir_all(site.join("bin"));
@@ -188,7 +303,14 @@ fn pylock(
     let o = run(
         Command::new(uv)
             .current_dir(&app.dir)
-            .args(["pip", "compile", "--quiet", "--no-progress", "--no-header"])
+            .args([
+                "pip",
+                "compile",
+                "--quiet",
+                "--no-progress",
+                "--no-header",
+                "--no-build",
+            ])
             .args(["--format", "pylock.toml"])
             .args(["--python-version", &tags.python_text()])
             .args(["--python-platform", &tags.uv_platform()])
@@ -224,6 +346,28 @@ pub(crate) fn native_needs(dir: &Path, what: &str) -> Result<Option<NativeNeeds>
     }))
 }
 
+/// The distributions uv would have had to build from source (`--no-build`): every
+/// "Wheels are required for `NAME`" (from an index) and "Building source distributions for
+/// `NAME` is disabled" (a file or URL) it says.
+fn source_only(uv_output: &str) -> Vec<String> {
+    let markers = [
+        "Wheels are required for `",
+        "Building source distributions for `",
+    ];
+    let mut out: Vec<String> = markers
+        .iter()
+        .flat_map(|marker| {
+            uv_output.match_indices(marker).filter_map(|(i, _)| {
+                let rest = &uv_output[i + marker.len()..];
+                Some(rest[..rest.find('`')?].to_owned())
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// uv's refusal of a wheel it built from source for the host's interpreter:
 /// `(distribution, wheel file)`.
 fn built_for_another_python(uv_output: &str) -> Option<(String, String)> {
@@ -255,5 +399,12 @@ mod tests {
             ))
         );
         assert_eq!(built_for_another_python("error: No solution found"), None);
+    }
+
+    #[test]
+    fn every_source_only_distribution_is_named() {
+        let out = "error: Failed to build `cext @ file:///tmp/cext-0.1.tar.gz`\n  cause: Building source distributions for `cext` is disabled\nhint: Wheels are required for `docopt` because building from source is disabled for all packages (i.e., with `--no-build`)";
+        assert_eq!(source_only(out), ["cext", "docopt"]);
+        assert!(source_only("error: No solution found").is_empty());
     }
 }

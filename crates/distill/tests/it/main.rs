@@ -15,6 +15,7 @@ mod keys;
 mod native;
 mod outputs;
 mod packages;
+mod pylocks;
 mod registry;
 mod report;
 mod reproducible;

@@ -1,0 +1,382 @@
+//! Issue #15, the Python half: one Flask app with one dependency besides Flask and a dev
+//! group, locked by each tool (Poetry in non-package and package mode, Pipenv, PDM, uv's
+//! pylock.toml and uv.lock, and a hashed requirements.txt), each lock made here with the
+//! real tool from the index (lockfiles record index addresses, so none is committed). Each
+//! image runs nonroot in podman and answers over HTTP; every dist-info in it has the version
+//! the tool itself reports for its main group, and the dev dependency is absent.
+//! `.python-version` 3.11 puts the app on Debian 12. A Poetry project in non-package mode
+//! with no dependencies runs with `--entrypoint`/`--cmd`. An sdist-only dependency is
+//! refused before its setup.py runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distill_test::tools::run_ok;
+
+/// The lockers' virtual environment, as scripts/install-deps makes it.
+fn lockers() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+    let dir = cache.join("distill/test-tools/python-lockers");
+    for tool in ["poetry", "pipenv", "pdm"] {
+        assert!(
+            dir.join("bin").join(tool).is_file(),
+            "{tool} is not installed in {}; run ./scripts/install-deps test",
+            dir.display()
+        );
+    }
+    dir
+}
+
+const APP: &str = "import os, sys\nimport humanize\nfrom flask import Flask\napp = Flask(__name__)\n\n\
+@app.get('/')\ndef index():\n    return f'{humanize.intcomma(1234567)} on Python {sys.version_info.major}.{sys.version_info.minor}\\n'\n\n\
+if __name__ == '__main__':\n    app.run(host='0.0.0.0', port=int(os.environ.get('PORT', '8080')))\n";
+
+/// A tool run in the project `dir`, with its caches and homes under `scratch`.
+fn tool(dir: &Path, scratch: &Path, program: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(dir)
+        .env("POETRY_CACHE_DIR", scratch.join("poetry"))
+        .env("POETRY_VIRTUALENVS_PATH", scratch.join("venvs"))
+        .env("WORKON_HOME", scratch.join("venvs"))
+        .env("PIPENV_YES", "1")
+        .env("PIPENV_NOSPIN", "1")
+        .env("PIPENV_PYTHON", "python3")
+        .env("PDM_HOME", scratch.join("pdm"))
+        .env("PDM_CACHE_DIR", scratch.join("pdm-cache"))
+        .env("PDM_CHECK_UPDATE", "false")
+        .env("PDM_IGNORE_SAVED_PYTHON", "1")
+        .env("UV_CACHE_DIR", scratch.join("uv"));
+    c
+}
+
+/// `name==version` lines (any markers after), normalized names.
+fn pins(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.split([';', ' ', '\\']).next()?.trim();
+            let (name, version) = l.split_once("==")?;
+            Some((normalize(name), version.to_owned()))
+        })
+        .collect()
+}
+
+fn normalize(name: &str) -> String {
+    name.to_lowercase().replace(['_', '.'], "-")
+}
+
+/// `poetry show` lines: the name, then the first word that starts with a digit (a package
+/// the environment lacks is marked `(!)` between them).
+fn poetry_pins(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            let version = words.find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+            Some((normalize(name), version.to_owned()))
+        })
+        .collect()
+}
+
+/// `poetry lock`, then the main group as `poetry show` lists it.
+fn poetry(dir: &Path, scratch: &Path) -> BTreeMap<String, String> {
+    let poetry = lockers().join("bin/poetry");
+    run_ok(tool(dir, scratch, &poetry).args(["lock", "--no-interaction"]));
+    let shown = ["show", "--only", "main", "--no-ansi", "--no-interaction"];
+    poetry_pins(&run_ok(tool(dir, scratch, &poetry).args(shown)))
+}
+
+const PYPROJECT: &str = "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"flask\", \"humanize\"]\n";
+
+/// Writes the project for `kind` into `dir`, locks it with the kind's tool, and returns
+/// the tool's own list of the main group's pins: the oracle.
+fn lock(kind: &str, dir: &Path, scratch: &Path) -> BTreeMap<String, String> {
+    let bin = lockers().join("bin");
+    let uv = PathBuf::from("uv");
+    let out = |c: &mut Command| run_ok(c);
+    match kind {
+        "poetry.lock" => {
+            std::fs::write(
+                dir.join("pyproject.toml"),
+                "[tool.poetry]\npackage-mode = false\n[tool.poetry.dependencies]\npython = \"^3.11\"\nflask = \"^3\"\nhumanize = \"*\"\n\
+                 [tool.poetry.group.dev.dependencies]\niniconfig = \"*\"\n",
+            )
+            .unwrap();
+            poetry(dir, scratch)
+        }
+        "poetry.lock (package mode)" => {
+            std::fs::write(
+                dir.join("pyproject.toml"),
+                format!("{PYPROJECT}[tool.poetry]\npackages = [{{ include = \"app.py\" }}]\n[tool.poetry.group.dev.dependencies]\niniconfig = \"*\"\n"),
+            )
+            .unwrap();
+            poetry(dir, scratch)
+        }
+        "Pipfile.lock" => {
+            std::fs::write(
+                dir.join("Pipfile"),
+                "[packages]\nflask = \"*\"\nhumanize = \"*\"\n[dev-packages]\niniconfig = \"*\"\n",
+            )
+            .unwrap();
+            out(tool(dir, scratch, &bin.join("pipenv")).arg("lock"));
+            pins(&out(
+                tool(dir, scratch, &bin.join("pipenv")).arg("requirements")
+            ))
+        }
+        "pdm.lock" => {
+            std::fs::write(
+                dir.join("pyproject.toml"),
+                format!("{PYPROJECT}[dependency-groups]\ndev = [\"iniconfig\"]\n[tool.pdm]\ndistribution = false\n"),
+            )
+            .unwrap();
+            out(tool(dir, scratch, &bin.join("pdm")).arg("lock"));
+            pins(&out(tool(dir, scratch, &bin.join("pdm")).args([
+                "export",
+                "--prod",
+                "--no-hashes",
+                "-f",
+                "requirements",
+            ])))
+        }
+        "pylock.toml" | "uv.lock" => {
+            std::fs::write(
+                dir.join("pyproject.toml"),
+                format!("{PYPROJECT}[dependency-groups]\ndev = [\"iniconfig\"]\n"),
+            )
+            .unwrap();
+            out(tool(dir, scratch, &uv).args(["lock", "--quiet"]));
+            let oracle = pins(&out(tool(dir, scratch, &uv).args([
+                "export",
+                "--quiet",
+                "--no-dev",
+                "--no-hashes",
+                "--no-emit-project",
+            ])));
+            if kind == "pylock.toml" {
+                out(tool(dir, scratch, &uv).args([
+                    "export",
+                    "--quiet",
+                    "--no-dev",
+                    "--no-emit-project",
+                    "--format",
+                    "pylock.toml",
+                    "-o",
+                    "pylock.toml",
+                ]));
+                std::fs::remove_file(dir.join("uv.lock")).unwrap();
+                std::fs::remove_file(dir.join("pyproject.toml")).unwrap();
+            }
+            oracle
+        }
+        "requirements.txt" => {
+            std::fs::write(dir.join("requirements.in"), "flask\nhumanize\n").unwrap();
+            // The image's Python: 3.11, for .python-version below.
+            out(tool(dir, scratch, &uv).args([
+                "pip",
+                "compile",
+                "--quiet",
+                "--generate-hashes",
+                "--python-version",
+                "3.11",
+                "--python-platform",
+                "x86_64-manylinux_2_36",
+                "requirements.in",
+                "-o",
+                "requirements.txt",
+            ]));
+            std::fs::write(dir.join(".python-version"), "3.11\n").unwrap();
+            pins(&std::fs::read_to_string(dir.join("requirements.txt")).unwrap())
+        }
+        other => panic!("no such kind {other}"),
+    }
+}
+
+/// `NAME-VERSION.dist-info` directories under `site`, normalized names.
+fn dist_infos(site: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(site)
+        .unwrap_or_else(|e| panic!("{}: {e}", site.display()))
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let stem = n.strip_suffix(".dist-info")?;
+            let (name, version) = stem.rsplit_once('-')?;
+            Some((normalize(name), version.to_owned()))
+        })
+        .collect()
+}
+
+/// One kind end to end; a panic message says which.
+fn one_kind(kind: &'static str) {
+    let app = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("app.py"), APP).unwrap();
+    let oracle = lock(kind, app.path(), scratch.path());
+    let file = kind.split(' ').next().unwrap();
+    assert!(
+        app.path().join(file).is_file(),
+        "{kind}: no {file} was made"
+    );
+    assert!(
+        !oracle.contains_key("iniconfig"),
+        "{kind}: the oracle has the dev group"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("app.tar");
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(ok, "{kind}: {err}");
+    let python = if kind == "requirements.txt" {
+        "3.11"
+    } else {
+        "3.13"
+    };
+    let debian = if python == "3.11" { "12" } else { "13" };
+    assert!(
+        err.contains(&format!("a Python app ({file}) for Python {python}"))
+            && err.contains(&format!("(Debian {debian})")),
+        "{kind}: {err}"
+    );
+    let root = crate::common::rootfs(&archive, out.path());
+    let installed = dist_infos(&root.join(format!("usr/local/lib/python{python}/dist-packages")));
+    for (name, version) in &installed {
+        assert_eq!(
+            oracle.get(name),
+            Some(version),
+            "{kind}: {name} {version} is not the lock's"
+        );
+    }
+    for name in [
+        "flask",
+        "humanize",
+        "werkzeug",
+        "jinja2",
+        "markupsafe",
+        "click",
+    ] {
+        assert!(
+            installed.contains_key(name),
+            "{kind}: {name} missing: {installed:?}"
+        );
+    }
+    assert!(
+        !installed.contains_key("iniconfig"),
+        "{kind}: the dev group is in the image"
+    );
+    let (answer, _) = crate::common::serve(&archive, None);
+    assert!(
+        answer.ends_with(&format!("1,234,567 on Python {python}\n")),
+        "{kind}: {answer}"
+    );
+}
+
+#[test]
+fn every_python_lock_kind_installs_exactly_its_main_group_and_runs() {
+    let kinds = [
+        "poetry.lock",
+        "poetry.lock (package mode)",
+        "Pipfile.lock",
+        "pdm.lock",
+        "pylock.toml",
+        "uv.lock",
+        "requirements.txt",
+    ];
+    // Two at a time: the lockers wait on the index, the builds on the CPU.
+    for pair in kinds.chunks(2) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pair.iter().map(|k| s.spawn(move || one_kind(k))).collect();
+            for h in handles {
+                if let Err(e) = h.join() {
+                    std::panic::resume_unwind(e);
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn a_poetry_project_with_no_dependencies_runs_with_entrypoint_and_cmd() {
+    let app = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("pyproject.toml"),
+        "[tool.poetry]\npackage-mode = false\n[tool.poetry.dependencies]\npython = \"^3.11\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path().join("hello.py"),
+        "import sys\nprint('hello', sys.argv[1:])\n",
+    )
+    .unwrap();
+    run_ok(
+        tool(app.path(), scratch.path(), &lockers().join("bin/poetry"))
+            .args(["lock", "--no-interaction"]),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("app.tar");
+    let (ok, err) = crate::common::build_archive(
+        app.path(),
+        &[
+            "--entrypoint",
+            "python3",
+            "--cmd",
+            r#"["/app/hello.py", "x"]"#,
+        ],
+        &archive,
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("a Python app (poetry.lock)"), "{err}");
+    let run = distill_test::Podman::new().run(&format!("oci-archive:{}", archive.display()), &[]);
+    assert_eq!(run.stdout, "hello ['x']\n", "{}", run.stderr);
+}
+
+#[test]
+fn an_sdist_only_dependency_is_refused_before_its_setup_py_runs() {
+    let app = tempfile::tempdir().unwrap();
+    let index = app.path().join("wheels");
+    let marker = app
+        .path()
+        .join("..")
+        .join(format!("distill-setup-py-ran-{}", std::process::id()));
+    let src = app.path().join("build/sdonly-0.1");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&index).unwrap();
+    std::fs::write(
+        src.join("setup.py"),
+        format!(
+            "open({:?}, 'w').write('ran')\nfrom setuptools import setup\nsetup(name='sdonly', version='0.1')\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("PKG-INFO"),
+        "Metadata-Version: 2.1\nName: sdonly\nVersion: 0.1\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("tar")
+            .current_dir(app.path().join("build"))
+            .arg("czf")
+            .arg(index.join("sdonly-0.1.tar.gz"))
+            .arg("sdonly-0.1"),
+    );
+    std::fs::remove_dir_all(app.path().join("build")).unwrap();
+    // A local index (a flat one) that serves only the sdist.
+    std::fs::write(
+        app.path().join("requirements.txt"),
+        format!("--find-links {}\nsdonly==0.1\n", index.display()),
+    )
+    .unwrap();
+    std::fs::write(app.path().join("main.py"), "import sdonly\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("app.tar");
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("exists only as source") && err.contains("sdonly") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(err.contains("not locked"), "the unlocked warning: {err}");
+    assert!(!marker.exists(), "setup.py ran on the host");
+}
