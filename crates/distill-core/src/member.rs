@@ -56,6 +56,8 @@ impl FamilyMember {
             FamilyMember::Cc => "cc",
             FamilyMember::Python3 => "python3",
             FamilyMember::Java => "java",
+            FamilyMember::Nodejs(18) => "nodejs18",
+            FamilyMember::Nodejs(20) => "nodejs20",
             FamilyMember::Nodejs(22) => "nodejs22",
             FamilyMember::Nodejs(24) => "nodejs24",
             FamilyMember::Nodejs(26) => "nodejs26",

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use distill_core::{EnvVar, FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, NODE_MAJORS, Release};
+use distill_core::{EnvVar, FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, Release};
 
-use super::npm;
 use super::types::{NodeApp, NodeAppError, read_json};
+use super::{npm, version};
 use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Installed, Target};
 
 /// The Node kind.
@@ -45,7 +45,13 @@ impl App for NodeApp {
             release: RELEASE,
             env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),
             entrypoint,
-            summary: format!("a Node app (package.json) for Node {major}"),
+            summary: match &self.wanted {
+                Some(w) => format!(
+                    "a Node app (package.json) for Node {major} ({} {})",
+                    w.source, w.text
+                ),
+                None => format!("a Node app (package.json) for Node {major}"),
+            },
         })
     }
 
@@ -94,59 +100,19 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
         .map(|f| f.trim_start_matches("./").to_owned());
     Ok(Some(NodeApp {
         dir: dir.to_path_buf(),
-        engines: package["engines"]["node"].as_str().map(str::to_owned),
+        wanted: version::wanted(dir, &package),
         package,
         start,
         use_existing: false,
     }))
 }
 
-/// The newest family major that `range` (an npm semver range) allows. Handles what
-/// `engines.node` is written as: `>=N`, `^N`, `~N`, `N`, `N.x`, `>=N <M`, and `||` of those.
-pub(crate) fn major_for(range: &str) -> Option<u8> {
-    let allows = |major: u8, part: &str| -> bool {
-        let m = u32::from(major);
-        part.split_whitespace().all(|cond| {
-            let num = |s: &str| {
-                s.trim_start_matches('v')
-                    .split('.')
-                    .next()
-                    .and_then(|n| n.parse::<u32>().ok())
-            };
-            if let Some(v) = cond.strip_prefix(">=") {
-                num(v).is_some_and(|v| m >= v)
-            } else if let Some(v) = cond.strip_prefix('>') {
-                // `>24` allows 24.1, so a major above or equal, unless `>24.x`-style exact.
-                num(v).is_some_and(|v| m >= v)
-            } else if let Some(v) = cond.strip_prefix("<=") {
-                num(v).is_some_and(|v| m <= v)
-            } else if let Some(v) = cond.strip_prefix('<') {
-                num(v).is_some_and(|v| m < v)
-            } else if let Some(v) = cond.strip_prefix('^').or_else(|| cond.strip_prefix('~')) {
-                num(v).is_some_and(|v| m == v)
-            } else if cond == "*" || cond == "x" {
-                true
-            } else {
-                num(cond.trim_start_matches('=')).is_some_and(|v| m == v)
-            }
-        })
-    };
-    NODE_MAJORS
-        .iter()
-        .rev()
-        .copied()
-        .find(|&m| range.split("||").any(|part| allows(m, part.trim())))
-}
-
 impl NodeApp {
-    /// The Node major for the image: `engines.node`'s newest allowed, else the default.
+    /// The Node major for the image: the one the project asks for, else the default.
     pub fn major(&self) -> Result<u8, NodeAppError> {
-        match &self.engines {
+        match &self.wanted {
             None => Ok(NODE_DEFAULT_MAJOR),
-            Some(r) => major_for(r).ok_or_else(|| NodeAppError::Engines {
-                path: self.dir.join("package.json"),
-                range: r.clone(),
-            }),
+            Some(w) => version::major(&self.dir, w),
         }
     }
 
@@ -166,18 +132,6 @@ impl NodeApp {
 mod tests {
     use super::*;
     use distill_core::{Arch, Platform};
-
-    #[test]
-    fn engines_ranges() {
-        assert_eq!(major_for(">=18"), Some(26));
-        assert_eq!(major_for("^22"), Some(22));
-        assert_eq!(major_for("22.x"), Some(22));
-        assert_eq!(major_for("~24.1.0"), Some(24));
-        assert_eq!(major_for(">=20 <25"), Some(24));
-        assert_eq!(major_for("^20 || ^22"), Some(22));
-        assert_eq!(major_for("18"), None);
-        assert_eq!(major_for("*"), Some(26));
-    }
 
     #[test]
     fn start_main_and_index() {

@@ -15,11 +15,15 @@ pub enum NodeAppError {
     #[error("{}/package.json has no package-lock.json beside it", dir.display())]
     #[diagnostic(help("run `npm install` to write package-lock.json, and commit it"))]
     NoLock { dir: PathBuf },
-    #[error("engines.node `{range}` in {} allows none of Node 22, 24, 26", path.display())]
+    #[error("{source_name} in {} asks for Node `{text}`, which names no Node major distill builds (18, 20, 22, 24 or 26)", path.display())]
     #[diagnostic(help(
-        "allow one of 22, 24 or 26 in engines.node, or write a distill.toml with base = \"nodejs24\""
+        "write a major (24), a version (v24.1.0), a range (>=22), `node` or `lts/*`; or pass --entrypoint and write a distill.toml with base = \"nodejs24\""
     ))]
-    Engines { path: PathBuf, range: String },
+    Version {
+        path: PathBuf,
+        source_name: String,
+        text: String,
+    },
     #[error(
         "No entrypoint for the Node app in {}: no `node FILE` start script, `main` or index.js",
         dir.display()
@@ -48,8 +52,8 @@ pub struct NodeApp {
     pub package: serde_json::Value,
     /// The file that starts the app, relative to the app's directory.
     pub start: Option<String>,
-    /// `engines.node`, when given.
-    pub engines: Option<String>,
+    /// The Node version the project asks for, when it names one ([`super::version`]).
+    pub wanted: Option<super::version::Wanted>,
     /// Use the app's own `node_modules` as it is, instead of `npm ci` (when asked).
     pub use_existing: bool,
 }

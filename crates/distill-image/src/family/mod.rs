@@ -183,6 +183,18 @@ static TABLE: &[Row] = &[
         extra: &[Extra::JavaTrustStore],
         ships: Ships::Nothing,
     },
+    // Past their end of life, and no member of their own; an app that asks for one gets it,
+    // with a warning (the image's annotation says so too).
+    Row {
+        member: FamilyMember::Nodejs(18),
+        ships: Ships::Node(18),
+        ..NODE_ROW
+    },
+    Row {
+        member: FamilyMember::Nodejs(20),
+        ships: Ships::Node(20),
+        ..NODE_ROW
+    },
     Row {
         member: FamilyMember::Nodejs(22),
         ships: Ships::Node(22),

@@ -200,6 +200,13 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
     env.extend(added.env);
     let (debian, family_links, family_extra) = (added.debian, added.links, added.extra);
     let runtime = added.runtime;
+    if let Some(r) = runtime.filter(|r| opts.deny_eol && r.eol.is_past(now_secs())) {
+        return Err(PlanError::EndOfLife {
+            name: r.name.to_owned(),
+            version: r.version.to_owned(),
+            eol: r.eol.to_string(),
+        });
+    }
     let entrypoint = wrap_init(&req, added.entrypoint)?;
     let family = member;
     let workdir = req
@@ -259,4 +266,12 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
         config: req.config,
         allow_setuid: req.allow_setuid,
     })
+}
+
+/// Now, as Unix seconds (0 if the clock is before 1970).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

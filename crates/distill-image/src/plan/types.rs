@@ -47,6 +47,8 @@ pub struct Options {
     /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
+    /// `--deny-eol`: a runtime past its upstream end of life is an error, not a warning.
+    pub deny_eol: bool,
 }
 
 /// Why there is no plan.
@@ -61,6 +63,17 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Native(#[from] distill_app::native::NativeError),
+    #[error(
+        "{name} {version} reached its upstream end of life in {eol}, and --deny-eol refuses it"
+    )]
+    #[diagnostic(help(
+        "ask for a supported version (.nvmrc, engines.node, .python-version), or drop --deny-eol"
+    ))]
+    EndOfLife {
+        name: String,
+        version: String,
+        eol: String,
+    },
     #[error("{} is built for {arch}, but the build asks for {platform}", path.display())]
     #[diagnostic(help("build the binary for each platform, or pass --platform linux/{arch}"))]
     NativeArch {

@@ -42,6 +42,9 @@ pub struct Common {
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
     pub cmd: Option<Words>,
+    /// Refuse a runtime (Node, Python) past its upstream end of life, instead of warning.
+    #[arg(long = "deny-eol")]
+    pub deny_eol: bool,
 }
 
 /// A command line given as one flag value (a newtype, so clap takes it as one value).
@@ -115,6 +118,7 @@ pub fn options(
         use_node_modules: common.use_node_modules,
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
+        deny_eol: common.deny_eol,
     })
 }
 

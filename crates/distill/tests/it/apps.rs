@@ -114,7 +114,9 @@ fn express_from_package_lock_runs_without_npm() {
     let (ok, err) = crate::common::build_archive(&example("node-express"), &[], &archive);
     assert!(ok, "{err}");
     assert!(
-        err.contains("a Node app (package.json) for Node 26; it goes onto `nodejs26`"),
+        err.contains(
+            "a Node app (package.json) for Node 26 (engines.node >=22); it goes onto `nodejs26`"
+        ),
         "{err}"
     );
     assert!(
@@ -131,6 +133,78 @@ fn express_from_package_lock_runs_without_npm() {
     assert!(
         answer.contains("hello from express on node v26."),
         "{answer}"
+    );
+}
+
+/// The manifest's annotations of an archive's image (the first, through an index).
+fn manifest_annotations(archive: &Path) -> serde_json::Value {
+    let (_, layout) = validate_archive(archive).unwrap();
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    };
+    let blob = |digest: &serde_json::Value| {
+        let hex = digest.as_str().unwrap().strip_prefix("sha256:").unwrap();
+        read(layout.path().join("blobs/sha256").join(hex))
+    };
+    let mut m = blob(&read(layout.path().join("index.json"))["manifests"][0]["digest"]);
+    while m["manifests"].is_array() {
+        m = blob(&m["manifests"][0]["digest"]);
+    }
+    m["annotations"].clone()
+}
+
+/// Issue #15: `.nvmrc` picks the Node major; one past its end of life (20) builds with a
+/// warning and the end-of-life annotation, and `--deny-eol` refuses it.
+#[test]
+fn nvmrc_picks_the_node_major_and_an_end_of_life_one_warns_or_is_refused() {
+    let app = copy_of("node-express");
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("express.tar");
+    std::fs::write(app.path().join(".nvmrc"), "v22\n").unwrap();
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("for Node 22 (.nvmrc v22); it goes onto `nodejs22`"),
+        "{err}"
+    );
+    assert!(!err.contains("end of life"), "{err}");
+    let (answer, _) = crate::common::serve(&archive, None);
+    assert!(
+        answer.contains("hello from express on node v22."),
+        "{answer}"
+    );
+
+    std::fs::write(app.path().join(".nvmrc"), "v20.16.0\n").unwrap();
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(err.contains("for Node 20 (.nvmrc v20.16.0)"), "{err}");
+    assert!(
+        err.contains("node 20 reached its upstream end of life in 2026-04"),
+        "{err}"
+    );
+    let annotations = manifest_annotations(&archive);
+    assert_eq!(
+        annotations["dev.distill.runtime"], "node 20",
+        "{annotations}"
+    );
+    assert_eq!(
+        annotations["dev.distill.runtime.end-of-life"], "2026-04",
+        "{annotations}"
+    );
+    let (answer, _) = crate::common::serve(&archive, None);
+    assert!(
+        answer.contains("hello from express on node v20."),
+        "{answer}"
+    );
+
+    let refused = out.path().join("refused.tar");
+    let (ok, err) = crate::common::build_archive(app.path(), &["--deny-eol"], &refused);
+    assert!(!ok && !refused.exists(), "{err}");
+    assert!(
+        err.contains(
+            "node 20 reached its upstream end of life in 2026-04, and --deny-eol refuses it"
+        ) && err.contains("hint:"),
+        "{err}"
     );
 }
 
