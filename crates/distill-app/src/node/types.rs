@@ -46,6 +46,14 @@ pub enum NodeAppError {
     Elf(#[from] crate::elf::ElfError),
 }
 
+/// The Node version a project asks for: the file or field, and its text
+/// ([`super::version`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub source: String,
+    pub text: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NodeApp {
     pub dir: PathBuf,
@@ -53,7 +61,7 @@ pub struct NodeApp {
     /// The file that starts the app, relative to the app's directory.
     pub start: Option<String>,
     /// The Node version the project asks for, when it names one ([`super::version`]).
-    pub wanted: Option<super::version::Wanted>,
+    pub wanted: Option<Wanted>,
     /// Use the app's own `node_modules` as it is, instead of `npm ci` (when asked).
     pub use_existing: bool,
 }

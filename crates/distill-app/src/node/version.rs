@@ -14,7 +14,7 @@ use std::path::Path;
 
 use distill_core::NODE_MAJORS;
 
-use super::types::NodeAppError;
+use super::types::{NodeAppError, Wanted};
 
 /// The majors before the family's that an app may still ask for (past their end of life):
 /// the LTS lines whose official builds the npm registry carries, each with a row in the
@@ -23,13 +23,6 @@ const OLDER: [u8; 2] = [18, 20];
 
 /// The LTS lines by codename, as nvm names them (`lts/iron`).
 const LTS: [(&str, u8); 4] = [("hydrogen", 18), ("iron", 20), ("jod", 22), ("krypton", 24)];
-
-/// What the project asks for: the file or field, and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wanted {
-    pub source: String,
-    pub text: String,
-}
 
 /// The first Node version the project names, if any.
 pub fn wanted(dir: &Path, package: &serde_json::Value) -> Option<Wanted> {

@@ -200,13 +200,7 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
     env.extend(added.env);
     let (debian, family_links, family_extra) = (added.debian, added.links, added.extra);
     let runtime = added.runtime;
-    if let Some(r) = runtime.filter(|r| opts.deny_eol && r.eol.is_past(now_secs())) {
-        return Err(PlanError::EndOfLife {
-            name: r.name.to_owned(),
-            version: r.version.to_owned(),
-            eol: r.eol.to_string(),
-        });
-    }
+    deny_end_of_life(runtime, opts)?;
     let entrypoint = wrap_init(&req, added.entrypoint)?;
     let family = member;
     let workdir = req
@@ -266,6 +260,21 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
         config: req.config,
         allow_setuid: req.allow_setuid,
     })
+}
+
+/// `--deny-eol`: a runtime past its end of life is refused.
+fn deny_end_of_life(
+    runtime: Option<distill_core::runtime::Runtime>,
+    opts: &Options,
+) -> Result<(), PlanError> {
+    match runtime.filter(|r| opts.deny_eol && r.eol.is_past(now_secs())) {
+        Some(r) => Err(PlanError::EndOfLife {
+            name: r.name.to_owned(),
+            version: r.version.to_owned(),
+            eol: r.eol.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Now, as Unix seconds (0 if the clock is before 1970).
