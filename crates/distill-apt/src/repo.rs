@@ -128,18 +128,23 @@ impl Suite {
         let record = cache.root().join("verified").join(&key);
         let signed = strip_clearsign(text);
         let digest = hex::encode(Sha256::digest(signed.as_bytes()));
-        if std::fs::read_to_string(&record).is_ok_and(|r| r.trim() == digest) {
-            tracing::info!("{url}: verified before today with {}", self.keyring.label);
-            return Ok(signed);
+        // The record: the signed text's sha256, then the keyring that verified it.
+        let kept = std::fs::read_to_string(&record).unwrap_or_default();
+        let mut lines = kept.lines();
+        if lines.next() == Some(digest.as_str()) {
+            if let Some(ring) = lines.next() {
+                tracing::info!("{url}: verified with {ring} (these bytes, earlier today)");
+                return Ok(signed);
+            }
         }
-        let verified = self.keyring.verify_inline(text, url, now)?;
+        let (verified, ring) = self.keyring.verify_inline_by(text, url, now)?;
         let digest = hex::encode(Sha256::digest(verified.as_bytes()));
         if verified == signed {
             // Best effort: a cache that cannot be written verifies again next time.
             let _ = std::fs::create_dir_all(record.parent().unwrap_or(cache.root()))
                 .and_then(|()| cache.temp_file())
                 .and_then(|mut tmp| {
-                    std::io::Write::write_all(&mut tmp, digest.as_bytes())?;
+                    std::io::Write::write_all(&mut tmp, format!("{digest}\n{ring}\n").as_bytes())?;
                     tmp.persist(&record).map_err(|e| e.error)?;
                     Ok(())
                 });

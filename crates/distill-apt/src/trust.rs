@@ -492,6 +492,16 @@ impl Keyring {
     }
 
     pub fn verify_inline(&self, text: &str, url: &str, t: u64) -> Result<String, TrustError> {
+        self.verify_inline_by(text, url, t).map(|(text, _)| text)
+    }
+
+    /// [`Keyring::verify_inline`], with the keyring the verifying key came from.
+    pub fn verify_inline_by(
+        &self,
+        text: &str,
+        url: &str,
+        t: u64,
+    ) -> Result<(String, String), TrustError> {
         let (msg, _) =
             CleartextSignedMessage::from_string(text).map_err(|e| TrustError::Malformed {
                 what: "InRelease".into(),
@@ -507,7 +517,7 @@ impl Keyring {
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        Ok(text)
+        Ok((text, key.keyring.to_string()))
     }
 
     /// Verifies `Release` against the detached `Release.gpg` at time `t`.
