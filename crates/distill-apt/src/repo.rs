@@ -131,11 +131,11 @@ impl Suite {
         // The record: the signed text's sha256, then the keyring that verified it.
         let kept = std::fs::read_to_string(&record).unwrap_or_default();
         let mut lines = kept.lines();
-        if lines.next() == Some(digest.as_str()) {
-            if let Some(ring) = lines.next() {
-                tracing::info!("{url}: verified with {ring} (these bytes, earlier today)");
-                return Ok(signed);
-            }
+        if lines.next() == Some(digest.as_str())
+            && let Some(ring) = lines.next()
+        {
+            tracing::info!("{url}: verified with {ring} (these bytes, earlier today)");
+            return Ok(signed);
         }
         let (verified, ring) = self.keyring.verify_inline_by(text, url, now)?;
         let digest = hex::encode(Sha256::digest(verified.as_bytes()));
