@@ -58,15 +58,24 @@ impl App for NodeApp {
     fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
         // The app's own node_modules is what it is; npm ci installs what the lock says.
         (!self.use_existing).then(|| {
-            ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
-                .iter()
-                .map(|f| self.dir.join(f))
-                .collect()
+            [
+                "package.json",
+                "package-lock.json",
+                "npm-shrinkwrap.json",
+                "yarn.lock",
+                ".yarnrc",
+                "pnpm-lock.yaml",
+                "pnpm-workspace.yaml",
+                "bun.lock",
+            ]
+            .iter()
+            .map(|f| self.dir.join(f))
+            .collect()
         })
     }
 
-    fn install(&self, target: &Target, work: &Path, _cache: &Path) -> Result<Installed, AppError> {
-        Ok(npm::install(self, target.platform, work)?)
+    fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError> {
+        Ok(npm::install(self, target.platform, work, cache)?)
     }
 }
 
@@ -159,7 +168,7 @@ mod tests {
         let app = detect(d.path()).unwrap().unwrap();
         assert_eq!(app.start, None);
         assert!(app.major().is_err());
-        let err = npm::install(&app, Platform::linux(Arch::Amd64), d.path()).unwrap_err();
+        let err = npm::install(&app, Platform::linux(Arch::Amd64), d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
     }
 }

@@ -11,14 +11,31 @@ use std::process::Command;
 
 use distill_core::{Component, Platform};
 
+use super::manager::{self, Manager};
 use super::types::{NodeApp, NodeAppError, read_json};
+use super::{managers, tree};
 use crate::elf::NativeNeeds;
 use crate::kind::{APP_DIR, Installed};
 
-/// Production dependencies for `platform`; the tree is `work/npm-ARCH/node_modules`.
-pub fn install(app: &NodeApp, platform: Platform, work: &Path) -> Result<Installed, NodeAppError> {
+/// Production dependencies for `platform`, by the manager the project's lock names
+/// ([`manager`]); the tree is `work/LOCK-ARCH/node_modules`.
+pub fn install(
+    app: &NodeApp,
+    platform: Platform,
+    work: &Path,
+    cache: &Path,
+) -> Result<Installed, NodeAppError> {
     let dst = format!("{APP_DIR}/node_modules");
-    let (tree, lock) = if app.use_existing {
+    let chosen = if app.use_existing {
+        None
+    } else {
+        manager::registry_only(&app.dir, &app.package)?;
+        Some(manager::choose(&app.dir, &app.package)?)
+    };
+    let (tree, lock) = if let Some(c) = chosen.as_ref().filter(|c| c.manager != Manager::Npm) {
+        let copy = managers::install(app, c, platform, work, cache)?;
+        (copy.join("node_modules"), None)
+    } else if app.use_existing {
         let existing = app.dir.join("node_modules");
         if !existing.is_dir() {
             return Err(NodeAppError::NoNodeModules {
@@ -31,19 +48,25 @@ pub fn install(app: &NodeApp, platform: Platform, work: &Path) -> Result<Install
         } else {
             app.dir.join("package-lock.json")
         };
-        (existing, lock)
+        (existing, Some(lock))
     } else {
         let copy = npm_ci(app, platform, work)?;
-        (copy.join("node_modules"), copy.join("package-lock.json"))
+        (
+            copy.join("node_modules"),
+            Some(copy.join("package-lock.json")),
+        )
     };
     if !tree.is_dir() {
         return Ok(Installed::none(tree, dst, "node_modules"));
     }
-    let components = if lock.is_file() {
-        components(&read_json(&lock)?, tree.parent().unwrap_or(&tree))
-    } else {
-        Vec::new()
+    let components = match lock {
+        Some(lock) if lock.is_file() => {
+            components(&read_json(&lock)?, tree.parent().unwrap_or(&tree))
+        }
+        Some(_) => Vec::new(),
+        None => tree::components(&tree),
     };
+    tree::check_scripts(&tree, platform.arch, &platform.to_string())?;
     let needs = crate::elf::needs_of_tree(&tree, &[".node"])?;
     tracing::info!(
         "node_modules for {platform}: {} native files, needing {:?}",
@@ -66,19 +89,18 @@ pub fn install(app: &NodeApp, platform: Platform, work: &Path) -> Result<Install
 
 /// `npm ci` in a copy of the manifest and lock under `work`; returns the copy.
 fn npm_ci(app: &NodeApp, platform: Platform, work: &Path) -> Result<PathBuf, NodeAppError> {
-    let lock = app.dir.join("package-lock.json");
-    if !lock.is_file() {
-        return Err(NodeAppError::NoLock {
-            dir: app.dir.clone(),
-        });
-    }
     let copy = work.join(format!("npm-{}", platform.arch));
     let io = |source| NodeAppError::Read {
         path: copy.clone(),
         source,
     };
     std::fs::create_dir_all(&copy).map_err(io)?;
-    for f in ["package.json", "package-lock.json", ".npmrc"] {
+    for f in [
+        "package.json",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        ".npmrc",
+    ] {
         if app.dir.join(f).is_file() {
             std::fs::copy(app.dir.join(f), copy.join(f)).map_err(io)?;
         }
@@ -100,6 +122,8 @@ fn npm_ci(app: &NodeApp, platform: Platform, work: &Path) -> Result<PathBuf, Nod
         .map_err(|e| NodeAppError::Npm { why: e.to_string() })?;
     if !o.status.success() {
         return Err(NodeAppError::Install {
+            tool: "npm ci --omit=dev".into(),
+            lock: "package-lock.json".into(),
             platform: platform.to_string(),
             output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
         });

@@ -12,9 +12,84 @@ pub enum NodeAppError {
     #[error("{} is not valid JSON: {why}", path.display())]
     #[diagnostic(help("fix the JSON of {}", path.display()))]
     Json { path: PathBuf, why: String },
-    #[error("{}/package.json has no package-lock.json beside it", dir.display())]
-    #[diagnostic(help("run `npm install` to write package-lock.json, and commit it"))]
+    #[error("{}/package.json has no lockfile beside it (package-lock.json, yarn.lock, pnpm-lock.yaml or bun.lock)", dir.display())]
+    #[diagnostic(help(
+        "run your package manager's install (`npm install`, `yarn`, `pnpm install`, `bun install`) to write its lock, and commit it"
+    ))]
     NoLock { dir: PathBuf },
+    #[error("{} has more than one lockfile: {}", dir.display(), locks.join(", "))]
+    #[diagnostic(help(
+        "delete the ones your project does not use, or name the manager in package.json's \"packageManager\" field (\"pnpm@10.34.8\")"
+    ))]
+    TwoLocks { dir: PathBuf, locks: Vec<String> },
+    #[error("{}/package.json names {manager} in \"packageManager\", but there is no {lock} (found: {})", dir.display(), if found.is_empty() { "none".to_owned() } else { found.join(", ") })]
+    #[diagnostic(help(
+        "run {manager} install to write {lock} and commit it, or correct \"packageManager\""
+    ))]
+    NoLockFor {
+        dir: PathBuf,
+        manager: String,
+        lock: String,
+        found: Vec<String>,
+    },
+    #[error("{}/package.json: \"packageManager\": \"{text}\" is not NAME@X.Y.Z[+ALGO.HEX] for npm, yarn, pnpm or bun", dir.display())]
+    #[diagnostic(help(
+        "write an exact version, as Corepack does: \"pnpm@10.34.8\" (`corepack use pnpm@10` writes one with its hash)"
+    ))]
+    PackageManagerField { dir: PathBuf, text: String },
+    #[error("{}/bun.lockb is Bun's old binary lockfile, which distill cannot read or check", dir.display())]
+    #[diagnostic(help(
+        "run `bun install --save-text-lockfile` to write bun.lock, commit it and delete bun.lockb"
+    ))]
+    BinaryBunLock { dir: PathBuf },
+    #[error("Cannot fetch {spec} from the npm registry:\n{output}")]
+    #[diagnostic(help(
+        "check that npm reaches the registry (`npm view {spec} version`), or name another version in \"packageManager\""
+    ))]
+    ToolFetch { spec: String, output: String },
+    #[error(
+        "{spec} from the npm registry does not have the hash \"packageManager\" names: {algo}.{expected}, but {found}"
+    )]
+    #[diagnostic(help(
+        "the hash must be the one Corepack recorded for this version; run `corepack use {spec}` to write it again, or drop the +{algo}… suffix"
+    ))]
+    ToolHash {
+        spec: String,
+        algo: String,
+        expected: String,
+        /// What the tarball and the entry file hash to.
+        found: String,
+    },
+    #[error("{spec}: \"packageManager\" hash algorithm `{algo}` is not one distill checks")]
+    #[diagnostic(help("use sha512, sha384, sha256 or sha224, as Corepack writes them"))]
+    HashAlgo { spec: String, algo: String },
+    #[error("The {spec} tarball from the npm registry is not a package distill can use: {why}")]
+    #[diagnostic(help(
+        "the registry or a proxy served an unexpected archive; nothing was kept, so build again, and if it persists report it to the registry's operator"
+    ))]
+    ToolArchive { spec: String, why: String },
+    #[error("These packages build or download a native addon in an install script, which distill does not run, and ship no addon for {platform}: {}", packages.join(", "))]
+    #[diagnostic(help(
+        "use versions that ship a prebuilt .node for {platform} (often as an optional dependency), or build node_modules for {platform} yourself and pass --use-node-modules"
+    ))]
+    NativeAddons {
+        platform: String,
+        packages: Vec<String>,
+    },
+    #[error("{}/package.json: the dependency {name} is `{spec}`, not a package from the npm registry", dir.display())]
+    #[diagnostic(help(
+        "distill installs production dependencies from the registry your npm is configured with: publish {name} there (a private registry with its credentials in .npmrc works), or install node_modules yourself and pass --use-node-modules"
+    ))]
+    NotFromRegistry {
+        dir: PathBuf,
+        name: String,
+        spec: String,
+    },
+    #[error("{} in the installed tree points outside node_modules, to {}", path.display(), target.display())]
+    #[diagnostic(help(
+        "a link:, file: or workspace dependency outside the app cannot go into the image; publish it, or vendor it into the app's directory"
+    ))]
+    OutsideLink { path: PathBuf, target: PathBuf },
     #[error("{source_name} in {} asks for Node `{text}`, which names no Node major distill builds (18, 20, 22, 24 or 26)", path.display())]
     #[diagnostic(help(
         "write a major (24), a version (v24.1.0), a range (>=22), `node` or `lts/*`; or pass --entrypoint and write a distill.toml with base = \"nodejs24\""
@@ -38,9 +113,16 @@ pub enum NodeAppError {
     #[error("Cannot run npm: {why}")]
     #[diagnostic(help("install Node.js and npm on the build machine"))]
     Npm { why: String },
-    #[error("npm ci failed for {platform}:\n{output}")]
-    #[diagnostic(help("check package-lock.json against package.json: `npm ci` must pass"))]
-    Install { platform: String, output: String },
+    #[error("{tool} failed for {platform}:\n{output}")]
+    #[diagnostic(help(
+        "check {lock} against package.json: `{tool}` must pass in the app's directory"
+    ))]
+    Install {
+        tool: String,
+        lock: String,
+        platform: String,
+        output: String,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Elf(#[from] crate::elf::ElfError),

@@ -386,7 +386,22 @@ fn bad_apps_are_refused_before_any_image_is_written() {
     let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
     assert!(!ok && !archive.exists(), "{err}");
     assert!(
-        err.contains("has no package-lock.json") && err.contains("npm install"),
+        err.contains("has no lockfile beside it (package-lock.json, yarn.lock")
+            && err.contains("npm install"),
+        "{err}"
+    );
+
+    // A production dependency from a path is refused by name, not dropped.
+    std::fs::write(
+        app.path().join("package.json"),
+        r#"{"main": "index.js", "dependencies": {"lib": "file:../lib"}}"#,
+    )
+    .unwrap();
+    std::fs::write(app.path().join("package-lock.json"), "{}").unwrap();
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("the dependency lib is `file:../lib`, not a package from the npm registry"),
         "{err}"
     );
 }

@@ -13,6 +13,7 @@ mod init;
 mod inspect;
 mod keys;
 mod native;
+mod nodelocks;
 mod outputs;
 mod packages;
 mod pylocks;
