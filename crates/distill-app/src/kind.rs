@@ -84,6 +84,8 @@ pub const IGNORED: [&str; 10] = [
 pub struct DetectOptions {
     /// `--use-node-modules`: a Node app's own `node_modules` instead of `npm ci`.
     pub use_node_modules: bool,
+    /// `--allow-scripts`: Node packages whose install scripts run, confined.
+    pub allow_scripts: Vec<String>,
 }
 
 /// The image an app goes onto, and how it starts there.

@@ -12,6 +12,7 @@ pub mod kind;
 pub mod native;
 pub mod node;
 pub mod python;
+pub mod sandbox;
 pub mod sysroot;
 
 use std::path::Path;

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build an image and write it to one or more outputs; prints the image digest.
-    Build(commands::build::Args),
+    Build(Box<commands::build::Args>),
     /// Build a member of the distroless family; prints its digest.
     Base(commands::base::Args),
     /// Resolve [packages] and write distill.lock beside the config.
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     }
     let done = |r: miette::Result<()>| r.map(|()| 0u8);
     let result = match cli.command {
-        Command::Build(args) => done(commands::build::run(args, cli.quiet)),
+        Command::Build(args) => done(commands::build::run(*args, cli.quiet)),
         Command::Lock(args) => done(commands::lock::run(args, cli.quiet)),
         Command::Base(args) => done(commands::base::run(args, cli.quiet)),
         Command::Push(args) => done(commands::push::push(args)),

@@ -23,6 +23,7 @@ impl AppKind for Node {
         Ok(detect(dir)?.map(|app| {
             Box::new(NodeApp {
                 use_existing: opts.use_node_modules,
+                allow_scripts: opts.allow_scripts.clone(),
                 ..app
             }) as Box<dyn App>
         }))
@@ -56,8 +57,9 @@ impl App for NodeApp {
     }
 
     fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
-        // The app's own node_modules is what it is; npm ci installs what the lock says.
-        (!self.use_existing).then(|| {
+        // The app's own node_modules is what it is; npm ci installs what the lock says. An
+        // allowed script builds with the host's compiler and headers, which no file names.
+        (!self.use_existing && self.allow_scripts.is_empty()).then(|| {
             [
                 "package.json",
                 "package-lock.json",
@@ -113,6 +115,7 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
         package,
         start,
         use_existing: false,
+        allow_scripts: Vec::new(),
     }))
 }
 

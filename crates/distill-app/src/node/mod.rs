@@ -16,6 +16,7 @@ pub mod manager;
 pub mod managers;
 pub mod npm;
 pub mod registry;
+pub mod scripts;
 pub mod tools;
 pub mod tree;
 pub mod types;

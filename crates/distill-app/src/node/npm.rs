@@ -13,7 +13,7 @@ use distill_core::{Component, Platform};
 
 use super::manager::{self, Manager};
 use super::types::{NodeApp, NodeAppError, read_json};
-use super::{managers, tree};
+use super::{managers, scripts, tree};
 use crate::elf::NativeNeeds;
 use crate::kind::{APP_DIR, Installed};
 
@@ -66,6 +66,9 @@ pub fn install(
         Some(_) => Vec::new(),
         None => tree::components(&tree),
     };
+    if !app.use_existing {
+        scripts::run_allowed(&tree, &app.allow_scripts, platform)?;
+    }
     tree::check_scripts(&tree, platform.arch, &platform.to_string())?;
     let needs = crate::elf::needs_of_tree(&tree, &[".node"])?;
     tracing::info!(

@@ -17,15 +17,15 @@ use distill_core::{Arch, Component};
 use super::types::{NodeAppError, read_json};
 
 /// A package directory in the tree, relative to the tree's parent.
-struct Package {
-    path: PathBuf,
-    manifest: serde_json::Value,
+pub(super) struct Package {
+    pub path: PathBuf,
+    pub manifest: serde_json::Value,
 }
 
 /// Each `node_modules/NAME` and `node_modules/@SCOPE/NAME` directory with a `package.json`,
 /// at any depth, including the `.pnpm` store of pnpm's isolated layout. Symlinks are not
 /// followed (they are the same packages again).
-fn packages(tree: &Path) -> Vec<Package> {
+pub(super) fn packages(tree: &Path) -> Vec<Package> {
     let root = tree.parent().unwrap_or(tree);
     let subdirs = |dir: &Path| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -106,23 +106,36 @@ const BUILDERS: [&str; 5] = [
     "node-gyp-build",
 ];
 
+/// The install scripts a package manager would run for the package in `dir`, in order,
+/// with their event names; `node-gyp rebuild` for a `binding.gyp` with no install script of
+/// its own, as npm does.
+pub(super) fn install_scripts(
+    manifest: &serde_json::Value,
+    dir: &Path,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = ["preinstall", "install", "postinstall"]
+        .into_iter()
+        .filter_map(|e| Some((e, manifest["scripts"][e].as_str()?.to_owned())))
+        .collect();
+    if dir.join("binding.gyp").is_file()
+        && manifest["scripts"]["install"].is_null()
+        && manifest["scripts"]["preinstall"].is_null()
+    {
+        out.insert(0, ("install", "node-gyp rebuild".into()));
+    }
+    out
+}
+
 pub fn skipped(tree: &Path, arch: Arch) -> Skipped {
     let root = tree.parent().unwrap_or(tree);
     let mut out = Skipped::default();
     for p in packages(tree) {
         let dir = root.join(&p.path);
-        let mut scripts: Vec<String> = ["preinstall", "install", "postinstall"]
-            .iter()
-            .filter_map(|s| p.manifest["scripts"][s].as_str())
-            .map(str::to_owned)
+        let scripts: Vec<String> = install_scripts(&p.manifest, &dir)
+            .into_iter()
+            .map(|(_, s)| s)
             .collect();
         let gyp = dir.join("binding.gyp").is_file();
-        if gyp
-            && p.manifest["scripts"]["install"].is_null()
-            && p.manifest["scripts"]["preinstall"].is_null()
-        {
-            scripts.push("node-gyp rebuild".into());
-        }
         if scripts.is_empty() {
             continue;
         }

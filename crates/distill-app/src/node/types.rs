@@ -85,6 +85,36 @@ pub enum NodeAppError {
         name: String,
         spec: String,
     },
+    #[error("--allow-scripts: install scripts build for this machine, not for {platform} ({})", packages.join(", "))]
+    #[diagnostic(help(
+        "build {platform} on a {platform} machine, or drop --allow-scripts for it and use packages that ship prebuilt binaries"
+    ))]
+    ScriptsForeign {
+        platform: String,
+        packages: Vec<String>,
+    },
+    #[error("--allow-scripts={name}: no package of that name is installed")]
+    #[diagnostic(help(
+        "name a production dependency as its package.json does (`bcrypt`, `@scope/name`)"
+    ))]
+    NotInstalled { name: String },
+    #[error("--allow-scripts: npm's node-gyp is not on this machine")]
+    #[diagnostic(help(
+        "install npm (it carries node-gyp), and Node's headers (/usr/include/node)"
+    ))]
+    NoNodeGyp,
+    #[error("The {event} script of {package} failed in the sandbox:\n{output}")]
+    #[diagnostic(help(
+        "the script runs with no network and only its package directory writable; a script that downloads its addon must fall back to building it (a compiler and Node's headers are on the host)"
+    ))]
+    Script {
+        package: String,
+        event: String,
+        output: String,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("{} in the installed tree points outside node_modules, to {}", path.display(), target.display())]
     #[diagnostic(help(
         "a link:, file: or workspace dependency outside the app cannot go into the image; publish it, or vendor it into the app's directory"
@@ -146,6 +176,8 @@ pub struct NodeApp {
     pub wanted: Option<Wanted>,
     /// Use the app's own `node_modules` as it is, instead of `npm ci` (when asked).
     pub use_existing: bool,
+    /// Packages whose install scripts run, confined (`--allow-scripts`).
+    pub allow_scripts: Vec<String>,
 }
 
 impl From<NodeAppError> for crate::kind::AppError {

@@ -20,6 +20,7 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
     let dir = &opts.context;
     let detect = DetectOptions {
         use_node_modules: opts.use_node_modules,
+        allow_scripts: opts.allow_scripts.clone(),
     };
     let Some(app) = distill_app::detect(dir, &detect)? else {
         return Ok(None);

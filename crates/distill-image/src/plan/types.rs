@@ -44,6 +44,8 @@ pub struct Options {
     pub include_lib: Vec<PathBuf>,
     /// `--use-node-modules`: a Node app's own `node_modules` instead of `npm ci`.
     pub use_node_modules: bool,
+    /// `--allow-scripts`: Node packages whose install scripts run, confined.
+    pub allow_scripts: Vec<String>,
     /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,

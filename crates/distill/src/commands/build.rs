@@ -39,6 +39,11 @@ pub struct Common {
     /// `npm ci` (the directory must hold production dependencies for the target platform).
     #[arg(long = "use-node-modules")]
     pub use_node_modules: bool,
+    /// For a Node app: run the install scripts of these packages (comma-separated or
+    /// repeated), confined with bubblewrap to the package's directory with no network, to
+    /// build a native addon none of their versions ships prebuilt. Host platform only.
+    #[arg(long = "allow-scripts", value_name = "PKG", value_delimiter = ',')]
+    pub allow_scripts: Vec<String>,
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
     pub cmd: Option<Words>,
@@ -116,6 +121,7 @@ pub fn options(
         registry: Default::default(),
         include_lib: common.include_lib,
         use_node_modules: common.use_node_modules,
+        allow_scripts: common.allow_scripts,
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
         deny_eol: common.deny_eol,

@@ -14,6 +14,7 @@ mod inspect;
 mod keys;
 mod native;
 mod nodelocks;
+mod nodescripts;
 mod outputs;
 mod packages;
 mod pylocks;
