@@ -97,6 +97,9 @@ pub struct AppImage {
     pub entrypoint: Vec<String>,
     /// What was found, for the user: `a Python app (uv.lock) for Python 3.13`.
     pub summary: String,
+    /// The exact release of the runtime the project pins (Node `20.16.0`), when the
+    /// member's runtime comes from outside Debian and can be pinned.
+    pub runtime_version: Option<String>,
 }
 
 /// One platform to install for.

@@ -140,7 +140,13 @@ fn node_of(
         return Ok(None);
     };
     let registry = node::registry(sources.cache.root())?;
-    let node = node::resolve(sources.fetcher, &registry, major, platform.arch)?;
+    let node = node::resolve(
+        sources.fetcher,
+        &registry,
+        major,
+        plan.node_version.as_deref(),
+        platform.arch,
+    )?;
     tracing::info!("{platform}: node {}", node.version);
     Ok(Some(node))
 }

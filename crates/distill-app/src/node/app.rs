@@ -42,6 +42,7 @@ impl App for NodeApp {
             None => self.entrypoint(NODE_BINARY, APP_DIR)?,
         };
         Ok(AppImage {
+            runtime_version: self.wanted.as_ref().and_then(version::release),
             member: FamilyMember::Nodejs(major),
             release: RELEASE,
             env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),

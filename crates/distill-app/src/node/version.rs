@@ -24,6 +24,22 @@ const OLDER: [u8; 2] = [18, 20];
 /// The LTS lines by codename, as nvm names them (`lts/iron`).
 const LTS: [(&str, u8); 4] = [("hydrogen", 18), ("iron", 20), ("jod", 22), ("krypton", 24)];
 
+/// The exact release the project names (`v20.16.0`, `=20.16.0`), when it names one rather
+/// than a major, an alias or a range.
+pub fn release(w: &Wanted) -> Option<String> {
+    let v = w
+        .text
+        .trim()
+        .trim_start_matches('=')
+        .trim_start_matches('v');
+    let parts: Vec<&str> = v.split('.').collect();
+    (parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then(|| v.to_owned())
+}
+
 /// The first Node version the project names, if any.
 pub fn wanted(dir: &Path, package: &serde_json::Value) -> Option<Wanted> {
     let file = |name: &str| -> Option<Wanted> {
@@ -152,6 +168,26 @@ mod tests {
             text: text.into(),
         };
         major(Path::new("/app"), &w).ok()
+    }
+
+    #[test]
+    fn an_exact_release_is_a_pin() {
+        let w = |t: &str| Wanted {
+            source: ".nvmrc".into(),
+            text: t.into(),
+        };
+        assert_eq!(release(&w("v20.16.0")).as_deref(), Some("20.16.0"));
+        assert_eq!(release(&w("=22.1.0")).as_deref(), Some("22.1.0"));
+        for not in [
+            "v20",
+            "20.16",
+            "^20.16.0",
+            ">=20.16.0",
+            "lts/*",
+            "20.16.0-rc.1",
+        ] {
+            assert_eq!(release(&w(not)), None, "{not}");
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl App for PythonApp {
             .collect::<Result<Vec<_>, _>>()
             .unwrap_or_default();
         Ok(AppImage {
+            runtime_version: None,
             member: FamilyMember::Python3,
             release: self.release,
             env,

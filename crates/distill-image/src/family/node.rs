@@ -81,6 +81,7 @@ pub fn resolve(
     fetcher: &dyn Fetcher,
     registry: &str,
     major: u8,
+    exact: Option<&str>,
     arch: Arch,
 ) -> Result<LockedNode, NodeError> {
     let url = format!("{registry}/{}", package(arch));
@@ -93,11 +94,20 @@ pub fn resolve(
     let versions = doc["versions"]
         .as_object()
         .ok_or_else(|| bad("no `versions`".into()))?;
-    let best = versions
-        .iter()
-        .filter_map(|(v, meta)| Some((semver(v)?, v, meta)))
-        .filter(|((m, _, _), _, _)| *m == u64::from(major))
-        .max_by_key(|(key, _, _)| *key)
+    let of_major = || {
+        versions
+            .iter()
+            .filter_map(|(v, meta)| Some((semver(v)?, v, meta)))
+            .filter(|((m, _, _), _, _)| *m == u64::from(major))
+    };
+    let pinned = exact.and_then(|e| of_major().find(|(_, v, _)| v.as_str() == e));
+    if let (Some(e), None) = (exact, &pinned) {
+        tracing::warn!(
+            "node {e} is not in {url}; using the newest release of node {major} instead"
+        );
+    }
+    let best = pinned
+        .or_else(|| of_major().max_by_key(|(key, _, _)| *key))
         .ok_or(NodeError::NoRelease {
             url: url.clone(),
             major,

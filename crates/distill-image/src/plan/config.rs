@@ -353,6 +353,7 @@ fn debian(c: &Checker, config: &Config, opts: &Options) -> Result<DebianPlan, Co
         exclude,
         tiers: Vec::new(),
         node: None,
+        node_version: None,
         native: None,
         repositories,
         lockfile: beside(c.source, "distill.lock"),

@@ -36,6 +36,7 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
     env.sort();
     req.env = env;
     req.workdir = Some(APP_DIR.into());
+    req.debian.node_version = image.runtime_version.clone();
     req.entrypoint = Some(image.entrypoint.clone());
     let mut exclude: Vec<String> = distill_app::kind::IGNORED
         .iter()

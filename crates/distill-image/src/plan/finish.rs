@@ -54,6 +54,7 @@ impl Request {
                 exclude: Vec::new(),
                 tiers: Vec::new(),
                 node: None,
+                node_version: None,
                 native: None,
                 repositories: Vec::new(),
                 lockfile,

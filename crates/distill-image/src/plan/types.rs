@@ -137,6 +137,9 @@ pub struct DebianPlan {
     /// The major of the official Node build the image carries (the `nodejs` members),
     /// pinned in the lock beside the packages.
     pub node: Option<u8>,
+    /// The exact Node release the app pins (`.nvmrc` `v20.16.0`), taken when the registry
+    /// has it.
+    pub node_version: Option<String>,
     /// What native code (a binary, an app's dependencies) needs, mapped to packages through
     /// the Contents index.
     pub native: Option<NativeNeeds>,

@@ -191,11 +191,22 @@ fn nvmrc_picks_the_node_major_and_an_end_of_life_one_warns_or_is_refused() {
         annotations["dev.distill.runtime.end-of-life"], "2026-04",
         "{annotations}"
     );
+    // An exact release the registry has is honoured, not only its major.
     let (answer, _) = crate::common::serve(&archive, None);
     assert!(
-        answer.contains("hello from express on node v20."),
+        answer.contains("hello from express on node v20.16.0"),
         "{answer}"
     );
+    // One it does not have gives the newest of its major, saying so.
+    std::fs::write(app.path().join(".nvmrc"), "v22.99.0\n").unwrap();
+    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("node 22.99.0 is not in")
+            && err.contains("using the newest release of node 22"),
+        "{err}"
+    );
+    std::fs::write(app.path().join(".nvmrc"), "v20.16.0\n").unwrap();
 
     let refused = out.path().join("refused.tar");
     let (ok, err) = crate::common::build_archive(app.path(), &["--deny-eol"], &refused);
