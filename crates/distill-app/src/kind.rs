@@ -86,6 +86,8 @@ pub struct DetectOptions {
     pub use_node_modules: bool,
     /// `--allow-scripts`: Node packages whose install scripts run, confined.
     pub allow_scripts: Vec<String>,
+    /// `--allow-source`: Python distributions that may be built from source, confined.
+    pub allow_source: Vec<String>,
 }
 
 /// The image an app goes onto, and how it starts there.

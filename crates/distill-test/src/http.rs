@@ -1,7 +1,8 @@
 //! A static file server on 127.0.0.1 for tests: serves a directory, answers `Range`
 //! requests with 206. Stopped when dropped. A directory's URL serves
 //! its file `index`, so one path can be both a document and a prefix (as in the npm
-//! registry, where `/PKG` is the package document and `/PKG/-/FILE` its tarballs).
+//! registry, where `/PKG` is the package document and `/PKG/-/FILE` its tarballs), or its
+//! `index.html` as HTML (a Python simple index's `/simple/NAME/`).
 //!
 //! [`FileServer::faulty`] injects one [`Fault`] into the answers for matching paths, a given
 //! number of times: what a flaky or hostile mirror does.
@@ -146,8 +147,14 @@ fn serve(mut conn: TcpStream, root: &Path, injector: Option<&Injector>) -> std::
         .collect();
     let mut full = root.join(rel);
     if full.is_dir() {
-        full.push("index");
+        // A PEP 503 page (`index.html`, sent as HTML) or any other document (`index`).
+        full.push(if full.join("index.html").is_file() {
+            "index.html"
+        } else {
+            "index"
+        });
     }
+    let html = full.extension().is_some_and(|e| e == "html");
     let Ok(mut f) = std::fs::File::open(&full).and_then(|f| {
         if f.metadata()?.is_file() {
             Ok(f)
@@ -178,9 +185,14 @@ fn serve(mut conn: TcpStream, root: &Path, injector: Option<&Injector>) -> std::
     match fault.map(|i| i.fault) {
         Some(f) => spoil(conn, f, status, path, body),
         None => {
+            let kind = if html {
+                "Content-Type: text/html\r\n"
+            } else {
+                ""
+            };
             write!(
                 conn,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\n{kind}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 len - start
             )?;
             conn.write_all(&body)

@@ -18,13 +18,14 @@ impl AppKind for Python {
     }
 
     /// A Python app, unless the only Python in a Node app is a loose script.
-    fn detect(&self, dir: &Path, _opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
-        let Some(app) = detect(dir)? else {
+    fn detect(&self, dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
+        let Some(mut app) = detect(dir)? else {
             return Ok(None);
         };
         if app.deps.is_none() && dir.join("package.json").is_file() {
             return Ok(None);
         }
+        app.allow_source = opts.allow_source.clone();
         Ok(Some(Box::new(app)))
     }
 }
@@ -147,6 +148,7 @@ pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
         start,
         release: version::release(dir, pyproject.as_ref())?,
         pyproject,
+        allow_source: Vec::new(),
     }))
 }
 

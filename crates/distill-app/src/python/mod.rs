@@ -10,6 +10,7 @@
 pub mod app;
 pub mod bytecode;
 pub mod locks;
+pub mod source;
 pub mod types;
 pub mod uv;
 pub mod version;

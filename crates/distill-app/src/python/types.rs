@@ -69,13 +69,43 @@ pub enum PythonError {
         dists.join(", ")
     )]
     #[diagnostic(help(
-        "pin versions that publish wheels for Python {python} on {platform}, or build the wheels yourself and add them with a `--find-links DIR` line in the requirements"
+        "pin versions that publish wheels for Python {python} on {platform}, build them from source in distill's sandbox with --allow-source={}, or build the wheels yourself and add them with a `--find-links DIR` line in the requirements", dists.join(",")
     ))]
     SourceOnly {
         dists: Vec<String>,
         python: String,
         platform: String,
     },
+    #[error("--allow-source={dist}: the requirements do not pin one version of it (NAME==VERSION)")]
+    #[diagnostic(help(
+        "lock the project (uv lock, poetry lock…) or pin {dist}==VERSION in requirements.txt"
+    ))]
+    SourceUnpinned { dist: String },
+    #[error("The source distribution of {dist} is not one distill unpacks: {why}")]
+    #[diagnostic(help(
+        "only .tar.gz sdists with one top directory of files and directories are built"
+    ))]
+    SourceArchive { dist: String, why: String },
+    #[error("{dist}: {} does not have the sha256 the requirements name (it has {got})", path.display())]
+    #[diagnostic(help(
+        "the index or a proxy served other bytes than were locked; nothing was built, so lock again only if the release was really replaced"
+    ))]
+    SourceHash {
+        dist: String,
+        path: PathBuf,
+        got: String,
+    },
+    #[error("Cannot fetch the source distribution from {url}: {why}")]
+    #[diagnostic(help("check the index URL (--index-url) and that it serves PEP 503 pages"))]
+    SourceFetch { url: String, why: String },
+    #[error("Building {dist} from source failed in the sandbox:\n{output}")]
+    #[diagnostic(help(
+        "the build runs the host's python3 with no network and only its source tree writable; its build requirements must exist as wheels"
+    ))]
+    SourceBuild { dist: String, output: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("{}: the dependencies are not static ([project] dynamic names them), and reading them would run the build backend", path.display())]
     #[diagnostic(help("list them in [project] dependencies, or lock them (uv lock, poetry lock)"))]
     Dynamic { path: PathBuf },
@@ -153,6 +183,8 @@ pub struct PythonApp {
     pub release: distill_core::Release,
     /// `pyproject.toml`, parsed, when there is one.
     pub pyproject: Option<toml::Table>,
+    /// Distributions that may be built from source, confined (`--allow-source`).
+    pub allow_source: Vec<String>,
 }
 
 impl From<PythonError> for crate::kind::AppError {

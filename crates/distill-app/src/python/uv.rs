@@ -17,9 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::locks;
 use super::types::{Deps, LockKind, PythonApp, PythonError};
 use super::wheels::{self, Tags};
+use super::{locks, source};
 use crate::elf::NativeNeeds;
 use crate::kind::{Installed, Target};
 
@@ -223,35 +223,41 @@ pub fn install(
     let uv = uv(cache)?;
     let reqs = requirements(app, deps, &uv, work, &tags)?;
     let uv_cache = cache.join("uv");
-    let mut cmd = Command::new(&uv);
-    cmd.current_dir(&app.dir)
-        .args(["pip", "install", "--quiet", "--no-progress", "--target"])
-        .arg(&site)
-        // A source distribution's build runs its code on this machine: refused.
-        .arg("--no-build");
-    if reqs.hashed {
-        cmd.arg("--require-hashes");
+    let mut links = None;
+    let mut o = pip_install(app, &uv, &site, &reqs, &tags, &uv_cache, None)?;
+    let refused = |output: &str| -> Vec<String> {
+        source_only(output)
+            .into_iter()
+            .filter(|d| {
+                !app.allow_source
+                    .iter()
+                    .any(|a| source::normalize(a) == source::normalize(d))
+            })
+            .collect()
+    };
+    let output = String::from_utf8_lossy(&o.stderr).into_owned();
+    let sources = source_only(&output);
+    if !o.status.success() && !sources.is_empty() && refused(&output).is_empty() {
+        // Only allowed ones are missing: build them, confined, and install again.
+        let (dir, built) = source::build(&sources, &reqs.path, &app.dir, &uv, work, arch)?;
+        if reqs.hashed {
+            let text = std::fs::read_to_string(&reqs.path).map_err(|source| PythonError::Read {
+                path: reqs.path.clone(),
+                source,
+            })?;
+            std::fs::write(&reqs.path, source::with_hashes(&text, &built)).map_err(|source| {
+                PythonError::Read {
+                    path: reqs.path.clone(),
+                    source,
+                }
+            })?;
+        }
+        o = pip_install(app, &uv, &site, &reqs, &tags, &uv_cache, Some(&dir))?;
+        links = Some(dir);
     }
-    let o = run(
-        cmd.args([
-            "--python-version",
-            &tags.python_text(),
-            "--python-platform",
-            &tags.uv_platform(),
-            // Bytecode is compiled later, for the image's interpreter.
-            "--no-compile",
-            "--link-mode",
-            "copy",
-            "-r",
-        ])
-        .arg(&reqs.path)
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .env("UV_CACHE_DIR", &uv_cache),
-        "uv pip install",
-    )?;
     if !o.status.success() {
         let output = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-        let sources = source_only(&output);
+        let sources = refused(&output);
         if !sources.is_empty() {
             return Err(PythonError::SourceOnly {
                 dists: sources,
@@ -276,7 +282,15 @@ pub fn install(
     wheels::check(&site, &tags)?;
     let components = wheels::components(
         &wheels::installed(&site)?,
-        &pylock(app, &uv, &reqs.path, work, &tags, &uv_cache)?,
+        &pylock(
+            app,
+            &uv,
+            &reqs.path,
+            work,
+            &tags,
+            &uv_cache,
+            links.as_deref(),
+        )?,
     )?;
     // Console scripts carry the host interpreter's path; the image starts the app itself.
     let _ = std::fs::remove_dir_all(site.join("bin"));
@@ -290,6 +304,48 @@ pub fn install(
     })
 }
 
+/// `uv pip install` of the requirements into `site`, never building a source
+/// distribution; `links` is a directory of wheels distill built, confined.
+fn pip_install(
+    app: &PythonApp,
+    uv: &Path,
+    site: &Path,
+    reqs: &Requirements,
+    tags: &Tags,
+    uv_cache: &Path,
+    links: Option<&Path>,
+) -> Result<std::process::Output, PythonError> {
+    let mut cmd = Command::new(uv);
+    cmd.current_dir(&app.dir)
+        .args(["pip", "install", "--quiet", "--no-progress", "--target"])
+        .arg(site)
+        // A source distribution's build runs its code on this machine: refused.
+        .arg("--no-build");
+    if let Some(l) = links {
+        cmd.arg("--find-links").arg(l);
+    }
+    if reqs.hashed {
+        cmd.arg("--require-hashes");
+    }
+    run(
+        cmd.args([
+            "--python-version",
+            &tags.python_text(),
+            "--python-platform",
+            &tags.uv_platform(),
+            // Bytecode is compiled later, for the image's interpreter.
+            "--no-compile",
+            "--link-mode",
+            "copy",
+            "-r",
+        ])
+        .arg(&reqs.path)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_CACHE_DIR", uv_cache),
+        "uv pip install",
+    )
+}
+
 /// The same requirements resolved for the same target into a `pylock.toml`.
 fn pylock(
     app: &PythonApp,
@@ -298,19 +354,17 @@ fn pylock(
     work: &Path,
     tags: &Tags,
     uv_cache: &Path,
+    links: Option<&Path>,
 ) -> Result<String, PythonError> {
     let out = work.join(format!("pylock.{}.toml", tags.arch));
+    let mut cmd = Command::new(uv);
+    cmd.args(["pip", "compile"]);
+    if let Some(l) = links {
+        cmd.arg("--find-links").arg(l);
+    }
     let o = run(
-        Command::new(uv)
-            .current_dir(&app.dir)
-            .args([
-                "pip",
-                "compile",
-                "--quiet",
-                "--no-progress",
-                "--no-header",
-                "--no-build",
-            ])
+        cmd.current_dir(&app.dir)
+            .args(["--quiet", "--no-progress", "--no-header", "--no-build"])
             .args(["--format", "pylock.toml"])
             .args(["--python-version", &tags.python_text()])
             .args(["--python-platform", &tags.uv_platform()])

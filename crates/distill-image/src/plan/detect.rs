@@ -21,6 +21,7 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
     let detect = DetectOptions {
         use_node_modules: opts.use_node_modules,
         allow_scripts: opts.allow_scripts.clone(),
+        allow_source: opts.allow_source.clone(),
     };
     let Some(app) = distill_app::detect(dir, &detect)? else {
         return Ok(None);

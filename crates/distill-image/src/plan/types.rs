@@ -46,6 +46,8 @@ pub struct Options {
     pub use_node_modules: bool,
     /// `--allow-scripts`: Node packages whose install scripts run, confined.
     pub allow_scripts: Vec<String>,
+    /// `--allow-source`: Python distributions that may be built from source, confined.
+    pub allow_source: Vec<String>,
     /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,

@@ -44,6 +44,11 @@ pub struct Common {
     /// build a native addon none of their versions ships prebuilt. Host platform only.
     #[arg(long = "allow-scripts", value_name = "PKG", value_delimiter = ',')]
     pub allow_scripts: Vec<String>,
+    /// For a Python app: build these distributions from their source (comma-separated or
+    /// repeated) when no wheel fits, confined with bubblewrap with no network, after their
+    /// sdist and build requirements are fetched and checked.
+    #[arg(long = "allow-source", value_name = "DIST", value_delimiter = ',')]
+    pub allow_source: Vec<String>,
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
     pub cmd: Option<Words>,
@@ -122,6 +127,7 @@ pub fn options(
         include_lib: common.include_lib,
         use_node_modules: common.use_node_modules,
         allow_scripts: common.allow_scripts,
+        allow_source: common.allow_source,
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
         deny_eol: common.deny_eol,

@@ -380,3 +380,119 @@ fn an_sdist_only_dependency_is_refused_before_its_setup_py_runs() {
     assert!(err.contains("not locked"), "the unlocked warning: {err}");
     assert!(!marker.exists(), "setup.py ran on the host");
 }
+
+/// `sdonly-0.1.tar.gz` whose setup.py tries to write `marker` and to reach `port` on the
+/// host's loopback, and records both outcomes in the module it builds.
+fn hostile_sdist(dir: &Path, marker: &Path, port: u16) -> PathBuf {
+    let src = dir.join("build/sdonly-0.1");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("setup.py"),
+        format!(
+            "import socket\n\
+             try:\n    open({marker:?}, 'w').write('ran'); wrote = 'written'\n\
+             except OSError:\n    wrote = 'refused'\n\
+             try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5); net = 'online'\n\
+             except OSError:\n    net = 'offline'\n\
+             open('sdonly.py', 'w').write(f'STATE = {{wrote!r}} + \" \" + {{net!r}}\\n')\n\
+             from setuptools import setup\n\
+             setup(name='sdonly', version='0.1', py_modules=['sdonly'])\n",
+            marker = marker.display().to_string(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("PKG-INFO"),
+        "Metadata-Version: 2.1\nName: sdonly\nVersion: 0.1\n",
+    )
+    .unwrap();
+    let tarball = dir.join("sdonly-0.1.tar.gz");
+    run_ok(
+        Command::new("tar")
+            .current_dir(dir.join("build"))
+            .arg("czf")
+            .arg(&tarball)
+            .arg("sdonly-0.1"),
+    );
+    std::fs::remove_dir_all(dir.join("build")).unwrap();
+    tarball
+}
+
+/// Issue #15's acceptance 5, allowed: the sdist builds in the sandbox, from a find-links
+/// directory with its hash locked, and from an index; setup.py could neither write outside
+/// nor reach the network, and the image imports what it built. A tampered sdist is refused
+/// before it is built.
+#[test]
+fn an_allowed_sdist_builds_confined_and_cannot_write_outside_or_reach_the_network() {
+    use sha2::Digest;
+    let host = tempfile::tempdir().unwrap();
+    let marker = host.path().join("marker");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(served.path().join("files")).unwrap();
+    let sdist = hostile_sdist(&served.path().join("files"), &marker, port);
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&sdist).unwrap()));
+
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("main.py"),
+        "import sdonly\nprint(sdonly.STATE)\n",
+    )
+    .unwrap();
+    let build = |reqs: &str, name: &str| {
+        std::fs::write(app.path().join("requirements.txt"), reqs).unwrap();
+        let archive = host.path().join(name);
+        let (ok, err) =
+            crate::common::build_archive(app.path(), &["--allow-source", "sdonly"], &archive);
+        (ok, err, archive)
+    };
+    let links = served.path().join("files");
+    let (ok, err, archive) = build(
+        &format!(
+            "--find-links {}\nsdonly==0.1 --hash=sha256:{sha}\n",
+            links.display()
+        ),
+        "links.tar",
+    );
+    assert!(ok, "{err}");
+    let run = distill_test::Podman::new().run(&format!("oci-archive:{}", archive.display()), &[]);
+    assert_eq!(run.stdout, "refused offline\n", "{}", run.stderr);
+    assert!(!marker.exists(), "setup.py wrote outside the sandbox");
+
+    std::fs::create_dir_all(served.path().join("simple/sdonly")).unwrap();
+    std::fs::write(
+        served.path().join("simple/sdonly/index.html"),
+        format!("<html><body><a href=\"../../files/sdonly-0.1.tar.gz#sha256={sha}\">sdonly-0.1.tar.gz</a></body></html>\n"),
+    )
+    .unwrap();
+    let server = distill_test::http::FileServer::start(served.path());
+    let (ok, err, archive) = build(
+        &format!("--index-url {}\nsdonly==0.1\n", server.url("/simple")),
+        "index.tar",
+    );
+    assert!(ok, "{err}");
+    let root = crate::common::rootfs(&archive, &host.path().join("index"));
+    let module =
+        std::fs::read_to_string(root.join("usr/local/lib/python3.13/dist-packages/sdonly.py"))
+            .unwrap();
+    assert!(
+        module.contains("refused") && module.contains("offline"),
+        "{module}"
+    );
+    assert!(!marker.exists());
+
+    let (ok, err, archive) = build(
+        &format!(
+            "--find-links {}\nsdonly==0.1 --hash=sha256:{}\n",
+            links.display(),
+            "0".repeat(64)
+        ),
+        "tampered.tar",
+    );
+    assert!(!ok && !archive.exists(), "{err}");
+    assert!(
+        err.contains("does not have the sha256 the requirements name"),
+        "{err}"
+    );
+}

@@ -1,0 +1,555 @@
+//! Building the source distributions the user allowed by name (`--allow-source NAME`) into
+//! wheels, confined ([`crate::sandbox`]): a build runs the project's `setup.py` or build
+//! backend, which is code.
+//!
+//! Everything is fetched before any of it runs, and nothing runs with the network:
+//! 1. the pinned version (`NAME==V` in the requirements uv installs from) is found as
+//!    `NAME-V.tar.gz` in a `--find-links` directory of those requirements, or on the index
+//!    (PEP 691's JSON simple API; uv names its index, `uv pip compile --emit-index-url`),
+//!    downloaded and checked against the requirement's `--hash` (or, unlocked, the index's);
+//! 2. its `[build-system] requires` (setuptools when it names none) are installed as wheels
+//!    only (installing a wheel runs nothing) into a directory of their own;
+//! 3. the sdist is unpacked by distill (files and directories under one top directory);
+//! 4. the build backend's `build_wheel` runs under the host's `python3` in the sandbox:
+//!    no network, the host read-only, home and `/tmp` empty, and only the source tree and
+//!    the output directory writable, at fixed paths.
+//!
+//! The wheel then goes to the ordinary install (`--find-links`, its sha256 added to the
+//! requirement's hashes, since it was built from the checked sdist). It is built for the
+//! host's Python, so a pure-Python wheel fits any image; a C extension built this way is
+//! refused by the wheel-tag check, naming it.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::Digest;
+
+use super::types::PythonError;
+use crate::sandbox::{self, Mount};
+
+/// The largest sdist read (downloaded or unpacked).
+const MAX_SDIST: u64 = 256 << 20;
+/// Where the build sees its tree.
+const AT: &str = "/tmp/distill-sdist";
+
+/// The PEP 517 frontend run in the sandbox: the backend's `build_wheel`, nothing else.
+const FRONTEND: &str = r#"
+import importlib, json, sys
+spec = json.loads(sys.argv[1])
+sys.path[:0] = spec["backend_path"]
+mod, _, obj = spec["backend"].partition(":")
+backend = importlib.import_module(mod)
+for part in filter(None, obj.split(".")):
+    backend = getattr(backend, part)
+print(backend.build_wheel(spec["out"]))
+"#;
+
+/// `NAME` normalized as PEP 503 says.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        let c = if matches!(c, '-' | '_' | '.') {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the requirements say about where distributions are and which are pinned.
+#[derive(Debug, Default)]
+struct Reqs {
+    find_links: Vec<String>,
+    index: Option<String>,
+    /// normalized name -> (version, sha256 hashes)
+    pins: BTreeMap<String, (String, Vec<String>)>,
+}
+
+fn parse(text: &str) -> Reqs {
+    let mut out = Reqs::default();
+    // Continuation lines join first (`NAME==V \` then `--hash=...`).
+    let joined = text.replace("\\\n", " ");
+    for line in joined.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("--find-links" | "-f") => out.find_links.extend(words.next().map(str::to_owned)),
+            Some("--index-url" | "-i") => out.index = words.next().map(str::to_owned),
+            Some(first) if first.contains("==") => {
+                let (name, version) = first.split_once("==").unwrap_or_default();
+                let version = version.split(';').next().unwrap_or("").to_owned();
+                let hashes = words
+                    .filter_map(|w| w.strip_prefix("--hash=sha256:"))
+                    .map(str::to_owned)
+                    .collect();
+                let name = name.split('[').next().unwrap_or(name);
+                out.pins.insert(normalize(name), (version, hashes));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Builds each of `dists` (normalized names) into `work/built-ARCH`; returns that directory
+/// and each wheel's sha256 by name.
+pub fn build(
+    dists: &[String],
+    reqs_path: &Path,
+    app_dir: &Path,
+    uv: &Path,
+    work: &Path,
+    arch: distill_core::Arch,
+) -> Result<(PathBuf, BTreeMap<String, String>), PythonError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PythonError::Read { path, source }
+    };
+    let text = std::fs::read_to_string(reqs_path).map_err(io(reqs_path))?;
+    let reqs = parse(&text);
+    let out = work.join(format!("built-{arch}"));
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    let mut hashes = BTreeMap::new();
+    for dist in dists {
+        let name = normalize(dist);
+        let (version, want) = reqs
+            .pins
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| PythonError::SourceUnpinned { dist: dist.clone() })?;
+        let scratch = work.join(format!("sdist-{name}-{arch}"));
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+        let sdist = locate(&name, &version, &want, &reqs, app_dir, uv, &scratch)?;
+        let src =
+            unpack(&sdist, &scratch.join("src")).map_err(|why| PythonError::SourceArchive {
+                dist: dist.clone(),
+                why,
+            })?;
+        let (requires, backend, backend_path) = build_system(&src);
+        let deps = scratch.join("build-deps");
+        let o = Command::new(uv)
+            .args([
+                "pip",
+                "install",
+                "--quiet",
+                "--no-progress",
+                "--only-binary",
+                ":all:",
+            ])
+            .arg("--target")
+            .arg(&deps)
+            .args(&requires)
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .output()
+            .map_err(|e| PythonError::Tool {
+                tool: "uv pip install".into(),
+                why: e.to_string(),
+            })?;
+        if !o.status.success() {
+            return Err(PythonError::SourceBuild {
+                dist: dist.clone(),
+                output: format!(
+                    "installing its build requirements {requires:?} as wheels:\n{}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            });
+        }
+        let wheel = confined_build(dist, &src, &deps, &out, &backend, &backend_path)?;
+        hashes.insert(name, sha256_file(&wheel).map_err(io(&wheel))?);
+    }
+    Ok((out, hashes))
+}
+
+/// The checked sdist of `name` `version`, found locally or downloaded into `scratch`.
+#[allow(clippy::too_many_arguments)]
+fn locate(
+    name: &str,
+    version: &str,
+    want: &[String],
+    reqs: &Reqs,
+    app_dir: &Path,
+    uv: &Path,
+    scratch: &Path,
+) -> Result<PathBuf, PythonError> {
+    let fits = |file: &str| {
+        file.strip_suffix(".tar.gz")
+            .and_then(|stem| stem.rsplit_once('-'))
+            .is_some_and(|(n, v)| normalize(n) == name && v == version)
+    };
+    let check = |path: &Path, listed: Option<&str>| -> Result<PathBuf, PythonError> {
+        let got = sha256_file(path).map_err(|source| PythonError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ok = if want.is_empty() {
+            listed.is_none_or(|l| l == got)
+        } else {
+            want.contains(&got)
+        };
+        if !ok {
+            return Err(PythonError::SourceHash {
+                dist: format!("{name}=={version}"),
+                path: path.to_path_buf(),
+                got,
+            });
+        }
+        Ok(path.to_path_buf())
+    };
+    for link in &reqs.find_links {
+        let dir = app_dir.join(link.strip_prefix("file://").unwrap_or(link));
+        let found = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| fits(&e.file_name().to_string_lossy()));
+        if let Some(e) = found {
+            return check(&e.path(), None);
+        }
+    }
+    let index = match &reqs.index {
+        Some(i) => i.clone(),
+        None => default_index(uv, scratch)?,
+    };
+    let url = format!("{}/{name}/", index.trim_end_matches('/'));
+    let fetch_err = |url: &str, why: String| PythonError::SourceFetch {
+        url: url.to_owned(),
+        why,
+    };
+    let fetcher = distill_apt::fetch::HttpFetcher::new();
+    let page = distill_apt::fetch::get_bytes(&fetcher, &url, 64 << 20)
+        .map_err(|e| fetch_err(&url, e.to_string()))?;
+    let page = String::from_utf8_lossy(&page);
+    let (file_url, listed) = anchors(&page)
+        .into_iter()
+        .find(|(_, text)| fits(text))
+        .and_then(|(href, _)| {
+            let mut u = url::Url::parse(&url).ok()?.join(&href).ok()?;
+            let listed = u
+                .fragment()
+                .and_then(|f| f.strip_prefix("sha256="))
+                .map(str::to_owned);
+            u.set_fragment(None);
+            Some((u.to_string(), listed))
+        })
+        .ok_or_else(|| fetch_err(&url, format!("no {name}-{version}.tar.gz is listed")))?;
+    let path = scratch.join("sdist.tar.gz");
+    let mut f = std::fs::File::create(&path).map_err(|source| PythonError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    distill_apt::fetch::get_to_file(&fetcher, &file_url, MAX_SDIST, &mut f)
+        .map_err(|e| fetch_err(&file_url, e.to_string()))?;
+    check(&path, listed.as_deref())
+}
+
+/// `(href, text)` of each `<a>` of a PEP 503 simple page.
+fn anchors(page: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = page;
+    while let Some(i) = rest.find("<a ") {
+        rest = &rest[i + 3..];
+        let Some(end) = rest.find("</a>") else { break };
+        let tag = &rest[..end];
+        let href = tag
+            .split_once("href=\"")
+            .and_then(|(_, h)| h.split_once('"'))
+            .map(|(h, _)| h.replace("&amp;", "&"));
+        let text = tag.rsplit_once('>').map(|(_, t)| t.trim().to_owned());
+        if let (Some(h), Some(t)) = (href, text) {
+            out.push((h, t));
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The index uv installs from when the requirements name none.
+fn default_index(uv: &Path, scratch: &Path) -> Result<String, PythonError> {
+    let empty = scratch.join("empty.txt");
+    std::fs::write(&empty, "").map_err(|source| PythonError::Read {
+        path: empty.clone(),
+        source,
+    })?;
+    let o = Command::new(uv)
+        .args([
+            "pip",
+            "compile",
+            "--quiet",
+            "--no-header",
+            "--emit-index-url",
+        ])
+        .arg(&empty)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .output()
+        .map_err(|e| PythonError::Tool {
+            tool: "uv pip compile".into(),
+            why: e.to_string(),
+        })?;
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("--index-url ").map(|u| u.trim().to_owned()))
+        .ok_or_else(|| PythonError::Tool {
+            tool: "uv pip compile --emit-index-url".into(),
+            why: String::from_utf8_lossy(&o.stderr).into_owned(),
+        })
+}
+
+/// Unpacks a `.tar.gz` sdist under `into`; returns its one top directory.
+fn unpack(sdist: &Path, into: &Path) -> Result<PathBuf, String> {
+    let f = std::fs::File::open(sdist).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(into).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f).take(MAX_SDIST * 4));
+    let mut top: Option<std::ffi::OsString> = None;
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+        let mut parts = path.components();
+        let Some(std::path::Component::Normal(first)) = parts.next() else {
+            return Err(format!(
+                "entry {} is not under one top directory",
+                path.display()
+            ));
+        };
+        if top.get_or_insert_with(|| first.to_owned()) != first
+            || !parts.all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(format!(
+                "entry {} is not under one top directory",
+                path.display()
+            ));
+        }
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir() || kind == tar::EntryType::XGlobalHeader) {
+            return Err(format!("entry {} is a {kind:?}", path.display()));
+        }
+        if kind.is_file() || kind.is_dir() {
+            entry.unpack_in(into).map_err(|e| e.to_string())?;
+        }
+    }
+    top.map(|t| into.join(t))
+        .ok_or_else(|| "it is empty".to_owned())
+}
+
+/// `[build-system]` of the unpacked sdist: requires, backend and backend-path, with the
+/// defaults PEP 517 gives a project that names none.
+fn build_system(src: &Path) -> (Vec<String>, String, Vec<String>) {
+    let table: Option<toml::Table> = std::fs::read_to_string(src.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse().ok());
+    let bs = table.as_ref().and_then(|t| t.get("build-system"));
+    let strings = |key: &str| -> Option<Vec<String>> {
+        Some(
+            bs?.get(key)?
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    let requires = strings("requires").unwrap_or_else(|| vec!["setuptools>=40.8.0".into()]);
+    let backend = bs
+        .and_then(|b| b.get("build-backend")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "setuptools.build_meta:__legacy__".into());
+    let path = strings("backend-path").unwrap_or_default();
+    (requires, backend, path)
+}
+
+/// Runs the backend's `build_wheel` in the sandbox; returns the wheel it wrote to `out`.
+fn confined_build(
+    dist: &str,
+    src: &Path,
+    deps: &Path,
+    out: &Path,
+    backend: &str,
+    backend_path: &[String],
+) -> Result<PathBuf, PythonError> {
+    let at = Path::new(AT);
+    let python = host_python()?;
+    let mut mounts = vec![
+        Mount {
+            host: deps.to_path_buf(),
+            at: at.join("deps"),
+            writable: false,
+        },
+        Mount {
+            host: src.to_path_buf(),
+            at: at.join("src"),
+            writable: true,
+        },
+        Mount {
+            host: out.to_path_buf(),
+            at: at.join("out"),
+            writable: true,
+        },
+    ];
+    if let Some(prefix) = python.1.clone() {
+        mounts.insert(
+            0,
+            Mount {
+                host: prefix.clone(),
+                at: prefix,
+                writable: false,
+            },
+        );
+    }
+    let spec = serde_json::json!({
+        "backend": backend,
+        "backend_path": backend_path.iter().map(|p| at.join("src").join(p)).collect::<Vec<_>>(),
+        "out": at.join("out"),
+    })
+    .to_string();
+    let env: Vec<(&str, OsString)> = vec![
+        ("PYTHONPATH", at.join("deps").into()),
+        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("SOURCE_DATE_EPOCH", "315532800".into()),
+    ];
+    tracing::info!("building {dist} from source, confined ({backend})");
+    let before: Vec<_> = wheels_in(out);
+    let o = sandbox::command(
+        &mounts,
+        &at.join("src"),
+        &[],
+        &env,
+        &python.0.to_string_lossy(),
+        &["-c", FRONTEND, &spec],
+    )?
+    .output()
+    .map_err(|e| PythonError::Tool {
+        tool: "bwrap".into(),
+        why: e.to_string(),
+    })?;
+    if !o.status.success() {
+        let text = String::from_utf8_lossy(&o.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        return Err(PythonError::SourceBuild {
+            dist: dist.to_owned(),
+            output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    wheels_in(out)
+        .into_iter()
+        .find(|w| !before.contains(w))
+        .ok_or_else(|| PythonError::SourceBuild {
+            dist: dist.to_owned(),
+            output: "the backend wrote no wheel".into(),
+        })
+}
+
+fn wheels_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The host's `python3` (resolved), and its installation prefix when the sandbox would
+/// not otherwise see it (under the emptied home, as pyenv's are).
+fn host_python() -> Result<(PathBuf, Option<PathBuf>), PythonError> {
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.base_prefix)",
+        ])
+        .output()
+        .map_err(|e| PythonError::Tool {
+            tool: "python3".into(),
+            why: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = text.lines();
+    let exe = PathBuf::from(lines.next().unwrap_or("python3"));
+    let prefix = lines.next().map(PathBuf::from);
+    let hidden = prefix.filter(|p| {
+        let home = dirs::home_dir();
+        p.starts_with("/tmp") || p.starts_with("/root") || home.is_some_and(|h| p.starts_with(h))
+    });
+    Ok((exe, hidden))
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The requirements with each built wheel's sha256 added to its distribution's hashes.
+pub fn with_hashes(text: &str, built: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let first = line.split_whitespace().next().unwrap_or("");
+        let name = first
+            .split("==")
+            .next()
+            .unwrap_or("")
+            .split('[')
+            .next()
+            .unwrap_or("");
+        match built.get(&normalize(name)).filter(|_| first.contains("==")) {
+            Some(h) => {
+                let (spec, rest) = line.split_at(line.find(first).unwrap_or(0) + first.len());
+                out.push_str(&format!("{spec} --hash=sha256:{h}{rest}"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_pins_links_and_hashes() {
+        let r = parse(
+            "--find-links ./wheels\n-i http://127.0.0.1:1/simple\nSd_Only==0.1 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\nflask==3.1.0 ; python_version >= '3.9'\n",
+        );
+        assert_eq!(r.find_links, ["./wheels"]);
+        assert_eq!(r.index.as_deref(), Some("http://127.0.0.1:1/simple"));
+        assert_eq!(
+            r.pins["sd-only"],
+            ("0.1".to_owned(), vec!["aa".to_owned(), "bb".to_owned()])
+        );
+        assert_eq!(r.pins["flask"].0, "3.1.0");
+        let built = BTreeMap::from([("sd-only".to_owned(), "cc".to_owned())]);
+        assert_eq!(
+            with_hashes(
+                "Sd_Only==0.1 \\\n    --hash=sha256:aa\nflask==3.1.0\n",
+                &built
+            ),
+            "Sd_Only==0.1 --hash=sha256:cc \\\n    --hash=sha256:aa\nflask==3.1.0\n"
+        );
+    }
+
+    #[test]
+    fn a_simple_page_lists_its_files() {
+        let page = r#"<html><body><a href="../../files/sd_only-0.1.tar.gz#sha256=ab" data-requires-python="&gt;=3">sd_only-0.1.tar.gz</a>
+<a href="/x/sd_only-0.2-py3-none-any.whl">sd_only-0.2-py3-none-any.whl</a></body></html>"#;
+        assert_eq!(
+            anchors(page),
+            [
+                (
+                    "../../files/sd_only-0.1.tar.gz#sha256=ab".to_owned(),
+                    "sd_only-0.1.tar.gz".to_owned()
+                ),
+                (
+                    "/x/sd_only-0.2-py3-none-any.whl".to_owned(),
+                    "sd_only-0.2-py3-none-any.whl".to_owned()
+                ),
+            ]
+        );
+    }
+}
