@@ -135,37 +135,116 @@ pub fn build(
             })?;
         let (requires, backend, backend_path) = build_system(&src);
         let deps = scratch.join("build-deps");
-        let o = Command::new(uv)
-            .args([
-                "pip",
-                "install",
-                "--quiet",
-                "--no-progress",
-                "--only-binary",
-                ":all:",
-            ])
-            .arg("--target")
-            .arg(&deps)
-            .args(&requires)
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .output()
-            .map_err(|e| PythonError::Tool {
-                tool: "uv pip install".into(),
-                why: e.to_string(),
-            })?;
-        if !o.status.success() {
-            return Err(PythonError::SourceBuild {
-                dist: dist.clone(),
-                output: format!(
-                    "installing its build requirements {requires:?} as wheels:\n{}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-            });
-        }
+        build_requires(dist, uv, &deps, &requires)?;
         let wheel = confined_build(dist, &src, &deps, &out, &backend, &backend_path)?;
         hashes.insert(name, sha256_file(&wheel).map_err(io(&wheel))?);
     }
     Ok((out, hashes))
+}
+
+/// Builds the project in `dir` (a Poetry project in package mode) into a wheel, confined,
+/// from a copy of its tree without the directories apps never ship ([`crate::kind::IGNORED`]).
+pub fn build_project(
+    dir: &Path,
+    work: &Path,
+    uv: &Path,
+    arch: distill_core::Arch,
+) -> Result<PathBuf, PythonError> {
+    let scratch = work.join(format!("project-{arch}"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let src = scratch.join("src");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PythonError::Read { path, source }
+    };
+    let walk = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !crate::kind::IGNORED.iter().any(|i| e.file_name() == *i)
+        });
+    for e in walk {
+        let e = e.map_err(|e| PythonError::Read {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
+        let to = src.join(e.path().strip_prefix(dir).unwrap_or(e.path()));
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).map_err(io(&to))?;
+        } else if e.file_type().is_file() {
+            std::fs::copy(e.path(), &to).map_err(io(&to))?;
+        }
+    }
+    let name = dir
+        .file_name()
+        .map_or("the project".into(), |n| n.to_string_lossy().into_owned());
+    let (requires, backend, backend_path) = build_system(&src);
+    let deps = scratch.join("build-deps");
+    build_requires(&name, uv, &deps, &requires)?;
+    let out = scratch.join("out");
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    confined_build(&name, &src, &deps, &out, &backend, &backend_path)
+}
+
+/// The inventory's record of a wheel distill built.
+pub fn component(wheel: &Path) -> Result<distill_core::Component, PythonError> {
+    let file = wheel
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = file.split('-');
+    let (Some(name), Some(version)) = (parts.next(), parts.next()) else {
+        return Err(PythonError::SourceBuild {
+            dist: file.clone(),
+            output: "the wheel's name is not NAME-VERSION-TAGS.whl".into(),
+        });
+    };
+    Ok(distill_core::Component::Python {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        sha256: sha256_file(wheel).map_err(|source| PythonError::Read {
+            path: wheel.to_path_buf(),
+            source,
+        })?,
+        file,
+    })
+}
+
+/// Installs `requires` as wheels only into `deps`.
+fn build_requires(
+    dist: &str,
+    uv: &Path,
+    deps: &Path,
+    requires: &[String],
+) -> Result<(), PythonError> {
+    let o = Command::new(uv)
+        .args([
+            "pip",
+            "install",
+            "--quiet",
+            "--no-progress",
+            "--only-binary",
+            ":all:",
+        ])
+        .arg("--target")
+        .arg(deps)
+        .args(requires)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .output()
+        .map_err(|e| PythonError::Tool {
+            tool: "uv pip install".into(),
+            why: e.to_string(),
+        })?;
+    if !o.status.success() {
+        return Err(PythonError::SourceBuild {
+            dist: dist.to_owned(),
+            output: format!(
+                "installing its build requirements {requires:?} as wheels:\n{}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The checked sdist of `name` `version`, found locally or downloaded into `scratch`.
@@ -483,6 +562,16 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// Adds each built wheel's sha256 to its distribution's hashes in the requirements file.
+pub fn add_hashes(path: &Path, built: &BTreeMap<String, String>) -> Result<(), PythonError> {
+    let io = |source| PythonError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    std::fs::write(path, with_hashes(&text, built)).map_err(io)
 }
 
 /// The requirements with each built wheel's sha256 added to its distribution's hashes.

@@ -19,6 +19,8 @@ use std::process::Command;
 
 use super::types::{Deps, LockKind, PythonApp, PythonError};
 use super::wheels::{self, Tags};
+use distill_core::Component;
+
 use super::{locks, source};
 use crate::elf::NativeNeeds;
 use crate::kind::{Installed, Target};
@@ -241,47 +243,37 @@ pub fn install(
         // Only allowed ones are missing: build them, confined, and install again.
         let (dir, built) = source::build(&sources, &reqs.path, &app.dir, &uv, work, arch)?;
         if reqs.hashed {
-            let text = std::fs::read_to_string(&reqs.path).map_err(|source| PythonError::Read {
-                path: reqs.path.clone(),
-                source,
-            })?;
-            std::fs::write(&reqs.path, source::with_hashes(&text, &built)).map_err(|source| {
-                PythonError::Read {
-                    path: reqs.path.clone(),
-                    source,
-                }
-            })?;
+            source::add_hashes(&reqs.path, &built)?;
         }
         o = pip_install(app, &uv, &site, &reqs, &tags, &uv_cache, Some(&dir))?;
         links = Some(dir);
     }
     if !o.status.success() {
         let output = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-        let sources = refused(&output);
-        if !sources.is_empty() {
-            return Err(PythonError::SourceOnly {
-                dists: sources,
-                python: tags.python_text(),
-                platform: tags.uv_platform(),
-            });
-        }
-        return Err(match built_for_another_python(&output) {
-            Some((dist, tag)) => PythonError::NeedsCompiler {
-                dist,
-                python: tags.python_text(),
-                platform: tags.uv_platform(),
-                tag,
-            },
-            None => PythonError::Install {
-                python: tags.python_text(),
-                platform: tags.uv_platform(),
-                output,
-            },
-        });
+        return Err(install_failed(refused(&output), output, &tags));
     }
+    // A Poetry project in package mode is itself a distribution: built (confined) and
+    // installed beside its dependencies, as `poetry install` does.
+    let project = match (&deps, &app.pyproject) {
+        (Deps::Lock(LockKind::Poetry, _), Some(p)) if locks::poetry::package_mode(p) => {
+            let wheel = source::build_project(&app.dir, work, &uv, arch)?;
+            install_wheel(app, &uv, &site, &wheel, &tags, &uv_cache)?;
+            Some(source::component(&wheel)?)
+        }
+        _ => None,
+    };
     wheels::check(&site, &tags)?;
-    let components = wheels::components(
-        &wheels::installed(&site)?,
+    let dists: Vec<wheels::Dist> = wheels::installed(&site)?
+        .into_iter()
+        .filter(|d| match &project {
+            Some(Component::Python { name, .. }) => {
+                source::normalize(name) != source::normalize(&d.name)
+            }
+            _ => true,
+        })
+        .collect();
+    let mut components = wheels::components(
+        &dists,
         &pylock(
             app,
             &uv,
@@ -292,6 +284,7 @@ pub fn install(
             links.as_deref(),
         )?,
     )?;
+    components.extend(project);
     // Console scripts carry the host interpreter's path; the image starts the app itself.
     let _ = std::fs::remove_dir_all(site.join("bin"));
     let native = native_needs(&site, "python dependencies")?;
@@ -302,6 +295,31 @@ pub fn install(
         native,
         components,
     })
+}
+
+/// Why `uv pip install` failed: the source-only distributions not allowed, a wheel built
+/// for another Python, or uv's own words.
+fn install_failed(refused: Vec<String>, output: String, tags: &Tags) -> PythonError {
+    if !refused.is_empty() {
+        return PythonError::SourceOnly {
+            dists: refused,
+            python: tags.python_text(),
+            platform: tags.uv_platform(),
+        };
+    }
+    match built_for_another_python(&output) {
+        Some((dist, tag)) => PythonError::NeedsCompiler {
+            dist,
+            python: tags.python_text(),
+            platform: tags.uv_platform(),
+            tag,
+        },
+        None => PythonError::Install {
+            python: tags.python_text(),
+            platform: tags.uv_platform(),
+            output,
+        },
+    }
 }
 
 /// `uv pip install` of the requirements into `site`, never building a source
@@ -344,6 +362,46 @@ fn pip_install(
         .env("UV_CACHE_DIR", uv_cache),
         "uv pip install",
     )
+}
+
+/// Installs one wheel distill built into `site`, without its dependencies (installed
+/// already, from the lock).
+fn install_wheel(
+    app: &PythonApp,
+    uv: &Path,
+    site: &Path,
+    wheel: &Path,
+    tags: &Tags,
+    uv_cache: &Path,
+) -> Result<(), PythonError> {
+    let o = run(
+        Command::new(uv)
+            .current_dir(&app.dir)
+            .args([
+                "pip",
+                "install",
+                "--quiet",
+                "--no-progress",
+                "--no-deps",
+                "--no-build",
+            ])
+            .args(["--python-version", &tags.python_text()])
+            .args(["--python-platform", &tags.uv_platform()])
+            .args(["--no-compile", "--link-mode", "copy", "--target"])
+            .arg(site)
+            .arg(wheel)
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .env("UV_CACHE_DIR", uv_cache),
+        "uv pip install",
+    )?;
+    if !o.status.success() {
+        return Err(PythonError::Install {
+            python: tags.python_text(),
+            platform: tags.uv_platform(),
+            output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The same requirements resolved for the same target into a `pylock.toml`.

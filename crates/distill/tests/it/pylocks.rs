@@ -109,7 +109,8 @@ fn lock(kind: &str, dir: &Path, scratch: &Path) -> BTreeMap<String, String> {
         "poetry.lock (package mode)" => {
             std::fs::write(
                 dir.join("pyproject.toml"),
-                format!("{PYPROJECT}[tool.poetry]\npackages = [{{ include = \"app.py\" }}]\n[tool.poetry.group.dev.dependencies]\niniconfig = \"*\"\n"),
+                format!("{PYPROJECT}[tool.poetry]\npackages = [{{ include = \"app.py\" }}]\n[tool.poetry.group.dev.dependencies]\niniconfig = \"*\"\n\
+                         [build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n"),
             )
             .unwrap();
             poetry(dir, scratch)
@@ -238,7 +239,20 @@ fn one_kind(kind: &'static str) {
         "{kind}: {err}"
     );
     let root = crate::common::rootfs(&archive, out.path());
-    let installed = dist_infos(&root.join(format!("usr/local/lib/python{python}/dist-packages")));
+    let site = root.join(format!("usr/local/lib/python{python}/dist-packages"));
+    let mut installed = dist_infos(&site);
+    if kind == "poetry.lock (package mode)" {
+        // The project itself, built by poetry-core in the sandbox, as `poetry install` does.
+        assert_eq!(
+            installed.remove("svc").as_deref(),
+            Some("0.1.0"),
+            "{kind}: {installed:?}"
+        );
+        assert!(
+            site.join("app.py").is_file(),
+            "{kind}: the project's module is not installed"
+        );
+    }
     for (name, version) in &installed {
         assert_eq!(
             oracle.get(name),

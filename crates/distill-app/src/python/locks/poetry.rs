@@ -225,6 +225,17 @@ fn walk<'a>(
     out
 }
 
+/// Whether a Poetry project is in package mode: `[tool.poetry]` without
+/// `package-mode = false`, and a `[build-system]` that builds it.
+pub fn package_mode(pyproject: &toml::Table) -> bool {
+    let poetry = pyproject
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.as_table());
+    poetry.is_some_and(|p| p.get("package-mode").and_then(|m| m.as_bool()) != Some(false))
+        && pyproject.contains_key("build-system")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
