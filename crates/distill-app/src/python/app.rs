@@ -66,6 +66,16 @@ impl App for PythonApp {
     }
 
     fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
+        // In package mode the dependencies include the project's own wheel, built from
+        // its whole tree: no list of files says when that changed.
+        if matches!(self.deps, Some(Deps::Lock(LockKind::Poetry, _)))
+            && self
+                .pyproject
+                .as_ref()
+                .is_some_and(super::locks::poetry::package_mode)
+        {
+            return None;
+        }
         Some(match &self.deps {
             None => Vec::new(),
             Some(Deps::UvLock(lock)) => vec![lock.clone(), self.dir.join("pyproject.toml")],

@@ -282,6 +282,26 @@ fn one_kind(kind: &'static str) {
         answer.ends_with(&format!("1,234,567 on Python {python}\n")),
         "{kind}: {answer}"
     );
+    if kind == "poetry.lock (package mode)" {
+        // The project's wheel is built from its tree: a change to it is not a cache hit.
+        let text = std::fs::read_to_string(app.path().join("app.py")).unwrap();
+        std::fs::write(
+            app.path().join("app.py"),
+            text.replace(" on Python ", " now on Python "),
+        )
+        .unwrap();
+        let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+        assert!(ok, "{kind}: {err}");
+        let root = crate::common::rootfs(&archive, &out.path().join("again"));
+        let module = std::fs::read_to_string(
+            root.join(format!("usr/local/lib/python{python}/dist-packages/app.py")),
+        )
+        .unwrap();
+        assert!(
+            module.contains(" now on Python "),
+            "{kind}: the project's wheel is stale"
+        );
+    }
 }
 
 #[test]
