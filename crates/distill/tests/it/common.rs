@@ -201,3 +201,30 @@ pub fn serve(archive: &Path, platform: Option<&str>) -> (String, String) {
     assert_eq!(user.trim(), "65532", "nonroot");
     (answer, logs)
 }
+
+/// Runs `one` for each of `kinds`, two at a time (the lockers wait on the registry, the
+/// builds on the CPU); a panic in one is raised here.
+pub fn two_at_a_time(kinds: &[&'static str], one: fn(&'static str)) {
+    for pair in kinds.chunks(2) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pair.iter().map(|k| s.spawn(move || one(k))).collect();
+            for h in handles {
+                if let Err(e) = h.join() {
+                    std::panic::resume_unwind(e);
+                }
+            }
+        });
+    }
+}
+
+/// Writes `package.json` (`manifest`) in `dir` and a `package-lock.json` for it with the
+/// host's npm, from the registry, running no scripts.
+pub fn npm_lock(dir: &Path, manifest: &str) {
+    std::fs::write(dir.join("package.json"), manifest).unwrap();
+    distill_test::tools::run_ok(
+        std::process::Command::new("npm")
+            .current_dir(dir)
+            .args(["install", "--package-lock-only", "--ignore-scripts"])
+            .args(["--no-audit", "--no-fund"]),
+    );
+}

@@ -223,16 +223,7 @@ fn one_kind(kind: &'static str) {
 
 #[test]
 fn every_node_lock_kind_installs_exactly_its_production_tree_and_runs() {
-    for pair in ["yarn1", "yarn4", "pnpm", "bun"].chunks(2) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = pair.iter().map(|k| s.spawn(move || one_kind(k))).collect();
-            for h in handles {
-                if let Err(e) = h.join() {
-                    std::panic::resume_unwind(e);
-                }
-            }
-        });
-    }
+    crate::common::two_at_a_time(&["yarn1", "yarn4", "pnpm", "bun"], one_kind);
 }
 
 /// A Yarn 4 project with only devDependencies and Corepack's `packageManager` with the hash
@@ -292,17 +283,12 @@ fn a_yarn_project_with_only_dev_dependencies_and_a_pinned_hash_runs() {
 fn an_addon_that_an_install_script_would_build_is_refused_by_name() {
     let app = tempfile::tempdir().unwrap();
     let lock = |deps: &str| {
-        std::fs::write(
-            app.path().join("package.json"),
-            format!(r#"{{"name": "addons", "private": true, "main": "i.js", "dependencies": {{{deps}}}}}"#),
+        crate::common::npm_lock(
+            app.path(),
+            &format!(
+                r#"{{"name": "addons", "private": true, "main": "i.js", "dependencies": {{{deps}}}}}"#
+            ),
         )
-        .unwrap();
-        run_ok(
-            Command::new("npm")
-                .current_dir(app.path())
-                .args(["install", "--package-lock-only", "--ignore-scripts"])
-                .args(["--no-audit", "--no-fund"]),
-        );
     };
     std::fs::write(app.path().join("i.js"), "require('bufferutil');\n").unwrap();
     lock(r#""bcrypt": "5.1.1", "bufferutil": "4.0.9", "esbuild": "0.25.0""#);

@@ -7,10 +7,8 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
-use distill_test::tools::run_ok;
 use sha2::Digest;
 
 /// A registry on 127.0.0.1 serving `@distill-test/marker` 1.0.0, whose install script
@@ -97,20 +95,13 @@ fn an_allowed_install_script_runs_confined_and_a_skipped_one_is_named() {
     )
     .unwrap();
     std::fs::write(
-        app.path().join("package.json"),
-        r#"{"name": "scripts", "private": true, "main": "i.js", "dependencies": {"@distill-test/marker": "1.0.0"}}"#,
-    )
-    .unwrap();
-    std::fs::write(
         app.path().join("i.js"),
         "console.log(require('@distill-test/marker'));\n",
     )
     .unwrap();
-    run_ok(
-        Command::new("npm")
-            .current_dir(app.path())
-            .args(["install", "--package-lock-only", "--ignore-scripts"])
-            .args(["--no-audit", "--no-fund"]),
+    crate::common::npm_lock(
+        app.path(),
+        r#"{"name": "scripts", "private": true, "main": "i.js", "dependencies": {"@distill-test/marker": "1.0.0"}}"#,
     );
     let ran = "app/node_modules/@distill-test/marker/ran.txt";
 
@@ -158,20 +149,13 @@ fn an_allowed_install_script_runs_confined_and_a_skipped_one_is_named() {
 fn bcrypt_builds_its_addon_in_the_sandbox_and_runs_in_the_image() {
     let app = tempfile::tempdir().unwrap();
     std::fs::write(
-        app.path().join("package.json"),
-        r#"{"name": "bc", "private": true, "main": "i.js", "dependencies": {"bcrypt": "5.1.1"}}"#,
-    )
-    .unwrap();
-    std::fs::write(
         app.path().join("i.js"),
         "const b = require('bcrypt');\nconsole.log('match', b.compareSync('pw', b.hashSync('pw', 4)));\n",
     )
     .unwrap();
-    run_ok(
-        Command::new("npm")
-            .current_dir(app.path())
-            .args(["install", "--package-lock-only", "--ignore-scripts"])
-            .args(["--no-audit", "--no-fund"]),
+    crate::common::npm_lock(
+        app.path(),
+        r#"{"name": "bc", "private": true, "main": "i.js", "dependencies": {"bcrypt": "5.1.1"}}"#,
     );
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("app.tar");

@@ -315,17 +315,7 @@ fn every_python_lock_kind_installs_exactly_its_main_group_and_runs() {
         "uv.lock",
         "requirements.txt",
     ];
-    // Two at a time: the lockers wait on the index, the builds on the CPU.
-    for pair in kinds.chunks(2) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = pair.iter().map(|k| s.spawn(move || one_kind(k))).collect();
-            for h in handles {
-                if let Err(e) = h.join() {
-                    std::panic::resume_unwind(e);
-                }
-            }
-        });
-    }
+    crate::common::two_at_a_time(&kinds, one_kind);
 }
 
 #[test]
