@@ -105,10 +105,13 @@ pub struct AppImage {
 }
 
 /// One platform to install for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub release: Release,
     pub platform: Platform,
+    /// A `node` for the build machine, of the image's Node release line, that package
+    /// managers run under; the host's `node` when absent.
+    pub tool_node: Option<PathBuf>,
 }
 
 /// An app's dependencies, installed for one platform.

@@ -78,7 +78,7 @@ impl App for NodeApp {
     }
 
     fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError> {
-        Ok(npm::install(self, target.platform, work, cache)?)
+        Ok(npm::install(self, target, work, cache)?)
     }
 }
 
@@ -172,7 +172,12 @@ mod tests {
         let app = detect(d.path()).unwrap().unwrap();
         assert_eq!(app.start, None);
         assert!(app.major().is_err());
-        let err = npm::install(&app, Platform::linux(Arch::Amd64), d.path(), d.path()).unwrap_err();
+        let target = Target {
+            release: distill_core::Release::Trixie,
+            platform: Platform::linux(Arch::Amd64),
+            tool_node: None,
+        };
+        let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
     }
 }

@@ -28,16 +28,18 @@ use distill_core::{Arch, Platform};
 use super::manager::{Chosen, Manager};
 use super::types::{NodeApp, NodeAppError};
 use super::{registry, tools};
+use crate::kind::Target;
 
 /// Production dependencies by the chosen manager; returns the copy holding `node_modules`.
 pub fn install(
     app: &NodeApp,
     chosen: &Chosen,
-    platform: Platform,
+    target: &Target,
     work: &Path,
     cache: &Path,
 ) -> Result<PathBuf, NodeAppError> {
-    let tool = tools::get(chosen, cache)?;
+    let platform = target.platform;
+    let tool = tools::get(chosen, cache, target.tool_node.as_deref())?;
     let registry = registry::registry(cache);
     let copy = work.join(format!("{}-{}", chosen.manager.lock(), platform.arch));
     let io = |path: &Path| {
@@ -74,7 +76,11 @@ pub fn install(
         registry.as_deref(),
         platform,
     )?;
-    tracing::info!("{what} ({}) for {platform}", tool.spec);
+    tracing::info!(
+        "{what} ({}, run by {}) for {platform}",
+        tool.spec,
+        tool.program.display()
+    );
     let o = cmd.output().map_err(|e| NodeAppError::ToolFetch {
         spec: tool.spec.clone(),
         output: format!("cannot run {}: {e}", tool.program.display()),

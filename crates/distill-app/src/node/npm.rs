@@ -15,16 +15,17 @@ use super::manager::{self, Manager};
 use super::types::{NodeApp, NodeAppError, read_json};
 use super::{managers, scripts, tree};
 use crate::elf::NativeNeeds;
-use crate::kind::{APP_DIR, Installed};
+use crate::kind::{APP_DIR, Installed, Target};
 
 /// Production dependencies for `platform`, by the manager the project's lock names
 /// ([`manager`]); the tree is `work/LOCK-ARCH/node_modules`.
 pub fn install(
     app: &NodeApp,
-    platform: Platform,
+    target: &Target,
     work: &Path,
     cache: &Path,
 ) -> Result<Installed, NodeAppError> {
+    let platform = target.platform;
     let dst = format!("{APP_DIR}/node_modules");
     let chosen = if app.use_existing {
         None
@@ -33,7 +34,7 @@ pub fn install(
         Some(manager::choose(&app.dir, &app.package)?)
     };
     let (tree, lock) = if let Some(c) = chosen.as_ref().filter(|c| c.manager != Manager::Npm) {
-        let copy = managers::install(app, c, platform, work, cache)?;
+        let copy = managers::install(app, c, target, work, cache)?;
         (copy.join("node_modules"), None)
     } else if app.use_existing {
         let existing = app.dir.join("node_modules");

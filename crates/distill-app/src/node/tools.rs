@@ -53,8 +53,9 @@ fn package(manager: Manager) -> (&'static str, &'static str) {
     }
 }
 
-/// The chosen manager, from `cache` (distill's cache root) or fetched into it.
-pub fn get(chosen: &Chosen, cache: &Path) -> Result<Tool, NodeAppError> {
+/// The chosen manager, from `cache` (distill's cache root) or fetched into it, run by
+/// `node` (the host's when `None`).
+pub fn get(chosen: &Chosen, cache: &Path, node: Option<&Path>) -> Result<Tool, NodeAppError> {
     let (pkg, entry) = package(chosen.manager);
     let spec = format!("{pkg}@{}", chosen.version);
     let root = cache.join("tools").join("node");
@@ -77,7 +78,7 @@ pub fn get(chosen: &Chosen, cache: &Path) -> Result<Tool, NodeAppError> {
             spec,
         },
         _ => Tool {
-            program: "node".into(),
+            program: node.map_or_else(|| "node".into(), Path::to_path_buf),
             args: vec![entry],
             spec,
         },

@@ -196,6 +196,48 @@ fn sha512_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(h.finalize().to_vec())
 }
 
+/// `node` of the official build of `major` (or the `exact` release) for the build machine,
+/// kept in `cache_root/tools/node-host/VERSION-ARCH/`; `None` on an architecture Node has
+/// no official Linux build for. It runs the package managers, not the image.
+pub fn host_node(
+    cache_root: &Path,
+    fetcher: &dyn Fetcher,
+    registry: &str,
+    major: u8,
+    exact: Option<&str>,
+) -> Result<Option<PathBuf>, NodeError> {
+    let Some(arch) = Arch::host() else {
+        return Ok(None);
+    };
+    let locked = resolve(fetcher, registry, major, exact, arch)?;
+    let dir = cache_root
+        .join("tools/node-host")
+        .join(format!("{}-{arch}", locked.version));
+    let bin = dir.join("bin/node");
+    if bin.is_file() {
+        return Ok(Some(bin));
+    }
+    let tarball = fetch(cache_root, fetcher, registry, arch, &locked)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeError::Io { path, source }
+    };
+    let parent = dir.parent().unwrap_or(cache_root);
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    // Staged in a fresh directory renamed into place: a second build never sees half.
+    let stage = tempfile::TempDir::new_in(parent).map_err(io(parent))?;
+    entries(&tarball, &stage.path().join("bin"))?;
+    let staged = stage.path().join("bin/node");
+    std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(io(&staged))?;
+    let kept = stage.keep();
+    if std::fs::rename(&kept, &dir).is_err() {
+        // Another build put it in place first.
+        let _ = std::fs::remove_dir_all(&kept);
+    }
+    Ok(Some(bin))
+}
+
 /// The image entries of a verified tarball: `/nodejs/bin/node` (staged under `stage`) and
 /// `/nodejs/LICENSE`. Everything else in the tarball is left out, whatever its name.
 pub fn entries(tarball: &Path, stage: &Path) -> Result<Vec<Entry>, NodeError> {

@@ -19,6 +19,7 @@ use distill_app::{APP_DIR, App, FileSpec, Installed, Target};
 use distill_core::{Component, Platform};
 
 use super::{Context, StageError, StageLayer};
+use crate::family::node;
 use crate::layercache::Key;
 use crate::lock::Lockfile;
 
@@ -76,6 +77,7 @@ fn target(cx: &Context, platform: Platform) -> Target {
     Target {
         release: cx.plan.debian.release,
         platform,
+        tool_node: None,
     }
 }
 
@@ -145,7 +147,21 @@ pub fn install(cx: &Context, app: &dyn App) -> Result<Deps, StageError> {
 fn install_one(cx: &Context, app: &dyn App, platform: Platform) -> Result<Installed, StageError> {
     cx.progress
         .start(&format!("installing dependencies for {platform}"), 0);
-    let d = app.install(&target(cx, platform), &work(cx), cx.sources.cache.root())?;
+    let mut t = target(cx, platform);
+    // Yarn, pnpm and Bun run under the official Node of the image's line, for this machine,
+    // not whatever `node` the host has.
+    if let Some(major) = cx.plan.debian.node {
+        let cache = cx.sources.cache.root();
+        let registry = node::registry(cache)?;
+        t.tool_node = node::host_node(
+            cache,
+            cx.sources.fetcher,
+            &registry,
+            major,
+            cx.plan.debian.node_version.as_deref(),
+        )?;
+    }
+    let d = app.install(&t, &work(cx), cx.sources.cache.root())?;
     cx.progress.finish();
     Ok(d)
 }

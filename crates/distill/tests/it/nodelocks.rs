@@ -178,8 +178,15 @@ fn one_kind(kind: &'static str) {
     }
     let out = tempfile::tempdir().unwrap();
     let archive = out.path().join("app.tar");
-    let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+    let (ok, err) = crate::common::build_archive(app.path(), &["-v"], &archive);
     assert!(ok, "{kind}: {err}");
+    // The JavaScript managers run under the official Node distill fetched for this machine.
+    if kind != "bun" {
+        assert!(
+            err.contains(", run by ") && err.contains("tools/node-host/24."),
+            "{kind}: not run by the fetched node: {err}"
+        );
+    }
     let root = crate::common::rootfs(&archive, out.path());
     let tree = root.join("app/node_modules");
     let got = installed(&tree);
