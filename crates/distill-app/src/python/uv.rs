@@ -322,8 +322,43 @@ fn install_failed(refused: Vec<String>, output: String, tags: &Tags) -> PythonEr
     }
 }
 
-/// `uv pip install` of the requirements into `site`, never building a source
-/// distribution; `links` is a directory of wheels distill built, confined.
+/// `uv pip SUB` for the image's target, in the app's directory, never building a source
+/// distribution (its build runs its code on this machine), never downloading a Python;
+/// `links` is a directory of wheels distill built, confined.
+fn uv_pip(
+    sub: &str,
+    app: &PythonApp,
+    uv: &Path,
+    tags: &Tags,
+    uv_cache: &Path,
+    links: Option<&Path>,
+) -> Command {
+    let mut cmd = Command::new(uv);
+    cmd.current_dir(&app.dir)
+        .args(["pip", sub, "--quiet", "--no-progress", "--no-build"])
+        .args(["--python-version", &tags.python_text()])
+        .args(["--python-platform", &tags.uv_platform()])
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_CACHE_DIR", uv_cache);
+    if let Some(l) = links {
+        cmd.arg("--find-links").arg(l);
+    }
+    cmd
+}
+
+/// uv's failure, as the error that names the target.
+fn succeeded(o: &std::process::Output, tags: &Tags) -> Result<(), PythonError> {
+    if o.status.success() {
+        return Ok(());
+    }
+    Err(PythonError::Install {
+        python: tags.python_text(),
+        platform: tags.uv_platform(),
+        output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+    })
+}
+
+/// `uv pip install` of the requirements into `site`.
 fn pip_install(
     app: &PythonApp,
     uv: &Path,
@@ -333,35 +368,15 @@ fn pip_install(
     uv_cache: &Path,
     links: Option<&Path>,
 ) -> Result<std::process::Output, PythonError> {
-    let mut cmd = Command::new(uv);
-    cmd.current_dir(&app.dir)
-        .args(["pip", "install", "--quiet", "--no-progress", "--target"])
-        .arg(site)
-        // A source distribution's build runs its code on this machine: refused.
-        .arg("--no-build");
-    if let Some(l) = links {
-        cmd.arg("--find-links").arg(l);
-    }
+    let mut cmd = uv_pip("install", app, uv, tags, uv_cache, links);
+    cmd.arg("--target").arg(site);
     if reqs.hashed {
         cmd.arg("--require-hashes");
     }
-    run(
-        cmd.args([
-            "--python-version",
-            &tags.python_text(),
-            "--python-platform",
-            &tags.uv_platform(),
-            // Bytecode is compiled later, for the image's interpreter.
-            "--no-compile",
-            "--link-mode",
-            "copy",
-            "-r",
-        ])
-        .arg(&reqs.path)
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .env("UV_CACHE_DIR", uv_cache),
-        "uv pip install",
-    )
+    // Bytecode is compiled later, for the image's interpreter.
+    cmd.args(["--no-compile", "--link-mode", "copy", "-r"])
+        .arg(&reqs.path);
+    run(&mut cmd, "uv pip install")
 }
 
 /// Installs one wheel distill built into `site`, without its dependencies (installed
@@ -374,34 +389,17 @@ fn install_wheel(
     tags: &Tags,
     uv_cache: &Path,
 ) -> Result<(), PythonError> {
-    let o = run(
-        Command::new(uv)
-            .current_dir(&app.dir)
-            .args([
-                "pip",
-                "install",
-                "--quiet",
-                "--no-progress",
-                "--no-deps",
-                "--no-build",
-            ])
-            .args(["--python-version", &tags.python_text()])
-            .args(["--python-platform", &tags.uv_platform()])
-            .args(["--no-compile", "--link-mode", "copy", "--target"])
-            .arg(site)
-            .arg(wheel)
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_CACHE_DIR", uv_cache),
-        "uv pip install",
-    )?;
-    if !o.status.success() {
-        return Err(PythonError::Install {
-            python: tags.python_text(),
-            platform: tags.uv_platform(),
-            output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-        });
-    }
-    Ok(())
+    let mut cmd = uv_pip("install", app, uv, tags, uv_cache, None);
+    cmd.args([
+        "--no-deps",
+        "--no-compile",
+        "--link-mode",
+        "copy",
+        "--target",
+    ])
+    .arg(site)
+    .arg(wheel);
+    succeeded(&run(&mut cmd, "uv pip install")?, tags)
 }
 
 /// The same requirements resolved for the same target into a `pylock.toml`.
@@ -415,31 +413,11 @@ fn pylock(
     links: Option<&Path>,
 ) -> Result<String, PythonError> {
     let out = work.join(format!("pylock.{}.toml", tags.arch));
-    let mut cmd = Command::new(uv);
-    cmd.args(["pip", "compile"]);
-    if let Some(l) = links {
-        cmd.arg("--find-links").arg(l);
-    }
-    let o = run(
-        cmd.current_dir(&app.dir)
-            .args(["--quiet", "--no-progress", "--no-header", "--no-build"])
-            .args(["--format", "pylock.toml"])
-            .args(["--python-version", &tags.python_text()])
-            .args(["--python-platform", &tags.uv_platform()])
-            .arg("-o")
-            .arg(&out)
-            .arg(reqs)
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_CACHE_DIR", uv_cache),
-        "uv pip compile",
-    )?;
-    if !o.status.success() {
-        return Err(PythonError::Install {
-            python: tags.python_text(),
-            platform: tags.uv_platform(),
-            output: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-        });
-    }
+    let mut cmd = uv_pip("compile", app, uv, tags, uv_cache, links);
+    cmd.args(["--no-header", "--format", "pylock.toml", "-o"])
+        .arg(&out)
+        .arg(reqs);
+    succeeded(&run(&mut cmd, "uv pip compile")?, tags)?;
     std::fs::read_to_string(&out).map_err(|source| PythonError::Read { path: out, source })
 }
 
