@@ -5,19 +5,22 @@ use distill_test::scripted::{Answer, Request, Scripted};
 
 use crate::common::*;
 
-/// `ci:pw`, as a Basic `Authorization`.
-const CI_AUTH: &str = "Basic Y2k6cHc=";
+/// `ci:ci-Secret-7q`, as a Basic `Authorization`.
+const CI_AUTH: &str = "Basic Y2k6Y2ktU2VjcmV0LTdx";
+
+/// The CI password: distinctive, so that no temporary path or port can contain it by chance.
+const CI_PASSWORD: &str = "ci-Secret-7q";
 
 /// Asks for Basic credentials on every request, as a registry (or a host posing as one) may.
 fn challenge() -> Answer {
     Answer::new(401).header("WWW-Authenticate: Basic realm=\"registry\"")
 }
 
-/// `distill` with the CI credentials `ci:pw` in the environment and no Docker config.
+/// `distill` with the CI credentials `ci:ci-Secret-7q` in the environment and no Docker config.
 fn with_ci_credentials() -> assert_cmd::Command {
     let mut c = distill();
     c.env("DISTILL_REGISTRY_USERNAME", "ci")
-        .env("DISTILL_REGISTRY_PASSWORD", "pw")
+        .env("DISTILL_REGISTRY_PASSWORD", CI_PASSWORD)
         .env_remove("DISTILL_REGISTRY_HOST")
         .env("DOCKER_CONFIG", "/nonexistent");
     c
@@ -98,7 +101,7 @@ fn a_token_realm_over_plain_http_on_another_host_is_refused() {
             && err.contains("hint: "),
         "{err}"
     );
-    assert!(!err.contains("pw"), "{err}");
+    assert!(!err.contains(CI_PASSWORD), "{err}");
 }
 
 #[test]
