@@ -74,34 +74,48 @@ pub(crate) const PYTHONS: &[Runtime] = &[
     },
 ];
 
-/// Node majors: version and end of life.
+/// Node majors: version and end of life, from Node's release schedule. Every major from 4,
+/// the first whose official Linux builds the npm registry carries, to the newest; odd majors
+/// are short-lived by design (about eight months). 0.x lines are left out: nothing current
+/// runs on them.
 pub(crate) const NODES: &[Runtime] = &[
-    Runtime {
-        name: "node",
-        version: "18",
-        eol: YearMonth(2025, 4),
-    },
-    Runtime {
-        name: "node",
-        version: "20",
-        eol: YearMonth(2026, 4),
-    },
-    Runtime {
-        name: "node",
-        version: "22",
-        eol: YearMonth(2027, 4),
-    },
-    Runtime {
-        name: "node",
-        version: "24",
-        eol: YearMonth(2028, 4),
-    },
-    Runtime {
-        name: "node",
-        version: "26",
-        eol: YearMonth(2029, 4),
-    },
+    node("4", 2018, 4),
+    node("5", 2016, 6),
+    node("6", 2019, 4),
+    node("7", 2017, 6),
+    node("8", 2019, 12),
+    node("9", 2018, 6),
+    node("10", 2021, 4),
+    node("11", 2019, 6),
+    node("12", 2022, 4),
+    node("13", 2020, 6),
+    node("14", 2023, 4),
+    node("15", 2021, 6),
+    node("16", 2023, 9),
+    node("17", 2022, 6),
+    node("18", 2025, 4),
+    node("19", 2023, 6),
+    node("20", 2026, 4),
+    node("21", 2024, 6),
+    node("22", 2027, 4),
+    node("23", 2025, 6),
+    node("24", 2028, 4),
+    node("25", 2026, 6),
+    node("26", 2029, 4),
 ];
+
+const fn node(version: &'static str, year: i32, month: u32) -> Runtime {
+    Runtime {
+        name: "node",
+        version,
+        eol: YearMonth(year, month),
+    }
+}
+
+/// The Node majors distill can ship, oldest first.
+pub fn node_majors() -> impl DoubleEndedIterator<Item = u8> {
+    NODES.iter().filter_map(|r| r.version.parse().ok())
+}
 
 /// Java feature releases as Debian packages them (OpenJDK), with the longest free upstream
 /// builds' support (Eclipse Temurin's published dates).

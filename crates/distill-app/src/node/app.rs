@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(app.major().unwrap(), NODE_DEFAULT_MAJOR);
         std::fs::write(
             d.path().join("package.json"),
-            r#"{"scripts": {"start": "nodemon x.js"}, "engines": {"node": "16"}}"#,
+            r#"{"scripts": {"start": "nodemon x.js"}, "engines": {"node": "3"}}"#,
         )
         .unwrap();
         let app = detect(d.path()).unwrap().unwrap();

@@ -120,7 +120,7 @@ pub enum NodeAppError {
         "a link:, file: or workspace dependency outside the app cannot go into the image; publish it, or vendor it into the app's directory"
     ))]
     OutsideLink { path: PathBuf, target: PathBuf },
-    #[error("{source_name} in {} asks for Node `{text}`, which names no Node major distill builds (18, 20, 22, 24 or 26)", path.display())]
+    #[error("{source_name} in {} asks for Node `{text}`, which names no Node major distill builds (4 to 26)", path.display())]
     #[diagnostic(help(
         "write a major (24), a version (v24.1.0), a range (>=22), `node` or `lts/*`; or pass --entrypoint and write a distill.toml with base = \"nodejs24\""
     ))]

@@ -5,24 +5,32 @@
 //! A version (`v20.16.0`, `20`, `20.16`) names its major; `node`, `latest`, `current` and
 //! `stable` the newest major the family offers, `lts/*` the newest even one, and `lts/NAME`
 //! that line (`lts/iron` is 20). A range (`>=20 <25`, `^22 || ^24`) takes the newest
-//! family major it allows, else the newest older LTS major it allows. The family's majors
-//! (22, 24, 26) and the older LTS lines 18 and 20 are available: one past its end of life
-//! builds with a warning (and `--deny-eol` refuses it). Odd majors, short-lived by design,
-//! are not offered.
+//! family major it allows, else the newest older LTS (even) major, else the newest odd one.
+//! Every major whose official builds the npm registry carries is available (4 to 26, in
+//! [`distill_core::runtime`]'s table): one past its end of life builds with a warning (and
+//! `--deny-eol` refuses it).
 
 use std::path::Path;
 
 use distill_core::NODE_MAJORS;
+use distill_core::runtime::node_majors;
 
 use super::types::{NodeAppError, Wanted};
 
-/// The majors before the family's that an app may still ask for (past their end of life):
-/// the LTS lines whose official builds the npm registry carries, each with a row in the
-/// family table.
-const OLDER: [u8; 2] = [18, 20];
-
 /// The LTS lines by codename, as nvm names them (`lts/iron`).
-const LTS: [(&str, u8); 4] = [("hydrogen", 18), ("iron", 20), ("jod", 22), ("krypton", 24)];
+const LTS: [(&str, u8); 11] = [
+    ("argon", 4),
+    ("boron", 6),
+    ("carbon", 8),
+    ("dubnium", 10),
+    ("erbium", 12),
+    ("fermium", 14),
+    ("gallium", 16),
+    ("hydrogen", 18),
+    ("iron", 20),
+    ("jod", 22),
+    ("krypton", 24),
+];
 
 /// The exact release the project names (`v20.16.0`, `=20.16.0`), when it names one rather
 /// than a major, an alias or a range.
@@ -102,7 +110,7 @@ pub fn major(dir: &Path, wanted: &Wanted) -> Result<u8, NodeAppError> {
         t => exact(t).or_else(|| range(t)),
     };
     found
-        .filter(|m| NODE_MAJORS.contains(m) || OLDER.contains(m))
+        .filter(|m| node_majors().any(|n| n == *m))
         .ok_or_else(|| NodeAppError::Version {
             path: dir.join(&wanted.source),
             source_name: wanted.source.clone(),
@@ -120,12 +128,14 @@ fn exact(text: &str) -> Option<u8> {
         .then_some(major)
 }
 
-/// A semver range: the newest family major it allows, else the newest older LTS one.
+/// A semver range: the newest family major it allows, else the newest other even (LTS) one,
+/// else the newest odd one.
 fn range(text: &str) -> Option<u8> {
     let family = NODE_MAJORS.iter().rev().copied();
-    let older = OLDER.iter().rev().copied();
+    let other = || node_majors().rev().filter(|m| !NODE_MAJORS.contains(m));
     family
-        .chain(older)
+        .chain(other().filter(|m| m % 2 == 0))
+        .chain(other().filter(|m| m % 2 == 1))
         .find(|&m| text.split("||").any(|part| allows(m, part.trim())))
 }
 
@@ -205,7 +215,15 @@ mod tests {
         assert_eq!(major_of("^20 || ^22"), Some(22));
         assert_eq!(major_of("^20"), Some(20));
         assert_eq!(major_of("*"), Some(26));
-        assert_eq!(major_of("16"), None);
+        assert_eq!(major_of("16"), Some(16));
+        assert_eq!(major_of("v4.9.1"), Some(4));
+        assert_eq!(major_of("lts/gallium"), Some(16));
+        assert_eq!(major_of("^25"), Some(25));
+        assert_eq!(major_of(">=14 <22"), Some(20));
+        assert_eq!(major_of(">=23 <24"), Some(23));
+        assert_eq!(major_of("3"), None);
+        assert_eq!(major_of("0.12"), None);
+        assert_eq!(major_of("27"), None);
         assert_eq!(major_of("lts/nonesuch"), None);
         assert_eq!(major_of("banana"), None);
     }

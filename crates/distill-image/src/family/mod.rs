@@ -58,6 +58,7 @@ pub enum Extra {
 }
 
 /// One row of the family: what a member adds to the member it stands on.
+#[derive(Clone, Copy)]
 struct Row {
     member: FamilyMember,
     on: Option<FamilyMember>,
@@ -85,6 +86,10 @@ const SCRIPT_TOOLS: &[&str] = &[
     "perl-base",
 ];
 
+/// From Node 25 the official build links libatomic; the build checks node's DT_NEEDED
+/// against the image, so a future need fails the build, not the container.
+const NODE_ATOMIC: &[(&str, On)] = &[("libatomic1", On::Both)];
+
 const NODE_ROW: Row = Row {
     member: FamilyMember::Nodejs(0),
     on: Some(FamilyMember::Cc),
@@ -97,7 +102,8 @@ const NODE_ROW: Row = Row {
     ships: Ships::Node(0),
 };
 
-/// The family. Each member is the one it stands on plus its own row, as in distroless.
+/// The family. Each member is the one it stands on plus its own row, as in distroless; the
+/// Node members, one per major, are [`NODE_ROW`] with their major (see [`row`]).
 static TABLE: &[Row] = &[
     Row {
         member: FamilyMember::Static,
@@ -183,36 +189,6 @@ static TABLE: &[Row] = &[
         extra: &[Extra::JavaTrustStore],
         ships: Ships::Nothing,
     },
-    // Past their end of life, and no member of their own; an app that asks for one gets it,
-    // with a warning (the image's annotation says so too).
-    Row {
-        member: FamilyMember::Nodejs(18),
-        ships: Ships::Node(18),
-        ..NODE_ROW
-    },
-    Row {
-        member: FamilyMember::Nodejs(20),
-        ships: Ships::Node(20),
-        ..NODE_ROW
-    },
-    Row {
-        member: FamilyMember::Nodejs(22),
-        ships: Ships::Node(22),
-        ..NODE_ROW
-    },
-    Row {
-        member: FamilyMember::Nodejs(24),
-        ships: Ships::Node(24),
-        ..NODE_ROW
-    },
-    Row {
-        member: FamilyMember::Nodejs(26),
-        // From Node 26 the official build links libatomic; the build checks node's
-        // DT_NEEDED against the image, so a future need fails the build, not the container.
-        roots: &[("libatomic1", On::Both)],
-        ships: Ships::Node(26),
-        ..NODE_ROW
-    },
 ];
 
 const EMPTY: Row = Row {
@@ -227,15 +203,23 @@ const EMPTY: Row = Row {
     ships: Ships::Nothing,
 };
 
-fn row(member: FamilyMember) -> &'static Row {
-    TABLE
-        .iter()
-        .find(|r| r.member == member)
-        .unwrap_or_else(|| unreachable!("every member has a row: {member}"))
+/// The row of `member`: a Node major's is the Node row with that major, whether it is one of
+/// the family's own or past its end of life.
+fn row(member: FamilyMember) -> Row {
+    let found = TABLE.iter().find(|r| r.member == member).copied();
+    found.unwrap_or_else(|| match member {
+        FamilyMember::Nodejs(major) => Row {
+            member,
+            roots: if major >= 25 { NODE_ATOMIC } else { &[] },
+            ships: Ships::Node(major),
+            ..NODE_ROW
+        },
+        _ => unreachable!("every member has a row: {member}"),
+    })
 }
 
 /// `member` and the members it stands on, from the bottom (`static`) up.
-fn chain(member: FamilyMember) -> Vec<&'static Row> {
+fn chain(member: FamilyMember) -> Vec<Row> {
     let mut out = vec![row(member)];
     while let Some(on) = out.last().and_then(|r| r.on) {
         out.push(row(on));

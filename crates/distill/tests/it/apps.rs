@@ -219,6 +219,39 @@ fn nvmrc_picks_the_node_major_and_an_end_of_life_one_warns_or_is_refused() {
     );
 }
 
+/// Issue #15: every major the registry carries, not only the family's: an LTS line long past
+/// its end of life (16) and an odd one (25, whose build links libatomic), each run in podman.
+#[test]
+fn a_node_major_outside_the_family_builds_and_runs() {
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("server.js"),
+        "require('http').createServer((q, r) => r.end('node ' + process.version))\n\
+         .listen(Number(process.env.PORT), '127.0.0.1');\n",
+    )
+    .unwrap();
+    crate::common::npm_lock(
+        app.path(),
+        r#"{"name": "old", "version": "1.0.0", "main": "server.js"}"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    for (nvmrc, major, eol) in [("lts/gallium", 16, "2023-09"), ("^25", 25, "2026-06")] {
+        std::fs::write(app.path().join(".nvmrc"), format!("{nvmrc}\n")).unwrap();
+        let archive = out.path().join(format!("node{major}.tar"));
+        let (ok, err) = crate::common::build_archive(app.path(), &[], &archive);
+        assert!(ok, "{err}");
+        assert!(
+            err.contains(&format!("it goes onto `nodejs{major}`"))
+                && err.contains(&format!(
+                    "node {major} reached its upstream end of life in {eol}"
+                )),
+            "{err}"
+        );
+        let (answer, _) = crate::common::serve(&archive, None);
+        assert!(answer.contains(&format!("node v{major}.")), "{answer}");
+    }
+}
+
 /// Issue #20 too: the rebuild reuses the install (uv does not run, counted by a shim on
 /// PATH in front of the real uv) and gives what a build with no cache gives.
 #[test]
