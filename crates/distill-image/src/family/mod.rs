@@ -206,16 +206,18 @@ const EMPTY: Row = Row {
 /// The row of `member`: a Node major's is the Node row with that major, whether it is one of
 /// the family's own or past its end of life.
 fn row(member: FamilyMember) -> Row {
-    let found = TABLE.iter().find(|r| r.member == member).copied();
-    found.unwrap_or_else(|| match member {
-        FamilyMember::Nodejs(major) => Row {
+    if let FamilyMember::Nodejs(major) = member {
+        return Row {
             member,
             roots: if major >= 25 { NODE_ATOMIC } else { &[] },
             ships: Ships::Node(major),
             ..NODE_ROW
-        },
-        _ => unreachable!("every member has a row: {member}"),
-    })
+        };
+    }
+    *TABLE
+        .iter()
+        .find(|r| r.member == member)
+        .unwrap_or_else(|| unreachable!("every member has a row: {member}"))
 }
 
 /// `member` and the members it stands on, from the bottom (`static`) up.
