@@ -86,8 +86,14 @@ pub struct DetectOptions {
     pub use_node_modules: bool,
     /// `--allow-scripts`: Node packages whose install scripts run, confined.
     pub allow_scripts: Vec<String>,
-    /// `--allow-source`: Python distributions that may be built from source, confined.
+    /// `--allow-source` and `[python] allow_source`: Python distributions that may be built
+    /// from source, confined.
     pub allow_source: Vec<String>,
+    /// `[python] groups`: dependency groups installed beside the main one.
+    pub groups: Vec<String>,
+    /// `[image] debian`: the release the config asks for; the app's own demands must
+    /// allow it.
+    pub release: Option<Release>,
 }
 
 /// The image an app goes onto, and how it starts there.
@@ -169,6 +175,12 @@ pub trait App: std::fmt::Debug + Send + Sync {
     /// they cannot be told from files (the app's own `node_modules`), which installs anew.
     fn inputs(&self) -> Option<Vec<PathBuf>> {
         None
+    }
+
+    /// The settings beside [`App::inputs`] that change what is installed (the groups asked
+    /// for, the packages allowed to build), as text for the install's cache key.
+    fn settings(&self) -> String {
+        String::new()
     }
 
     /// Whether [`App::finish`] runs the image's programs, over the dependencies and a copy

@@ -31,6 +31,29 @@ pub struct Config {
     pub entrypoint: Option<Spanned<EntrypointSection>>,
     #[serde(default)]
     pub files: Vec<FilesItem>,
+    /// The Python app in the context, detected, with these settings.
+    pub python: Option<Spanned<PythonSection>>,
+    /// The Node app in the context, detected, with these settings.
+    pub node: Option<Spanned<NodeSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSection {
+    /// Dependency groups installed beside the main one.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+    /// Distributions that may be built from source, confined.
+    #[serde(default)]
+    pub allow_source: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// Packages whose install scripts run, confined.
+    #[serde(default)]
+    pub allow_scripts: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

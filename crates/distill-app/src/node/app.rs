@@ -24,6 +24,7 @@ impl AppKind for Node {
             Box::new(NodeApp {
                 use_existing: opts.use_node_modules,
                 allow_scripts: opts.allow_scripts.clone(),
+                release: opts.release.unwrap_or(RELEASE),
                 ..app
             }) as Box<dyn App>
         }))
@@ -44,7 +45,7 @@ impl App for NodeApp {
         Ok(AppImage {
             runtime_version: self.wanted.as_ref().and_then(version::release),
             member: FamilyMember::Nodejs(major),
-            release: RELEASE,
+            release: self.release,
             env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),
             entrypoint,
             summary: match &self.wanted {
@@ -117,6 +118,7 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
         start,
         use_existing: false,
         allow_scripts: Vec::new(),
+        release: RELEASE,
     }))
 }
 

@@ -178,6 +178,8 @@ pub struct NodeApp {
     pub use_existing: bool,
     /// Packages whose install scripts run, confined (`--allow-scripts`).
     pub allow_scripts: Vec<String>,
+    /// The Debian release under Node: the config's, else Debian 13.
+    pub release: distill_core::Release,
 }
 
 impl From<NodeAppError> for crate::kind::AppError {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use distill_core::{EnvVar, FamilyMember};
+use distill_core::{EnvVar, FamilyMember, Release};
 
 use super::types::{Deps, LockKind, PythonApp, PythonError, Start};
 use super::{bytecode, uv, version};
@@ -19,13 +19,14 @@ impl AppKind for Python {
 
     /// A Python app, unless the only Python in a Node app is a loose script.
     fn detect(&self, dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
-        let Some(mut app) = detect(dir)? else {
+        let Some(mut app) = detect(dir, opts.release)? else {
             return Ok(None);
         };
         if app.deps.is_none() && dir.join("package.json").is_file() {
             return Ok(None);
         }
         app.allow_source = opts.allow_source.clone();
+        app.groups = opts.groups.clone();
         Ok(Some(Box::new(app)))
     }
 }
@@ -87,6 +88,13 @@ impl App for PythonApp {
         })
     }
 
+    fn settings(&self) -> String {
+        format!(
+            "groups={:?} allow_source={:?}",
+            self.groups, self.allow_source
+        )
+    }
+
     fn finishes_with_image(&self) -> bool {
         true
     }
@@ -109,8 +117,8 @@ impl App for PythonApp {
     }
 }
 
-/// A Python app in `dir`, if it is one.
-pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
+/// A Python app in `dir`, if it is one; on `wanted` when the config names a release.
+pub fn detect(dir: &Path, wanted: Option<Release>) -> Result<Option<PythonApp>, PythonError> {
     // Absolute, since the installer runs in the app's directory: a relative context
     // (`distill build examples/app`) would otherwise be looked for inside itself.
     let dir = &std::path::absolute(dir).map_err(|source| PythonError::Read {
@@ -156,9 +164,10 @@ pub fn detect(dir: &Path) -> Result<Option<PythonApp>, PythonError> {
         dir: dir.to_path_buf(),
         deps,
         start,
-        release: version::release(dir, pyproject.as_ref())?,
+        release: version::release(dir, pyproject.as_ref(), wanted)?,
         pyproject,
         allow_source: Vec::new(),
+        groups: Vec::new(),
     }))
 }
 
@@ -256,14 +265,14 @@ mod tests {
     #[test]
     fn detection_and_entrypoints() {
         let d = tempfile::tempdir().unwrap();
-        assert!(detect(d.path()).unwrap().is_none());
+        assert!(detect(d.path(), None).unwrap().is_none());
         std::fs::write(d.path().join("requirements.txt"), "flask\n").unwrap();
-        let app = detect(d.path()).unwrap().unwrap();
+        let app = detect(d.path(), None).unwrap().unwrap();
         assert!(matches!(app.deps, Some(Deps::Requirements(_))));
         assert!(app.entrypoint("/usr/bin/python3", "/app").is_err());
         std::fs::write(d.path().join("main.py"), "").unwrap();
         std::fs::write(d.path().join("app.py"), "").unwrap();
-        let app = detect(d.path()).unwrap().unwrap();
+        let app = detect(d.path(), None).unwrap().unwrap();
         assert_eq!(
             app.entrypoint("/usr/bin/python3", "/app").unwrap(),
             ["/usr/bin/python3", "/app/app.py"]
@@ -273,7 +282,7 @@ mod tests {
             "[project]\nname = \"svc\"\ndependencies = []\n[project.scripts]\nother = \"x:y\"\nsvc = \"svc.cli:main\"\n",
         )
         .unwrap();
-        let app = detect(d.path()).unwrap().unwrap();
+        let app = detect(d.path(), None).unwrap().unwrap();
         assert!(matches!(app.deps, Some(Deps::Pyproject(_))));
         assert_eq!(
             app.start,
@@ -287,7 +296,7 @@ mod tests {
             "[project]\nname = \"svc\"\n[project.scripts]\nsvc = \"os; import evil:x\"\n",
         )
         .unwrap();
-        assert!(detect(d.path()).is_err());
+        assert!(detect(d.path(), None).is_err());
     }
 
     #[test]

@@ -185,6 +185,8 @@ pub struct PythonApp {
     pub pyproject: Option<toml::Table>,
     /// Distributions that may be built from source, confined (`--allow-source`).
     pub allow_source: Vec<String>,
+    /// Dependency groups installed beside the main one (`[python] groups`).
+    pub groups: Vec<String>,
 }
 
 impl From<PythonError> for crate::kind::AppError {

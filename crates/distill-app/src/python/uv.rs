@@ -123,6 +123,8 @@ fn requirements(
                 path: p.clone(),
                 source,
             })?;
+            // A requirements file has no groups: a group asked for is a mistake.
+            locks::check_groups(p, &app.groups, &[])?;
             let hashed = text.contains("--hash");
             if !hashed {
                 unlocked(p);
@@ -133,7 +135,7 @@ fn requirements(
             })
         }
         Deps::Pyproject(p) => {
-            let text = locks::project::requirements(p, pyproject)?
+            let text = locks::project::requirements(p, pyproject, &app.groups)?
                 .ok_or_else(|| PythonError::Dynamic { path: p.clone() })?;
             unlocked(p);
             write(text)?;
@@ -144,10 +146,10 @@ fn requirements(
         }
         Deps::Lock(kind, p) => {
             let locked = match kind {
-                LockKind::Poetry => locks::poetry::read(p, pyproject, &[])?,
-                LockKind::Pipenv => locks::pipfile::read(p)?,
-                LockKind::Pdm => locks::pdm::read(p, &[])?,
-                LockKind::Pylock => locks::pylock::read(p, &[])?,
+                LockKind::Poetry => locks::poetry::read(p, pyproject, &app.groups)?,
+                LockKind::Pipenv => locks::pipfile::read(p, &app.groups)?,
+                LockKind::Pdm => locks::pdm::read(p, &app.groups)?,
+                LockKind::Pylock => locks::pylock::read(p, &app.groups)?,
             };
             write(locked.requirements())?;
             Ok(Requirements {
@@ -155,7 +157,20 @@ fn requirements(
                 hashed: true,
             })
         }
-        Deps::UvLock(_) => {
+        Deps::UvLock(p) => {
+            let mut known: Vec<String> = pyproject
+                .get("dependency-groups")
+                .and_then(|g| g.as_table())
+                .map(|g| g.keys().cloned().collect())
+                .unwrap_or_default();
+            let uv_dev = pyproject
+                .get("tool")
+                .and_then(|t| t.get("uv"))
+                .is_some_and(|u| u.get("dev-dependencies").is_some());
+            if uv_dev && !known.iter().any(|g| g == "dev") {
+                known.push("dev".to_owned());
+            }
+            locks::check_groups(p, &app.groups, &known)?;
             export(app, uv, &out, tags)?;
             Ok(Requirements {
                 path: out,
@@ -175,24 +190,27 @@ fn unlocked(path: &Path) {
 
 /// `uv.lock` as a hashed requirements file, without the project and the dev groups.
 fn export(app: &PythonApp, uv: &Path, out: &Path, tags: &Tags) -> Result<(), PythonError> {
+    let mut cmd = Command::new(uv);
+    cmd.current_dir(&app.dir).args(["export", "--frozen"]);
+    if !app.groups.iter().any(|g| g == "dev") {
+        cmd.arg("--no-dev");
+    }
+    for g in &app.groups {
+        cmd.args(["--group", g]);
+    }
     let o = run(
-        Command::new(uv)
-            .current_dir(&app.dir)
-            .args([
-                "export",
-                "--frozen",
-                "--no-dev",
-                "--no-emit-project",
-                "--no-header",
-                "--format",
-                "requirements-txt",
-                "-o",
-            ])
-            .arg(out)
-            // The export keeps markers; the install evaluates them for the image's
-            // Python. No interpreter is needed, and none may be downloaded.
-            .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_NO_SYNC", "1"),
+        cmd.args([
+            "--no-emit-project",
+            "--no-header",
+            "--format",
+            "requirements-txt",
+            "-o",
+        ])
+        .arg(out)
+        // The export keeps markers; the install evaluates them for the image's
+        // Python. No interpreter is needed, and none may be downloaded.
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_NO_SYNC", "1"),
         "uv export",
     )?;
     if !o.status.success() {

@@ -22,6 +22,16 @@ pub enum VersionError {
         text: String,
         why: String,
     },
+    #[error("The config asks for Debian {release}, whose Python {python} does not satisfy {asked}")]
+    #[diagnostic(help(
+        "drop `debian` from [image] to let the project choose, or relax the constraint; the Pythons: {available}"
+    ))]
+    Conflict {
+        release: String,
+        python: String,
+        asked: String,
+        available: String,
+    },
     #[error("No Debian release has a Python that satisfies {asked}")]
     #[diagnostic(help("distill builds on Debian's own Python: {available}; relax the constraint"))]
     Unsatisfied { asked: String, available: String },
@@ -44,9 +54,14 @@ struct Demand {
     specifiers: VersionSpecifiers,
 }
 
-/// The release for the project in `dir`: the newest whose Python satisfies every demand, or
-/// the default release when the project makes none.
-pub fn release(dir: &Path, pyproject: Option<&toml::Table>) -> Result<Release, VersionError> {
+/// The release for the project in `dir`: `wanted` (the config's) if its Python satisfies
+/// every demand, else the newest whose Python does, or the default release when the project
+/// makes none.
+pub fn release(
+    dir: &Path,
+    pyproject: Option<&toml::Table>,
+    wanted: Option<Release>,
+) -> Result<Release, VersionError> {
     let mut demands = Vec::new();
     let file = dir.join(".python-version");
     if let Ok(text) = std::fs::read_to_string(&file) {
@@ -102,6 +117,25 @@ pub fn release(dir: &Path, pyproject: Option<&toml::Table>) -> Result<Release, V
             demands.push(parse(&path, &pep, "Poetry's python")?);
         }
     }
+    let asked = || {
+        demands
+            .iter()
+            .map(|d| format!("{} {}", d.what, d.specifiers))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if let Some(r) = wanted {
+        if demands.iter().all(|d| d.specifiers.contains(&shipped(r))) {
+            return Ok(r);
+        }
+        let (major, minor) = r.python();
+        return Err(VersionError::Conflict {
+            release: r.number().to_string(),
+            python: format!("{major}.{minor}"),
+            asked: asked(),
+            available: available(),
+        });
+    }
     if demands.is_empty() {
         return Ok(Release::default());
     }
@@ -111,11 +145,7 @@ pub fn release(dir: &Path, pyproject: Option<&toml::Table>) -> Result<Release, V
         .copied()
         .find(|r| demands.iter().all(|d| d.specifiers.contains(&shipped(*r))))
         .ok_or_else(|| VersionError::Unsatisfied {
-            asked: demands
-                .iter()
-                .map(|d| format!("{} {}", d.what, d.specifiers))
-                .collect::<Vec<_>>()
-                .join(" and "),
+            asked: asked(),
             available: available(),
         })
 }
@@ -230,31 +260,37 @@ mod tests {
     #[test]
     fn the_newest_release_that_satisfies_every_demand() {
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(release(d.path(), None).unwrap(), Release::Trixie);
+        assert_eq!(release(d.path(), None, None).unwrap(), Release::Trixie);
         let p = project("[project]\nrequires-python = \">=3.9\"\n");
-        assert_eq!(release(d.path(), Some(&p)).unwrap(), Release::Trixie);
+        assert_eq!(release(d.path(), Some(&p), None).unwrap(), Release::Trixie);
         let p = project("[project]\nrequires-python = \">=3.11,<3.12\"\n");
-        assert_eq!(release(d.path(), Some(&p)).unwrap(), Release::Bookworm);
+        assert_eq!(
+            release(d.path(), Some(&p), None).unwrap(),
+            Release::Bookworm
+        );
         let p = project("[project]\nrequires-python = \">3.11\"\n");
-        assert_eq!(release(d.path(), Some(&p)).unwrap(), Release::Trixie);
+        assert_eq!(release(d.path(), Some(&p), None).unwrap(), Release::Trixie);
         let p = project("[tool.poetry.dependencies]\npython = \"~3.11\"\n");
-        assert_eq!(release(d.path(), Some(&p)).unwrap(), Release::Bookworm);
+        assert_eq!(
+            release(d.path(), Some(&p), None).unwrap(),
+            Release::Bookworm
+        );
 
         std::fs::write(d.path().join(".python-version"), "3.11\n").unwrap();
-        assert_eq!(release(d.path(), None).unwrap(), Release::Bookworm);
+        assert_eq!(release(d.path(), None, None).unwrap(), Release::Bookworm);
         std::fs::write(d.path().join(".python-version"), "cpython-3.13.1\n").unwrap();
-        assert_eq!(release(d.path(), None).unwrap(), Release::Trixie);
+        assert_eq!(release(d.path(), None, None).unwrap(), Release::Trixie);
         // Both given, and they disagree: no release satisfies both.
         let p = project("[project]\nrequires-python = \"<3.12\"\n");
-        let e = release(d.path(), Some(&p)).unwrap_err().to_string();
+        let e = release(d.path(), Some(&p), None).unwrap_err().to_string();
         assert!(
             e.contains(".python-version") && e.contains("requires-python"),
             "{e}"
         );
         std::fs::write(d.path().join(".python-version"), "system\n").unwrap();
-        assert_eq!(release(d.path(), None).unwrap(), Release::Trixie);
+        assert_eq!(release(d.path(), None, None).unwrap(), Release::Trixie);
         std::fs::write(d.path().join(".python-version"), "3.9\n").unwrap();
-        let e = release(d.path(), None).unwrap_err();
+        let e = release(d.path(), None, None).unwrap_err();
         let help = miette::Diagnostic::help(&e).unwrap().to_string();
         assert!(
             help.contains("3.11 (Debian 12, end of life 2027-10)"),
@@ -264,5 +300,29 @@ mod tests {
             help.contains("3.13 (Debian 13, end of life 2029-10)"),
             "{help}"
         );
+    }
+
+    #[test]
+    fn a_release_the_config_names_must_satisfy_the_project() {
+        let d = tempfile::tempdir().unwrap();
+        // No demand: the config's release is taken as it is.
+        assert_eq!(
+            release(d.path(), None, Some(Release::Bookworm)).unwrap(),
+            Release::Bookworm
+        );
+        let p = project("[project]\nrequires-python = \">=3.11\"\n");
+        assert_eq!(
+            release(d.path(), Some(&p), Some(Release::Bookworm)).unwrap(),
+            Release::Bookworm
+        );
+        std::fs::write(d.path().join(".python-version"), "3.13\n").unwrap();
+        let e = release(d.path(), None, Some(Release::Bookworm)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("Debian 12") && text.contains("3.11") && text.contains("==3.13.*"),
+            "{text}"
+        );
+        let help = miette::Diagnostic::help(&e).unwrap().to_string();
+        assert!(help.contains("drop `debian`"), "{help}");
     }
 }

@@ -18,11 +18,15 @@ impl Checker<'_> {
         message: String,
         hint: &str,
     ) -> Result<T, ConfigError> {
-        Err(ConfigError::Invalid {
+        Err(self.error(span, message, hint))
+    }
+
+    pub fn error(&self, span: std::ops::Range<usize>, message: String, hint: &str) -> ConfigError {
+        ConfigError::Invalid {
             at: self.source.locate(&span),
             message,
             hint: (!hint.is_empty()).then(|| hint.to_owned()),
-        })
+        }
     }
 
     pub fn origin(&self, span: &std::ops::Range<usize>) -> String {

@@ -1,8 +1,6 @@
 //! From `distill.toml` to a [`Request`]: every value checked, every mistake an error that
 //! names its line, with the command line's options applied where they override the file.
 
-use std::path::Path;
-
 use distill_app::FileSpec;
 use distill_core::{EnvVar, FamilyMember, Platform, Release};
 use distill_oci::Compression;
@@ -10,16 +8,8 @@ use toml::Spanned;
 
 use super::checks::{self, Checker, beside};
 use super::finish::platforms;
-use super::types::{Base, DebianPlan, Options, PlanError, RepositoryPlan, Request, Variant};
+use super::types::{Base, DebianPlan, Options, RepositoryPlan, Request, Variant};
 use crate::config::{Config, ConfigError, ImageSection, Source};
-
-/// Reads the config at `path` and validates it.
-pub fn load(path: &Path, opts: &Options) -> Result<Request, PlanError> {
-    let (config, source) = Config::load(path)?;
-    let mut req = request(config, &source, opts)?;
-    req.config = Some(path.to_path_buf());
-    Ok(req)
-}
 
 fn base(c: &Checker, img: &ImageSection) -> Result<Base, ConfigError> {
     let Some(b) = &img.base else {
@@ -222,7 +212,8 @@ pub fn request(config: Config, source: &Source, opts: &Options) -> Result<Reques
         });
     }
     let debian = debian(&c, &config, opts)?;
-    if files.is_empty() && debian.include.is_empty() && base == Base::Scratch {
+    let app = config.python.is_some() || config.node.is_some();
+    if files.is_empty() && debian.include.is_empty() && base == Base::Scratch && !app {
         return c.err(
             0..0,
             "Nothing to put in the image".into(),
@@ -279,20 +270,23 @@ fn package_name(c: &Checker, p: &Spanned<String>) -> Result<String, ConfigError>
     Ok(name.clone())
 }
 
-fn debian(c: &Checker, config: &Config, opts: &Options) -> Result<DebianPlan, ConfigError> {
-    let release = match &config.image.debian {
-        None => Release::default(),
+/// `[image] debian`, when written.
+pub(crate) fn release(c: &Checker, img: &ImageSection) -> Result<Option<Release>, ConfigError> {
+    match &img.debian {
+        None => Ok(None),
         Some(r) => match r.get_ref().parse::<Release>() {
-            Ok(v) => v,
-            Err(e) => {
-                return c.err(
-                    r.span(),
-                    e.to_string(),
-                    "use \"12\" (bookworm) or \"13\" (trixie)",
-                );
-            }
+            Ok(v) => Ok(Some(v)),
+            Err(e) => c.err(
+                r.span(),
+                e.to_string(),
+                "use \"12\" (bookworm) or \"13\" (trixie)",
+            ),
         },
-    };
+    }
+}
+
+fn debian(c: &Checker, config: &Config, opts: &Options) -> Result<DebianPlan, ConfigError> {
+    let release = release(c, &config.image)?.unwrap_or_default();
     let mirror = match (&opts.mirror, &config.debian.mirror) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m))

@@ -15,15 +15,38 @@ use distill_core::{EnvVar, Platform, Release};
 use super::finish::{finish, platforms};
 use super::types::{Base, Options, Plan, PlanError, Request};
 
-/// The plan for the app in `opts.context`, if one of the kinds recognises it.
-pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
-    let dir = &opts.context;
-    let detect = DetectOptions {
+/// What the command line tells detection.
+pub(crate) fn detect_options(opts: &Options) -> DetectOptions {
+    DetectOptions {
         use_node_modules: opts.use_node_modules,
         allow_scripts: opts.allow_scripts.clone(),
         allow_source: opts.allow_source.clone(),
+        ..DetectOptions::default()
+    }
+}
+
+/// The plan for the app in `opts.context`, if one of the kinds recognises it.
+pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
+    let Some(found) = app_request(opts, &detect_options(opts))? else {
+        return Ok(None);
     };
-    let Some(app) = distill_app::detect(dir, &detect)? else {
+    finish_app(found, opts).map(Some)
+}
+
+/// An app found in the context, with the request detection makes for it.
+pub(crate) struct Found {
+    pub req: Request,
+    pub app: Box<dyn distill_app::App>,
+    pub image: distill_app::AppImage,
+}
+
+/// The request for the app in `opts.context`, if one of the kinds recognises it.
+pub(crate) fn app_request(
+    opts: &Options,
+    detect: &DetectOptions,
+) -> Result<Option<Found>, PlanError> {
+    let dir = &opts.context;
+    let Some(app) = distill_app::detect(dir, detect)? else {
         return Ok(None);
     };
     let image = app.image(opts.entrypoint.as_deref())?;
@@ -56,6 +79,13 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
         origin: "the app".into(),
         exclude,
     });
+    Ok(Some(Found { req, app, image }))
+}
+
+/// The plan of an app found in the context.
+pub(crate) fn finish_app(found: Found, opts: &Options) -> Result<Plan, PlanError> {
+    let Found { req, app, image } = found;
+    let dir = &opts.context;
     let mut plan = finish(req, opts)?;
     plan.detected = Some(format!(
         "{}: {}; it goes onto `{}` (Debian {}) under {APP_DIR}, started by {}",
@@ -66,7 +96,7 @@ pub fn app(opts: &Options) -> Result<Option<Plan>, PlanError> {
         image.entrypoint.join(" ")
     ));
     plan.app = Some(Arc::from(app));
-    Ok(Some(plan))
+    Ok(plan)
 }
 
 /// A single ELF binary as the context: it goes to `/usr/local/bin/NAME` on the family member

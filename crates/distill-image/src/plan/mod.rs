@@ -7,6 +7,7 @@
 //! defaults and the family's recipe and gives the [`Plan`]. No TOML is ever written to be
 //! parsed again, and nothing is built until a plan exists.
 
+pub mod appconfig;
 pub mod checks;
 pub mod config;
 pub mod detect;
@@ -32,7 +33,7 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         let detect = opts.config.is_none() && !path.exists() && opts.context.is_dir();
         match detect.then(|| detect::app(opts)).transpose()?.flatten() {
             Some(plan) => plan,
-            None => finish(config::load(&path, opts)?, opts)?,
+            None => load(&path, opts)?,
         }
     };
     if let Some(e) = &opts.entrypoint {
@@ -42,6 +43,18 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         plan.image.cmd = Some(c.clone());
     }
     Ok(plan)
+}
+
+/// Reads the config at `path` and plans it: a plan of its own, or, with `[python]` or
+/// `[node]`, the detected app with the config's settings on top ([`appconfig`]).
+fn load(path: &std::path::Path, opts: &Options) -> Result<Plan, PlanError> {
+    let (config, source) = crate::config::Config::load(path)?;
+    if config.python.is_some() || config.node.is_some() {
+        return appconfig::plan(config, &source, opts);
+    }
+    let mut req = config::request(config, &source, opts)?;
+    req.config = Some(path.to_path_buf());
+    finish(req, opts)
 }
 
 /// The plan of `distill base`: a member of the family as an image of its own.

@@ -99,6 +99,7 @@ fn install_key(cx: &Context, app: &dyn App, platform: Platform) -> Option<Key> {
         "app-install",
         &serde_json::json!({
             "inputs": hex::encode(h.finalize()),
+            "settings": app.settings(),
             "platform": platform.to_string(),
             "release": cx.plan.debian.release.codename(),
         }),

@@ -302,6 +302,42 @@ fn one_kind(kind: &'static str) {
             "{kind}: the project's wheel is stale"
         );
     }
+    grouped(kind, app.path(), out.path(), &installed, python);
+}
+
+/// `[python] groups` in a distill.toml installs the dev group beside the main one (Pipenv
+/// calls it `develop`), and changes nothing else; a lock with no such group refuses it.
+fn grouped(kind: &str, app: &Path, out: &Path, main: &BTreeMap<String, String>, python: &str) {
+    let group = if kind == "Pipfile.lock" {
+        "develop"
+    } else {
+        "dev"
+    };
+    std::fs::write(
+        app.join("distill.toml"),
+        format!("[python]\ngroups = [\"{group}\"]\n"),
+    )
+    .unwrap();
+    let archive = out.join("grouped.tar");
+    let (ok, err) = crate::common::build_archive(app, &[], &archive);
+    std::fs::remove_file(app.join("distill.toml")).unwrap();
+    if matches!(kind, "requirements.txt" | "pylock.toml") {
+        assert!(
+            !ok && err.contains(&format!("has no dependency group `{group}`")),
+            "{kind}: {err}"
+        );
+        return;
+    }
+    assert!(ok, "{kind} with groups: {err}");
+    let root = crate::common::rootfs(&archive, &out.join("grouped"));
+    let with = dist_infos(&root.join(format!("usr/local/lib/python{python}/dist-packages")));
+    assert!(
+        with.contains_key("iniconfig"),
+        "{kind}: the dev group is not installed: {with:?}"
+    );
+    for (name, version) in main {
+        assert_eq!(with.get(name), Some(version), "{kind}: {name} changed");
+    }
 }
 
 #[test]

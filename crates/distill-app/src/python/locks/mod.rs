@@ -55,6 +55,46 @@ pub enum LockError {
     #[error("{} does not say which group each package belongs to", path.display())]
     #[diagnostic(help("lock again with `pdm lock --strategy inherit_metadata` (PDM's default)"))]
     NoGroups { path: PathBuf },
+    #[error("{} has no dependency group `{group}`", path.display())]
+    #[diagnostic(help(
+        "[python] groups names the groups to install beside the main one; this project has: {known}"
+    ))]
+    UnknownGroup {
+        path: PathBuf,
+        group: String,
+        known: String,
+    },
+}
+
+/// Refuses a group in `asked` that is not in `known`, so a typo never installs nothing.
+pub(crate) fn check_groups(
+    path: &Path,
+    asked: &[String],
+    known: &[String],
+) -> Result<(), LockError> {
+    match asked.iter().find(|g| !known.contains(g)) {
+        None => Ok(()),
+        Some(group) => Err(LockError::UnknownGroup {
+            path: path.to_path_buf(),
+            group: group.clone(),
+            known: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        }),
+    }
+}
+
+/// The string items of `value`, an array.
+pub(crate) fn strings(value: Option<&toml::Value>) -> Vec<String> {
+    value
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// One locked distribution.

@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
-use super::{LockError, Locked, file_hashes, tables, toml};
+use super::{LockError, Locked, check_groups, file_hashes, strings, tables, toml};
 
 /// The `default` group (and `groups`) of the PDM lock at `path`.
 pub fn read(path: &Path, groups: &[String]) -> Result<Locked, LockError> {
     let doc = toml(path)?;
+    let known = strings(doc.get("metadata").and_then(|m| m.get("groups")));
+    check_groups(path, groups, &known)?;
     let packages = tables(&doc, "package");
     let mut locked = Locked::default();
     for p in packages {

@@ -13,10 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
-use super::{LockError, Locked, any_of, file_hashes, normalize, requirement, tables, toml};
+use super::{
+    LockError, Locked, any_of, check_groups, file_hashes, normalize, requirement, tables, toml,
+};
 
 /// The main group (and `groups`) of the Poetry lock at `path`, for the project `pyproject`.
 pub fn read(path: &Path, pyproject: &toml::Table, groups: &[String]) -> Result<Locked, LockError> {
+    check_groups(path, groups, &known_groups(pyproject))?;
     let doc = toml(path)?;
     let packages = tables(&doc, "package");
     let mut wanted = vec!["main".to_owned()];
@@ -98,6 +101,23 @@ fn group_marker(p: &toml::Table, wanted: &[String]) -> Option<Option<String>> {
 type Edge = (String, Vec<String>, Option<String>);
 
 /// The project's own dependencies in the wanted groups.
+/// The groups the project declares: `[tool.poetry.group.NAME]`, and `dev` for the old
+/// `[tool.poetry.dev-dependencies]`.
+fn known_groups(pyproject: &toml::Table) -> Vec<String> {
+    let poetry = pyproject.get("tool").and_then(|t| t.get("poetry"));
+    let mut known: Vec<String> = poetry
+        .and_then(|p| p.get("group"))
+        .and_then(|g| g.as_table())
+        .map(|g| g.keys().cloned().collect())
+        .unwrap_or_default();
+    if poetry.is_some_and(|p| p.get("dev-dependencies").is_some())
+        && !known.iter().any(|g| g == "dev")
+    {
+        known.push("dev".to_owned());
+    }
+    known
+}
+
 fn roots(pyproject: &toml::Table, wanted: &[String]) -> Vec<Edge> {
     let mut out = Vec::new();
     if wanted.iter().any(|w| w == "main") {
@@ -121,6 +141,11 @@ fn roots(pyproject: &toml::Table, wanted: &[String]) -> Vec<Edge> {
                 .and_then(|p| p.get("group"))
                 .and_then(|gs| gs.get(g.as_str()))
                 .and_then(|g| g.get("dependencies"))
+                .or_else(|| {
+                    (g == "dev")
+                        .then(|| poetry.and_then(|p| p.get("dev-dependencies")))
+                        .flatten()
+                })
         };
         for (name, spec) in table.and_then(|t| t.as_table()).into_iter().flatten() {
             if name != "python" {

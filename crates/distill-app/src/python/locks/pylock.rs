@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::{LockError, Locked, normalize, toml};
+use super::{LockError, Locked, check_groups, normalize, strings, toml};
 
 const TRUE: &str = "python_version >= '0'";
 const FALSE: &str = "python_version < '0'";
@@ -16,16 +16,17 @@ const FALSE: &str = "python_version < '0'";
 /// The default groups (and `groups`) of the PEP 751 lock at `path`.
 pub fn read(path: &Path, groups: &[String]) -> Result<Locked, LockError> {
     let doc = toml(path)?;
-    let mut wanted: Vec<String> = doc
-        .get("default-groups")
-        .and_then(|g| g.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|g| g.as_str())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut wanted = strings(doc.get("default-groups"));
+    // `dependency-groups` is optional: the groups the markers test count as well.
+    let mut known = strings(doc.get("dependency-groups"));
+    known.extend(wanted.iter().cloned());
+    let packages = doc.get("packages").and_then(|p| p.as_array());
+    for p in packages.into_iter().flatten() {
+        if let Some(m) = p.get("marker").and_then(|m| m.as_str()) {
+            known.extend(tested_groups(m));
+        }
+    }
+    check_groups(path, groups, &known)?;
     wanted.extend(groups.iter().cloned());
     let mut locked = Locked::default();
     let packages = doc.get("packages").and_then(|p| p.as_array());
@@ -61,6 +62,28 @@ pub fn read(path: &Path, groups: &[String]) -> Result<Locked, LockError> {
         locked.pin(path, (name, version), marker.filter(|m| m != TRUE), hashes)?;
     }
     Ok(locked)
+}
+
+/// The groups `marker` tests: each `'G'` of `'G' in dependency_groups` (or `not in`).
+fn tested_groups(marker: &str) -> Vec<String> {
+    let pieces: Vec<&str> = marker.split("dependency_groups").collect();
+    let mut out = Vec::new();
+    for before in &pieces[..pieces.len().saturating_sub(1)] {
+        let rest = before.trim_end();
+        let Some(rest) = rest.strip_suffix("in") else {
+            continue;
+        };
+        let rest = rest.trim_end();
+        let rest = rest.strip_suffix("not").unwrap_or(rest).trim_end();
+        let Some(quote) = rest.chars().last().filter(|c| matches!(c, '\'' | '"')) else {
+            continue;
+        };
+        let inner = &rest[..rest.len() - 1];
+        if let Some(start) = inner.rfind(quote) {
+            out.push(inner[start + 1..].to_owned());
+        }
+    }
+    out
 }
 
 /// `marker` with each `'G' in dependency_groups` and `'E' in extras` (and their `not in`)
@@ -158,5 +181,11 @@ mod tests {
         assert_eq!(l.pins[0].name, "flask");
         assert_eq!(l.pins[0].marker, None);
         assert_eq!(read(&path, &["dev".to_owned()]).unwrap().pins.len(), 2);
+        let e = read(&path, &["test".to_owned()]).unwrap_err().to_string();
+        assert!(e.contains("no dependency group `test`"), "{e}");
+        assert_eq!(
+            tested_groups("'dev' in dependency_groups or \"lint\" not in dependency_groups"),
+            ["dev", "lint"]
+        );
     }
 }
