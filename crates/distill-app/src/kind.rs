@@ -94,6 +94,8 @@ pub struct DetectOptions {
     /// `[image] debian`: the release the config asks for; the app's own demands must
     /// allow it.
     pub release: Option<Release>,
+    /// `--workspace` and `[node] workspace`: the member of a monorepo to build.
+    pub workspace: Option<String>,
 }
 
 /// The image an app goes onto, and how it starts there.
@@ -108,6 +110,11 @@ pub struct AppImage {
     /// The exact release of the runtime the project pins (Node `20.16.0`), when the
     /// member's runtime comes from outside Debian and can be pinned.
     pub runtime_version: Option<String>,
+    /// The paths under the app's directory that go to [`APP_DIR`] (`/`-separated, each
+    /// file or directory whole); `None` for the whole directory.
+    pub files: Option<Vec<String>>,
+    /// The working directory, when not [`APP_DIR`] (a workspace member's own).
+    pub workdir: Option<String>,
 }
 
 /// One platform to install for.

@@ -54,6 +54,8 @@ pub struct NodeSection {
     /// Packages whose install scripts run, confined.
     #[serde(default)]
     pub allow_scripts: Vec<Spanned<String>>,
+    /// The member of a monorepo to build, by package name or directory.
+    pub workspace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

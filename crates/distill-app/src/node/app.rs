@@ -5,7 +5,7 @@ use std::path::Path;
 use distill_core::{EnvVar, FamilyMember, NODE_BINARY, NODE_DEFAULT_MAJOR, Release};
 
 use super::types::{NodeApp, NodeAppError, read_json};
-use super::{npm, version};
+use super::{npm, version, workspace};
 use crate::kind::{APP_DIR, App, AppError, AppImage, AppKind, DetectOptions, Installed, Target};
 
 /// The Node kind.
@@ -20,14 +20,19 @@ impl AppKind for Node {
     }
 
     fn detect(&self, dir: &Path, opts: &DetectOptions) -> Result<Option<Box<dyn App>>, AppError> {
-        Ok(detect(dir)?.map(|app| {
-            Box::new(NodeApp {
-                use_existing: opts.use_node_modules,
-                allow_scripts: opts.allow_scripts.clone(),
-                release: opts.release.unwrap_or(RELEASE),
-                ..app
-            }) as Box<dyn App>
-        }))
+        let Some(app) = detect(dir)? else {
+            return Ok(None);
+        };
+        let app = match &opts.workspace {
+            Some(name) => in_workspace(app, name)?,
+            None => app,
+        };
+        Ok(Some(Box::new(NodeApp {
+            use_existing: opts.use_node_modules,
+            allow_scripts: opts.allow_scripts.clone(),
+            release: opts.release.unwrap_or(RELEASE),
+            ..app
+        })))
     }
 }
 
@@ -38,23 +43,37 @@ impl App for NodeApp {
 
     fn image(&self, entrypoint: Option<&[String]>) -> Result<AppImage, AppError> {
         let major = self.major()?;
+        let member_dir = self.member_dir();
         let entrypoint = match entrypoint {
             Some(e) => e.to_vec(),
-            None => self.entrypoint(NODE_BINARY, APP_DIR)?,
+            None => self.entrypoint(NODE_BINARY, &member_dir)?,
+        };
+        let (files, workdir) = match &self.workspace {
+            Some(w) => (
+                Some(w.files(&self.dir, &crate::kind::IGNORED)?),
+                Some(member_dir),
+            ),
+            None => (None, None),
         };
         Ok(AppImage {
+            files,
+            workdir,
             runtime_version: self.wanted.as_ref().and_then(version::release),
             member: FamilyMember::Nodejs(major),
             release: self.release,
             env: EnvVar::new("NODE_ENV", "production").into_iter().collect(),
             entrypoint,
-            summary: match &self.wanted {
-                Some(w) => format!(
-                    "a Node app (package.json) for Node {major} ({} {})",
-                    w.source, w.text
-                ),
-                None => format!("a Node app (package.json) for Node {major}"),
-            },
+            summary: format!(
+                "a Node app ({}) for Node {major}{}",
+                match &self.workspace {
+                    Some(w) => format!("workspace {} in {}", w.member().name, w.member().dir),
+                    None => "package.json".to_owned(),
+                },
+                match &self.wanted {
+                    Some(w) => format!(" ({} {})", w.source, w.text),
+                    None => String::new(),
+                }
+            ),
         })
     }
 
@@ -74,8 +93,20 @@ impl App for NodeApp {
             ]
             .iter()
             .map(|f| self.dir.join(f))
+            .chain(self.workspace.iter().flat_map(|w| {
+                w.members
+                    .iter()
+                    .map(|m| self.dir.join(&m.dir).join("package.json"))
+            }))
             .collect()
         })
+    }
+
+    fn settings(&self) -> String {
+        self.workspace
+            .as_ref()
+            .map(|w| format!("workspace={}", w.member().dir))
+            .unwrap_or_default()
     }
 
     fn install(&self, target: &Target, work: &Path, cache: &Path) -> Result<Installed, AppError> {
@@ -119,7 +150,31 @@ pub fn detect(dir: &Path) -> Result<Option<NodeApp>, NodeAppError> {
         use_existing: false,
         allow_scripts: Vec::new(),
         release: RELEASE,
+        workspace: None,
     }))
+}
+
+/// `app`, a workspace root, as its member `name`: its start, its Node version (the root's
+/// when the member names none) and the members it needs.
+fn in_workspace(app: NodeApp, name: &str) -> Result<NodeApp, NodeAppError> {
+    let members = workspace::members(&app.dir, &app.package)?;
+    if members.is_empty() {
+        return Err(NodeAppError::NotAWorkspace {
+            dir: app.dir,
+            wanted: name.to_owned(),
+        });
+    }
+    let chosen = workspace::choose(&app.dir, members, name)?;
+    let member =
+        detect(&app.dir.join(&chosen.member().dir))?.ok_or_else(|| NodeAppError::NoEntrypoint {
+            dir: app.dir.join(&chosen.member().dir),
+        })?;
+    Ok(NodeApp {
+        start: member.start,
+        wanted: member.wanted.or(app.wanted),
+        workspace: Some(chosen),
+        ..app
+    })
 }
 
 impl NodeApp {
@@ -131,14 +186,29 @@ impl NodeApp {
         }
     }
 
+    /// Where the program's directory is in the image: `/app`, or a member's under it.
+    pub fn member_dir(&self) -> String {
+        match &self.workspace {
+            Some(w) => format!("{APP_DIR}/{}", w.member().dir),
+            None => APP_DIR.to_owned(),
+        }
+    }
+
     pub fn entrypoint(&self, node: &str, app_dir: &str) -> Result<Vec<String>, NodeAppError> {
-        let start = self
-            .start
-            .as_ref()
-            .filter(|s| self.dir.join(s).is_file())
-            .ok_or_else(|| NodeAppError::NoEntrypoint {
-                dir: self.dir.clone(),
-            })?;
+        let local = match &self.workspace {
+            Some(w) => self.dir.join(&w.member().dir),
+            None => self.dir.clone(),
+        };
+        let Some(start) = self.start.as_ref().filter(|s| local.join(s).is_file()) else {
+            let members = workspace::members(&self.dir, &self.package).unwrap_or_default();
+            if self.workspace.is_none() && !members.is_empty() {
+                return Err(NodeAppError::WorkspaceNeeded {
+                    dir: self.dir.clone(),
+                    members: workspace::list(&members),
+                });
+            }
+            return Err(NodeAppError::NoEntrypoint { dir: local });
+        };
         Ok(vec![node.to_owned(), format!("{app_dir}/{start}")])
     }
 }
@@ -181,5 +251,29 @@ mod tests {
         };
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
+    }
+
+    #[test]
+    fn yarn_3_is_refused_with_the_way_to_yarn_4() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"main": "x.js", "packageManager": "yarn@3.8.7", "dependencies": {"ms": "^2"}}"#,
+        )
+        .unwrap();
+        std::fs::write(d.path().join("yarn.lock"), "__metadata:\n  version: 6\n").unwrap();
+        let app = detect(d.path()).unwrap().unwrap();
+        let target = Target {
+            release: distill_core::Release::Trixie,
+            platform: Platform::linux(Arch::Amd64),
+            tool_node: None,
+        };
+        let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
+        assert!(
+            matches!(&err, NodeAppError::OldYarn { version, .. } if version == "3.8.7"),
+            "{err}"
+        );
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(help.contains("yarn set version 4"), "{help}");
     }
 }

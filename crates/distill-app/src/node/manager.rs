@@ -194,12 +194,18 @@ pub fn choose(dir: &Path, package: &serde_json::Value) -> Result<Chosen, NodeApp
 /// `link:`, `portal:`), a workspace, a git repository or a URL. The scratch copy the
 /// managers install in holds only the manifest and lock, and only the registries are
 /// reachable, so the manager would fail with an error of its own, or drop the package.
-pub fn registry_only(dir: &Path, package: &serde_json::Value) -> Result<(), NodeAppError> {
+/// The `members` of a workspace are exempt: the copy holds their manifests, and the image
+/// their files.
+pub fn registry_only(
+    dir: &Path,
+    package: &serde_json::Value,
+    members: &[&str],
+) -> Result<(), NodeAppError> {
     for section in ["dependencies", "optionalDependencies"] {
         let Some(deps) = package[section].as_object() else {
             continue;
         };
-        for (name, spec) in deps {
+        for (name, spec) in deps.iter().filter(|(n, _)| !members.contains(&n.as_str())) {
             let spec = spec.as_str().unwrap_or_default().trim();
             let (scheme, _) = spec.split_once(':').unwrap_or(("", ""));
             let scheme = scheme.to_ascii_lowercase();
@@ -229,7 +235,7 @@ mod tests {
     fn only_registry_packages() {
         let d = Path::new("/app");
         let ok = serde_json::json!({"dependencies": {"a": "^1", "b": "npm:c@2", "d": "latest", "e": ">=1 <2"}});
-        registry_only(d, &ok).unwrap();
+        registry_only(d, &ok, &[]).unwrap();
         for spec in [
             "file:../lib",
             "link:x",
@@ -243,14 +249,14 @@ mod tests {
             let bad = serde_json::json!({"optionalDependencies": {"x": spec}});
             assert!(
                 matches!(
-                    registry_only(d, &bad),
+                    registry_only(d, &bad, &[]),
                     Err(NodeAppError::NotFromRegistry { .. })
                 ),
                 "{spec}"
             );
         }
         let dev = serde_json::json!({"devDependencies": {"x": "file:../x"}});
-        registry_only(d, &dev).unwrap();
+        registry_only(d, &dev, &[]).unwrap();
     }
 
     #[test]

@@ -11,10 +11,17 @@
 //!   scripts off and `supportedArchitectures` set to the target. Plug'n'Play is not used:
 //!   the image gets a `node_modules` tree that plain `node` runs. The project's
 //!   `.yarnrc.yml` is not read, as its `yarnPath` and `plugins` are code from the project.
+//!   Yarn 2 and 3 have `focus` only in a plugin, so a project pinned to them is refused
+//!   with the way to Yarn 4.
 //! - pnpm: `install --frozen-lockfile --prod`, files copied out of a store in the build's
 //!   work directory, with `supportedArchitectures` for the target; the links of its
 //!   isolated layout stay inside `node_modules`. `.pnpmfile.cjs` is ignored (code).
 //! - Bun: `install --frozen-lockfile --production --linker=hoisted` with `--cpu`/`--os`.
+//!
+//! For a workspace member ([`super::workspace`]), every member's manifest is copied too.
+//! Yarn 2+ focuses on the member (`workspaces focus NAME`), pnpm filters to it and its
+//! dependencies (`--filter NAME...`); Yarn 1 and Bun install every member's production
+//! dependencies, and the members left out stay out of the image.
 //!
 //! Each runs with the credentials of the host's and the project's `.npmrc`. Files a manager
 //! writes about its own run (`.modules.yaml`, `.yarn-state.yml`, …) hold build paths and
@@ -39,6 +46,14 @@ pub fn install(
     cache: &Path,
 ) -> Result<PathBuf, NodeAppError> {
     let platform = target.platform;
+    if chosen.manager == Manager::Yarn
+        && matches!(chosen.version.split('.').next(), Some("2" | "3"))
+    {
+        return Err(NodeAppError::OldYarn {
+            dir: app.dir.clone(),
+            version: chosen.version.clone(),
+        });
+    }
     let tool = tools::get(chosen, cache, target.tool_node.as_deref())?;
     let registry = registry::registry(cache);
     let copy = work.join(format!("{}-{}", chosen.manager.lock(), platform.arch));
@@ -61,6 +76,9 @@ pub fn install(
             std::fs::copy(app.dir.join(f), copy.join(f)).map_err(io(&copy.join(f)))?;
         }
     }
+    if let Some(w) = &app.workspace {
+        w.copy_manifests(&app.dir, &copy)?;
+    }
     let mut cmd = tool.command();
     cmd.current_dir(&copy)
         .stdin(Stdio::null())
@@ -75,6 +93,7 @@ pub fn install(
         work,
         registry.as_deref(),
         platform,
+        app.workspace.as_ref().map(|w| w.member().name.as_str()),
     )?;
     tracing::info!(
         "{what} ({}, run by {}) for {platform}",
@@ -99,7 +118,11 @@ pub fn install(
     let tree = copy.join("node_modules");
     if tree.is_dir() {
         forget_the_run(&tree)?;
-        links_stay_inside(&tree)?;
+        // A workspace's links lead to its members: they are checked once the trees are
+        // gathered under the repository's root.
+        if app.workspace.is_none() {
+            links_stay_inside(&tree)?;
+        }
     }
     Ok(copy)
 }
@@ -113,6 +136,7 @@ fn configure(
     work: &Path,
     registry: Option<&str>,
     platform: Platform,
+    member: Option<&str>,
 ) -> Result<&'static str, NodeAppError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -160,8 +184,14 @@ fn configure(
                 .env("YARN_ENABLE_PROGRESS_BARS", "0")
                 .env("YARN_ENABLE_IMMUTABLE_INSTALLS", "1")
                 .env("YARN_CACHE_FOLDER", work.join("yarn-cache"))
-                .args(["workspaces", "focus", "--all", "--production"]);
-            "yarn workspaces focus --all --production"
+                .args(["workspaces", "focus"])
+                .arg(member.unwrap_or("--all"))
+                .arg("--production");
+            if member.is_some() {
+                "yarn workspaces focus MEMBER --production"
+            } else {
+                "yarn workspaces focus --all --production"
+            }
         }
         Manager::Pnpm => {
             supported_architectures(copy, cpu)?;
@@ -176,6 +206,10 @@ fn configure(
                 .args(["--config.engine-strict=false", "--reporter=append-only"])
                 .arg("--store-dir")
                 .arg(work.join("pnpm-store"));
+            // The member and the members it depends on.
+            if let Some(m) = member {
+                cmd.arg(format!("--filter={m}..."));
+            }
             "pnpm install --frozen-lockfile --prod"
         }
         Manager::Bun => {
@@ -257,7 +291,7 @@ fn supported_architectures(copy: &Path, cpu: &str) -> Result<(), NodeAppError> {
 }
 
 /// Removes what a manager wrote about its run (paths, times), not used at run time.
-fn forget_the_run(tree: &Path) -> Result<(), NodeAppError> {
+pub(super) fn forget_the_run(tree: &Path) -> Result<(), NodeAppError> {
     const RUN_FILES: [&str; 4] = [
         ".modules.yaml",
         ".yarn-integrity",
@@ -274,7 +308,7 @@ fn forget_the_run(tree: &Path) -> Result<(), NodeAppError> {
 }
 
 /// Every symlink in `tree` is relative and resolves inside it, as it will in the image.
-fn links_stay_inside(tree: &Path) -> Result<(), NodeAppError> {
+pub(super) fn links_stay_inside(tree: &Path) -> Result<(), NodeAppError> {
     for e in walkdir::WalkDir::new(tree).into_iter().flatten() {
         if !e.path_is_symlink() {
             continue;

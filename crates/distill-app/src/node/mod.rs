@@ -9,7 +9,8 @@
 //! checked for native addons that a skipped script would have built ([`tree`]). The
 //! entrypoint comes from `scripts.start` when it is `node FILE`, else `main`, else
 //! `index.js`. A `package.json` without a lock is an error: without one the dependencies,
-//! and so the image, would change from build to build.
+//! and so the image, would change from build to build. One member of a monorepo is built
+//! with `--workspace NAME` ([`workspace`]).
 
 pub mod app;
 pub mod manager;
@@ -21,6 +22,7 @@ pub mod tools;
 pub mod tree;
 pub mod types;
 pub mod version;
+pub mod workspace;
 
 pub use app::{Node, detect};
 pub use types::{NodeApp, NodeAppError};

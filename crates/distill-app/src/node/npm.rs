@@ -26,11 +26,27 @@ pub fn install(
     cache: &Path,
 ) -> Result<Installed, NodeAppError> {
     let platform = target.platform;
-    let dst = format!("{APP_DIR}/node_modules");
+    if app.workspace.is_some() && app.use_existing {
+        return Err(NodeAppError::Workspace {
+            dir: app.dir.clone(),
+            why: "--use-node-modules takes one tree as it is, and a member's is spread over the repository".into(),
+        });
+    }
+    let mut dst = format!("{APP_DIR}/node_modules");
     let chosen = if app.use_existing {
         None
     } else {
-        manager::registry_only(&app.dir, &app.package)?;
+        match &app.workspace {
+            None => manager::registry_only(&app.dir, &app.package, &[])?,
+            Some(w) => {
+                let names: Vec<&str> = w.members.iter().map(|m| m.name.as_str()).collect();
+                manager::registry_only(&app.dir, &app.package, &names)?;
+                for i in &w.needed {
+                    let dir = app.dir.join(&w.members[*i].dir);
+                    manager::registry_only(&dir, &read_json(&dir.join("package.json"))?, &names)?;
+                }
+            }
+        }
         Some(manager::choose(&app.dir, &app.package)?)
     };
     let (tree, lock) = if let Some(c) = chosen.as_ref().filter(|c| c.manager != Manager::Npm) {
@@ -57,20 +73,45 @@ pub fn install(
             Some(copy.join("package-lock.json")),
         )
     };
-    if !tree.is_dir() {
-        return Ok(Installed::none(tree, dst, "node_modules"));
-    }
+    // A workspace member's trees are spread over the repository: the root's and the
+    // members'. They go to /app together, at their places.
+    let (root, trees) = match &app.workspace {
+        Some(w) => {
+            let deps = work.join(format!("workspace-{}", platform.arch));
+            let trees = w.gather(tree.parent().unwrap_or(&tree), &deps)?;
+            for t in &trees {
+                managers::forget_the_run(t)?;
+            }
+            managers::links_stay_inside(&deps)?;
+            dst = APP_DIR.to_owned();
+            (deps, trees)
+        }
+        None if tree.is_dir() => (tree.clone(), vec![tree.clone()]),
+        None => return Ok(Installed::none(tree, dst, "node_modules")),
+    };
     let components = match lock {
         Some(lock) if lock.is_file() => {
-            components(&read_json(&lock)?, tree.parent().unwrap_or(&tree))
+            let base = if app.workspace.is_some() {
+                root.as_path()
+            } else {
+                tree.parent().unwrap_or(&tree)
+            };
+            components(&read_json(&lock)?, base)
         }
         Some(_) => Vec::new(),
-        None => tree::components(&tree),
+        None => {
+            let mut all: Vec<Component> = trees.iter().flat_map(|t| tree::components(t)).collect();
+            all.sort();
+            all
+        }
     };
-    if !app.use_existing {
-        scripts::run_allowed(&tree, &app.allow_scripts, platform)?;
+    for tree in &trees {
+        if !app.use_existing {
+            scripts::run_allowed(tree, &app.allow_scripts, platform)?;
+        }
+        tree::check_scripts(tree, platform.arch, &platform.to_string())?;
     }
-    tree::check_scripts(&tree, platform.arch, &platform.to_string())?;
+    let tree = root;
     let needs = crate::elf::needs_of_tree(&tree, &[".node"])?;
     tracing::info!(
         "node_modules for {platform}: {} native files, needing {:?}",
@@ -109,7 +150,12 @@ fn npm_ci(app: &NodeApp, platform: Platform, work: &Path) -> Result<PathBuf, Nod
             std::fs::copy(app.dir.join(f), copy.join(f)).map_err(io)?;
         }
     }
-    let o = Command::new("npm")
+    let mut npm = Command::new("npm");
+    if let Some(w) = &app.workspace {
+        w.copy_manifests(&app.dir, &copy)?;
+        npm.arg(format!("--workspace={}", w.member().dir));
+    }
+    let o = npm
         .current_dir(&copy)
         .args([
             "ci",
@@ -143,7 +189,7 @@ fn components(lock: &serde_json::Value, root: &Path) -> Vec<Component> {
     let mut out: Vec<Component> = packages
         .iter()
         .filter(|(path, p)| {
-            path.starts_with("node_modules/")
+            (path.starts_with("node_modules/") || path.contains("/node_modules/"))
                 && p["link"] != true
                 && !path.split('/').any(|c| c == ".." || c == ".")
                 && root.join(path).join("package.json").is_file()

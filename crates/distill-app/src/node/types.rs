@@ -137,6 +137,31 @@ pub enum NodeAppError {
         "set \"main\" or a \"start\": \"node FILE\" script in package.json, or pass --entrypoint \"/nodejs/bin/node FILE\""
     ))]
     NoEntrypoint { dir: PathBuf },
+    #[error("{}: Yarn {version} installs production dependencies only with its workspace-tools plugin", dir.display())]
+    #[diagnostic(help(
+        "a plugin is code from the project, which distill does not run: move the project to Yarn 4 (`yarn set version 4 && yarn install`), whose production install is built in, or use --use-node-modules with a tree you installed"
+    ))]
+    OldYarn { dir: PathBuf, version: String },
+    #[error("{}: the workspaces cannot be read: {why}", dir.display())]
+    #[diagnostic(help(
+        "list the members as directories under the repository, such as \"packages/*\""
+    ))]
+    Workspace { dir: PathBuf, why: String },
+    #[error("{} has no workspace member `{wanted}`", dir.display())]
+    #[diagnostic(help("pass --workspace with a member's package name or directory: {members}"))]
+    NoSuchWorkspace {
+        dir: PathBuf,
+        wanted: String,
+        members: String,
+    },
+    #[error("--workspace {wanted}: {} declares no workspaces", dir.display())]
+    #[diagnostic(help(
+        "build the repository's root, whose package.json lists `workspaces` (or whose pnpm-workspace.yaml lists `packages`), or drop --workspace"
+    ))]
+    NotAWorkspace { dir: PathBuf, wanted: String },
+    #[error("{} is a workspace root with no program of its own", dir.display())]
+    #[diagnostic(help("choose the member to build with --workspace NAME: {members}"))]
+    WorkspaceNeeded { dir: PathBuf, members: String },
     #[error("--use-node-modules: {} has no node_modules", dir.display())]
     #[diagnostic(help("run `npm ci --omit=dev` first, or drop --use-node-modules"))]
     NoNodeModules { dir: PathBuf },
@@ -180,6 +205,8 @@ pub struct NodeApp {
     pub allow_scripts: Vec<String>,
     /// The Debian release under Node: the config's, else Debian 13.
     pub release: distill_core::Release,
+    /// The workspace member built (`--workspace`), when the app is one.
+    pub workspace: Option<super::workspace::Chosen>,
 }
 
 impl From<NodeAppError> for crate::kind::AppError {

@@ -49,6 +49,8 @@ impl App for PythonApp {
             .unwrap_or_default();
         Ok(AppImage {
             runtime_version: None,
+            files: None,
+            workdir: None,
             member: FamilyMember::Python3,
             release: self.release,
             env,

@@ -114,6 +114,11 @@ fn options(c: &Checker, config: &Config, opts: &Options) -> Result<DetectOptions
     }
     if let Some(n) = &config.node {
         add(&mut detect.allow_scripts, &n.get_ref().allow_scripts)?;
+        if let Some(w) = &n.get_ref().workspace {
+            add(&mut Vec::new(), std::slice::from_ref(w))?;
+            // The command line's choice wins, as its other flags do.
+            detect.workspace = detect.workspace.or_else(|| Some(w.get_ref().clone()));
+        }
     }
     Ok(detect)
 }

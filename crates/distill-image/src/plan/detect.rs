@@ -6,7 +6,7 @@
 //! the member its ELF calls for, with its libraries from packages. The planner knows no kind
 //! by name: a new kind changes nothing here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use distill_app::{APP_DIR, DetectOptions, FileSpec};
@@ -21,6 +21,7 @@ pub(crate) fn detect_options(opts: &Options) -> DetectOptions {
         use_node_modules: opts.use_node_modules,
         allow_scripts: opts.allow_scripts.clone(),
         allow_source: opts.allow_source.clone(),
+        workspace: opts.workspace.clone(),
         ..DetectOptions::default()
     }
 }
@@ -59,7 +60,7 @@ pub(crate) fn app_request(
     let mut env = image.env.clone();
     env.sort();
     req.env = env;
-    req.workdir = Some(APP_DIR.into());
+    req.workdir = Some(image.workdir.clone().unwrap_or_else(|| APP_DIR.into()));
     req.debian.node_version = image.runtime_version.clone();
     req.entrypoint = Some(image.entrypoint.clone());
     let mut exclude: Vec<String> = distill_app::kind::IGNORED
@@ -67,18 +68,29 @@ pub(crate) fn app_request(
         .map(|s| (*s).to_owned())
         .collect();
     exclude.push("distill.toml".into());
-    req.files.push(FileSpec {
-        src: std::path::absolute(dir).map_err(|source| PlanError::Path {
-            path: dir.clone(),
-            source,
-        })?,
-        dst: APP_DIR.into(),
+    let root = std::path::absolute(dir).map_err(|source| PlanError::Path {
+        path: dir.clone(),
+        source,
+    })?;
+    let spec = |src: PathBuf, dst: String| FileSpec {
+        src,
+        dst,
         mode: None,
         uid: 0,
         gid: 0,
         origin: "the app".into(),
-        exclude,
-    });
+        exclude: exclude.clone(),
+    };
+    match &image.files {
+        None => req.files.push(spec(root, APP_DIR.into())),
+        // Only these paths (a workspace member and what it needs), each whole, at its place.
+        Some(paths) => req.files.extend(
+            paths
+                .iter()
+                .filter(|p| p.as_str() != "distill.toml")
+                .map(|p| spec(root.join(p), format!("{APP_DIR}/{p}"))),
+        ),
+    }
     Ok(Some(Found { req, app, image }))
 }
 

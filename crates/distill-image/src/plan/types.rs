@@ -48,6 +48,8 @@ pub struct Options {
     pub allow_scripts: Vec<String>,
     /// `--allow-source`: Python distributions that may be built from source, confined.
     pub allow_source: Vec<String>,
+    /// `--workspace`: the member of a Node monorepo to build.
+    pub workspace: Option<String>,
     /// `--entrypoint` / `--cmd`: replace what the config or the detection gives.
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,

@@ -49,6 +49,10 @@ pub struct Common {
     /// sdist and build requirements are fetched and checked.
     #[arg(long = "allow-source", value_name = "DIST", value_delimiter = ',')]
     pub allow_source: Vec<String>,
+    /// For a Node monorepo (npm or Yarn `workspaces`, pnpm-workspace.yaml): build this
+    /// member, by package name or directory, with the members it depends on.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
     /// The image's default arguments (cmd), in the same forms.
     #[arg(long, value_name = "ARGS", value_parser = parse_command)]
     pub cmd: Option<Words>,
@@ -128,6 +132,7 @@ pub fn options(
         use_node_modules: common.use_node_modules,
         allow_scripts: common.allow_scripts,
         allow_source: common.allow_source,
+        workspace: common.workspace,
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
         deny_eol: common.deny_eol,

@@ -24,3 +24,4 @@ mod reproducible;
 mod runtimes;
 mod sbom;
 mod sign;
+mod workspaces;

@@ -14,7 +14,7 @@ use distill_test::tools::run_ok;
 use sha2::Digest;
 
 /// The lockers' directory, as scripts/install-deps makes it.
-fn lockers() -> PathBuf {
+pub(crate) fn lockers() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
@@ -126,7 +126,7 @@ fn installed(tree: &Path) -> BTreeSet<(String, String)> {
 }
 
 /// The tool that writes `kind`'s lock, run in `dir` with its caches under `scratch`.
-fn locker(kind: &str, dir: &Path, scratch: &Path) -> Command {
+pub(crate) fn locker(kind: &str, dir: &Path, scratch: &Path) -> Command {
     let l = lockers();
     let mut c = match kind {
         "bun" => Command::new(l.join("bun")),
