@@ -125,6 +125,11 @@ pub struct Target {
     /// A `node` for the build machine, of the image's Node release line, that package
     /// managers run under; the host's `node` when absent.
     pub tool_node: Option<PathBuf>,
+    /// `build --locked`: dependencies the project's files do not pin must come from
+    /// [`Target::pins`].
+    pub locked: bool,
+    /// What `distill lock` pinned for this target ([`App::pin`]), read from distill.lock.
+    pub pins: Option<String>,
 }
 
 /// An app's dependencies, installed for one platform.
@@ -182,6 +187,15 @@ pub trait App: std::fmt::Debug + Send + Sync {
     /// they cannot be told from files (the app's own `node_modules`), which installs anew.
     fn inputs(&self) -> Option<Vec<PathBuf>> {
         None
+    }
+
+    /// For `distill lock`: the dependencies for `target` resolved now, as a requirement set
+    /// that pins each with its hashes, when the project's own files pin nothing (a
+    /// requirements.txt without hashes, a pyproject.toml without a lock). `None` when they
+    /// do, or the kind has no such set. A `--locked` build installs exactly that set.
+    fn pin(&self, target: &Target, work: &Path, cache: &Path) -> Result<Option<String>, AppError> {
+        let _ = (target, work, cache);
+        Ok(None)
     }
 
     /// The settings beside [`App::inputs`] that change what is installed (the groups asked

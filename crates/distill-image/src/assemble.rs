@@ -311,12 +311,61 @@ fn pull_base(
 }
 
 /// Resolves the plan's packages and writes `distill.lock` atomically beside the config.
+/// The app's dependencies pinned into each platform's lock, when its files pin nothing.
+fn pin_app(
+    plan: &Plan,
+    app: &dyn distill_app::App,
+    lock: &mut crate::lock::Lockfile,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<(), BuildError> {
+    let Some(inputs) = stages::app::inputs_digest(app) else {
+        return Ok(());
+    };
+    let work = tempfile::Builder::new()
+        .prefix("distill-lock-")
+        .tempdir()
+        .map_err(|source| BuildError::WriteLock {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    for platform in &plan.platforms {
+        let Some(p) = lock
+            .platforms
+            .iter_mut()
+            .find(|p| p.platform == platform.to_string())
+        else {
+            continue;
+        };
+        progress.start(&format!("pinning the app's dependencies for {platform}"), 0);
+        let target = distill_app::Target {
+            release: plan.debian.release,
+            platform: *platform,
+            tool_node: None,
+            locked: false,
+            pins: None,
+        };
+        let pinned = app
+            .pin(&target, work.path(), sources.cache.root())
+            .map_err(stages::StageError::from)?;
+        p.app = pinned.map(|requirements| crate::lock::LockedApp {
+            inputs: inputs.clone(),
+            requirements,
+        });
+        progress.finish();
+    }
+    Ok(())
+}
+
 pub fn write_lock(
     plan: &Plan,
     sources: &Sources,
     progress: &dyn Progress,
 ) -> Result<std::path::PathBuf, BuildError> {
     let mut lock = resolve::lock(&plan.debian, &plan.platforms, sources, progress)?;
+    if let Some(app) = &plan.app {
+        pin_app(plan, app.as_ref(), &mut lock, sources, progress)?;
+    }
     if let Base::Registry(r) = &plan.base {
         lock.base = Some(format!(
             "docker://{}",

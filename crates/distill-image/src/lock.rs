@@ -35,10 +35,24 @@ pub struct PlatformLock {
     /// The official Node build, for images that carry one (the `nodejs` family members).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<LockedNode>,
+    /// The app's dependencies, when its own files pin nothing ([`distill_app::App::pin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<LockedApp>,
     /// What the exclusions kept out when this was resolved (for the build report; not
     /// recorded, since it follows from the roots and the indexes).
     #[serde(skip)]
     pub excluded: Vec<String>,
+}
+
+/// An app's dependencies as `distill lock` resolved them for one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedApp {
+    /// The digest of the files (and settings) they were resolved from: another digest
+    /// means the lock is for other requirements.
+    pub inputs: String,
+    /// The requirement set, every distribution pinned with its hashes.
+    pub requirements: String,
 }
 
 /// A Node release from the npm registry, pinned by its integrity hash.
@@ -155,6 +169,16 @@ impl Lockfile {
                 ),
             });
         }
+        for app in lock.platforms.iter().filter_map(|p| p.app.as_ref()) {
+            if let Err(line) = distill_app::python::pin::check(&app.requirements) {
+                return Err(LockError::Invalid {
+                    path: path.to_owned(),
+                    why: format!(
+                        "the app's requirements hold `{line}`, which is not a pinned, hashed distribution"
+                    ),
+                });
+            }
+        }
         for p in lock.platforms.iter().flat_map(|p| &p.packages) {
             let ok = p.sha256.len() == 64 && p.sha256.bytes().all(|b| b.is_ascii_hexdigit());
             if !ok || !p.pin().is_safe() {
@@ -237,6 +261,7 @@ mod tests {
                 excluded: Vec::new(),
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("z"), pkg("a")],
+                app: None,
             }],
         };
         let text = lock.to_toml();
@@ -279,6 +304,7 @@ mod tests {
                 excluded: Vec::new(),
                 platform: "linux/amd64".into(),
                 packages: vec![pkg("a")],
+                app: None,
             }],
         };
         lock.platforms[0].packages[0].filename = "../../etc/passwd".into();

@@ -174,6 +174,7 @@ fn lock_packages(
                 packages: Vec::new(),
                 node: None,
                 excluded: Vec::new(),
+                app: None,
             });
             continue;
         }
@@ -234,6 +235,7 @@ fn platform_lock(
         node: None,
         excluded: resolved.excluded,
         packages: resolved.packages,
+        app: None,
     })
 }
 

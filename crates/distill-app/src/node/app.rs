@@ -248,6 +248,8 @@ mod tests {
             release: distill_core::Release::Trixie,
             platform: Platform::linux(Arch::Amd64),
             tool_node: None,
+            locked: false,
+            pins: None,
         };
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
@@ -267,6 +269,8 @@ mod tests {
             release: distill_core::Release::Trixie,
             platform: Platform::linux(Arch::Amd64),
             tool_node: None,
+            locked: false,
+            pins: None,
         };
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(

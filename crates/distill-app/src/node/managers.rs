@@ -9,8 +9,9 @@
 //! - Yarn 2+: `workspaces focus --all --production` (built into Yarn 4) with the
 //!   node-modules linker, `npmRegistryServer` set to the host's registry, telemetry and
 //!   scripts off and `supportedArchitectures` set to the target. Plug'n'Play is not used:
-//!   the image gets a `node_modules` tree that plain `node` runs. The project's
-//!   `.yarnrc.yml` is not read, as its `yarnPath` and `plugins` are code from the project.
+//!   the image gets a `node_modules` tree that plain `node` runs. Of the project's
+//!   `.yarnrc.yml`, only the registry settings are taken ([`REGISTRY_KEYS`]): its
+//!   `yarnPath` and `plugins` are code from the project.
 //!   Yarn 2 and 3 have `focus` only in a plugin, so a project pinned to them is refused
 //!   with the way to Yarn 4.
 //! - pnpm: `install --frozen-lockfile --prod`, files copied out of a store in the build's
@@ -78,6 +79,11 @@ pub fn install(
     }
     if let Some(w) = &app.workspace {
         w.copy_manifests(&app.dir, &copy)?;
+    }
+    if chosen.manager == Manager::Yarn {
+        let rc = copy.join(".yarnrc.yml");
+        let own = std::fs::read_to_string(app.dir.join(".yarnrc.yml")).unwrap_or_default();
+        std::fs::write(&rc, registry_settings(&own)).map_err(io(&rc))?;
     }
     let mut cmd = tool.command();
     cmd.current_dir(&copy)
@@ -163,36 +169,7 @@ fn configure(
             }
             "yarn install --frozen-lockfile --production"
         }
-        Manager::Yarn => {
-            if let Some(r) = registry {
-                cmd.env("YARN_NPM_REGISTRY_SERVER", r);
-            }
-            // The one setting the environment cannot carry; the project's file is not read.
-            let rc = copy.join(".yarnrc.yml");
-            std::fs::write(
-                &rc,
-                format!(
-                    "supportedArchitectures:\n  os: [linux]\n  cpu: [{cpu}]\n  libc: [glibc]\n"
-                ),
-            )
-            .map_err(io(&rc))?;
-            cmd.env("YARN_IGNORE_PATH", "1")
-                .env("YARN_NODE_LINKER", "node-modules")
-                .env("YARN_ENABLE_TELEMETRY", "0")
-                .env("YARN_ENABLE_SCRIPTS", "0")
-                .env("YARN_ENABLE_GLOBAL_CACHE", "0")
-                .env("YARN_ENABLE_PROGRESS_BARS", "0")
-                .env("YARN_ENABLE_IMMUTABLE_INSTALLS", "1")
-                .env("YARN_CACHE_FOLDER", work.join("yarn-cache"))
-                .args(["workspaces", "focus"])
-                .arg(member.unwrap_or("--all"))
-                .arg("--production");
-            if member.is_some() {
-                "yarn workspaces focus MEMBER --production"
-            } else {
-                "yarn workspaces focus --all --production"
-            }
-        }
+        Manager::Yarn => yarn_berry(cmd, copy, work, registry, cpu, member)?,
         Manager::Pnpm => {
             supported_architectures(copy, cpu)?;
             if let Some(r) = registry {
@@ -229,6 +206,90 @@ fn configure(
             "bun install --frozen-lockfile --production"
         }
     })
+}
+
+/// Yarn 2+'s production install, focused on `member` when it is a workspace's.
+fn yarn_berry(
+    cmd: &mut std::process::Command,
+    copy: &Path,
+    work: &Path,
+    registry: Option<&str>,
+    cpu: &str,
+    member: Option<&str>,
+) -> Result<&'static str, NodeAppError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeAppError::Read { path, source }
+    };
+    // The copy's .yarnrc.yml holds the project's registry settings: its own server wins
+    // over the host's npm registry.
+    let rc = copy.join(".yarnrc.yml");
+    let mut text = std::fs::read_to_string(&rc).unwrap_or_default();
+    let own_server = text.lines().any(|l| l.starts_with("npmRegistryServer:"));
+    if let Some(r) = registry.filter(|_| !own_server) {
+        cmd.env("YARN_NPM_REGISTRY_SERVER", r);
+    }
+    // The one setting the environment cannot carry.
+    text.push_str(&format!(
+        "supportedArchitectures:\n  os: [linux]\n  cpu: [{cpu}]\n  libc: [glibc]\n"
+    ));
+    std::fs::write(&rc, text).map_err(io(&rc))?;
+    cmd.env("YARN_IGNORE_PATH", "1")
+        .env("YARN_NODE_LINKER", "node-modules")
+        .env("YARN_ENABLE_TELEMETRY", "0")
+        .env("YARN_ENABLE_SCRIPTS", "0")
+        .env("YARN_ENABLE_GLOBAL_CACHE", "0")
+        .env("YARN_ENABLE_PROGRESS_BARS", "0")
+        .env("YARN_ENABLE_IMMUTABLE_INSTALLS", "1")
+        .env("YARN_CACHE_FOLDER", work.join("yarn-cache"))
+        .args(["workspaces", "focus"])
+        .arg(member.unwrap_or("--all"))
+        .arg("--production");
+    Ok(if member.is_some() {
+        "yarn workspaces focus MEMBER --production"
+    } else {
+        "yarn workspaces focus --all --production"
+    })
+}
+
+/// The top-level settings of a `.yarnrc.yml` that take along: where packages come from and
+/// the credentials for there. They are data; `yarnPath`, `plugins` and the rest are not
+/// taken, since some are code from the project and others would change the install.
+const REGISTRY_KEYS: [&str; 6] = [
+    "npmScopes",
+    "npmRegistries",
+    "npmRegistryServer",
+    "npmAuthToken",
+    "npmAuthIdent",
+    "npmAlwaysAuth",
+];
+
+/// The [`REGISTRY_KEYS`] blocks of the `.yarnrc.yml` text, as written (Yarn expands the
+/// `${VAR}` in them from the environment, as it would in the project).
+fn registry_settings(text: &str) -> String {
+    let mut out = String::new();
+    let mut keep = false;
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) || line.trim().is_empty() {
+            if keep && !line.trim().is_empty() {
+                out.push_str(line);
+                out.push('\n');
+            }
+            continue;
+        }
+        let key = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(['"', '\'']);
+        keep = !line.starts_with('#') && REGISTRY_KEYS.contains(&key);
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Yarn 1's lock with every registry tarball URL on `registry` (no trailing slash).
@@ -366,6 +427,18 @@ mod tests {
                 "  resolved \"https://codeload.test/a/b/tar.gz/0123\"\n",
             )
         );
+    }
+
+    #[test]
+    fn only_the_registry_settings_of_a_yarnrc_are_taken() {
+        let rc = "yarnPath: .yarn/releases/evil.cjs\nplugins:\n  - path: .yarn/plugins/x.cjs\n\
+                  npmScopes:\n  acme:\n    npmRegistryServer: \"https://npm.acme.test\"\n    npmAuthToken: \"${ACME_TOKEN}\"\n\
+                  # a comment\nnodeLinker: pnp\n\"npmAlwaysAuth\": true\nenableScripts: true\n";
+        assert_eq!(
+            registry_settings(rc),
+            "npmScopes:\n  acme:\n    npmRegistryServer: \"https://npm.acme.test\"\n    npmAuthToken: \"${ACME_TOKEN}\"\n\"npmAlwaysAuth\": true\n"
+        );
+        assert_eq!(registry_settings(""), "");
     }
 
     #[test]

@@ -33,46 +33,7 @@ pub fn install(
         });
     }
     let mut dst = format!("{APP_DIR}/node_modules");
-    let chosen = if app.use_existing {
-        None
-    } else {
-        match &app.workspace {
-            None => manager::registry_only(&app.dir, &app.package, &[])?,
-            Some(w) => {
-                let names: Vec<&str> = w.members.iter().map(|m| m.name.as_str()).collect();
-                manager::registry_only(&app.dir, &app.package, &names)?;
-                for i in &w.needed {
-                    let dir = app.dir.join(&w.members[*i].dir);
-                    manager::registry_only(&dir, &read_json(&dir.join("package.json"))?, &names)?;
-                }
-            }
-        }
-        Some(manager::choose(&app.dir, &app.package)?)
-    };
-    let (tree, lock) = if let Some(c) = chosen.as_ref().filter(|c| c.manager != Manager::Npm) {
-        let copy = managers::install(app, c, target, work, cache)?;
-        (copy.join("node_modules"), None)
-    } else if app.use_existing {
-        let existing = app.dir.join("node_modules");
-        if !existing.is_dir() {
-            return Err(NodeAppError::NoNodeModules {
-                dir: app.dir.clone(),
-            });
-        }
-        let hidden = existing.join(".package-lock.json");
-        let lock = if hidden.is_file() {
-            hidden
-        } else {
-            app.dir.join("package-lock.json")
-        };
-        (existing, Some(lock))
-    } else {
-        let copy = npm_ci(app, platform, work)?;
-        (
-            copy.join("node_modules"),
-            Some(copy.join("package-lock.json")),
-        )
-    };
+    let (tree, lock) = tree_and_lock(app, target, work, cache)?;
     // A workspace member's trees are spread over the repository: the root's and the
     // members'. They go to /app together, at their places.
     let (root, trees) = match &app.workspace {
@@ -130,6 +91,52 @@ pub fn install(
         native,
         components,
     })
+}
+
+/// The installed tree (a `node_modules`) and the lock that describes it, when distill reads
+/// that lock: by the project's manager, or the app's own tree with `--use-node-modules`.
+fn tree_and_lock(
+    app: &NodeApp,
+    target: &Target,
+    work: &Path,
+    cache: &Path,
+) -> Result<(PathBuf, Option<PathBuf>), NodeAppError> {
+    if app.use_existing {
+        let existing = app.dir.join("node_modules");
+        if !existing.is_dir() {
+            return Err(NodeAppError::NoNodeModules {
+                dir: app.dir.clone(),
+            });
+        }
+        let hidden = existing.join(".package-lock.json");
+        let lock = if hidden.is_file() {
+            hidden
+        } else {
+            app.dir.join("package-lock.json")
+        };
+        return Ok((existing, Some(lock)));
+    }
+    match &app.workspace {
+        None => manager::registry_only(&app.dir, &app.package, &[])?,
+        Some(w) => {
+            let names: Vec<&str> = w.members.iter().map(|m| m.name.as_str()).collect();
+            manager::registry_only(&app.dir, &app.package, &names)?;
+            for i in &w.needed {
+                let dir = app.dir.join(&w.members[*i].dir);
+                manager::registry_only(&dir, &read_json(&dir.join("package.json"))?, &names)?;
+            }
+        }
+    }
+    let chosen = manager::choose(&app.dir, &app.package)?;
+    if chosen.manager != Manager::Npm {
+        let copy = managers::install(app, &chosen, target, work, cache)?;
+        return Ok((copy.join("node_modules"), None));
+    }
+    let copy = npm_ci(app, target.platform, work)?;
+    Ok((
+        copy.join("node_modules"),
+        Some(copy.join("package-lock.json")),
+    ))
 }
 
 /// `npm ci` in a copy of the manifest and lock under `work`; returns the copy.

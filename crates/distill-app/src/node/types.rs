@@ -206,7 +206,7 @@ pub struct NodeApp {
     /// The Debian release under Node: the config's, else Debian 13.
     pub release: distill_core::Release,
     /// The workspace member built (`--workspace`), when the app is one.
-    pub workspace: Option<super::workspace::Chosen>,
+    pub workspace: Option<Chosen>,
 }
 
 impl From<NodeAppError> for crate::kind::AppError {
@@ -224,4 +224,22 @@ pub fn read_json(path: &Path) -> Result<serde_json::Value, NodeAppError> {
         path: path.to_path_buf(),
         why: e.to_string(),
     })
+}
+
+/// One member of a workspace ([`super::workspace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    /// Its directory, relative to the root, `/`-separated.
+    pub dir: String,
+}
+
+/// The member being built, with the members it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub members: Vec<Member>,
+    /// Index in `members` of the one built.
+    pub chosen: usize,
+    /// Indexes of the members the image holds: the chosen one and its member dependencies.
+    pub needed: Vec<usize>,
 }

@@ -9,25 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::types::{NodeAppError, read_json};
-
-/// One member of a workspace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub name: String,
-    /// Its directory, relative to the root, `/`-separated.
-    pub dir: String,
-}
-
-/// The member being built, with the members it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chosen {
-    pub members: Vec<Member>,
-    /// Index in `members` of the one built.
-    pub chosen: usize,
-    /// Indexes of the members the image holds: the chosen one and its member dependencies.
-    pub needed: Vec<usize>,
-}
+use super::types::{Chosen, Member, NodeAppError, read_json};
 
 impl Chosen {
     pub fn member(&self) -> &Member {

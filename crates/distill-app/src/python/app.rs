@@ -68,6 +68,10 @@ impl App for PythonApp {
         Ok(uv::install(self, target, work, cache)?)
     }
 
+    fn pin(&self, target: &Target, work: &Path, cache: &Path) -> Result<Option<String>, AppError> {
+        Ok(super::pin::pin(self, target, work, cache)?)
+    }
+
     fn inputs(&self) -> Option<Vec<std::path::PathBuf>> {
         // In package mode the dependencies include the project's own wheel, built from
         // its whole tree: no list of files says when that changed.

@@ -6,10 +6,13 @@
 //! It goes onto the `python3` member (Debian's Python), with its dependencies installed by uv
 //! for that interpreter, glibc and architecture ([`uv`]), checked wheel by wheel
 //! ([`wheels`]), and its bytecode compiled by the image's own interpreter ([`bytecode`]).
+//! Dependencies the project's files do not pin are pinned by `distill lock` ([`pin`]).
 
 pub mod app;
 pub mod bytecode;
 pub mod locks;
+pub mod pin;
+pub mod sdist;
 pub mod source;
 pub mod types;
 pub mod uv;

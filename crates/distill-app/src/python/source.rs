@@ -4,8 +4,9 @@
 //!
 //! Everything is fetched before any of it runs, and nothing runs with the network:
 //! 1. the pinned version (`NAME==V` in the requirements uv installs from) is found as
-//!    `NAME-V.tar.gz` in a `--find-links` directory of those requirements, or on the index
-//!    (PEP 691's JSON simple API; uv names its index, `uv pip compile --emit-index-url`),
+//!    `NAME-V.tar.gz` in a `--find-links` directory of those requirements, or on an index:
+//!    each `--extra-index-url` first and then the index, as uv ranks them (PEP 503 pages;
+//!    uv names its index when the requirements do not, `uv pip compile --emit-index-url`),
 //!    downloaded and checked against the requirement's `--hash` (or, unlocked, the index's);
 //! 2. its `[build-system] requires` (setuptools when it names none) are installed as wheels
 //!    only (installing a wheel runs nothing) into a directory of their own;
@@ -25,13 +26,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::Digest;
-
+pub use super::sdist::normalize;
+use super::sdist::{MAX_SDIST, locate, parse, sha256_file};
 use super::types::PythonError;
 use crate::sandbox::{self, Mount};
 
-/// The largest sdist read (downloaded or unpacked).
-const MAX_SDIST: u64 = 256 << 20;
 /// Where the build sees its tree.
 const AT: &str = "/tmp/distill-sdist";
 
@@ -46,57 +45,6 @@ for part in filter(None, obj.split(".")):
     backend = getattr(backend, part)
 print(backend.build_wheel(spec["out"]))
 "#;
-
-/// `NAME` normalized as PEP 503 says.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        let c = if matches!(c, '-' | '_' | '.') {
-            '-'
-        } else {
-            c.to_ascii_lowercase()
-        };
-        if !(c == '-' && out.ends_with('-')) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// What the requirements say about where distributions are and which are pinned.
-#[derive(Debug, Default)]
-struct Reqs {
-    find_links: Vec<String>,
-    index: Option<String>,
-    /// normalized name -> (version, sha256 hashes)
-    pins: BTreeMap<String, (String, Vec<String>)>,
-}
-
-fn parse(text: &str) -> Reqs {
-    let mut out = Reqs::default();
-    // Continuation lines join first (`NAME==V \` then `--hash=...`).
-    let joined = text.replace("\\\n", " ");
-    for line in joined.lines() {
-        let line = line.split(" #").next().unwrap_or("").trim();
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some("--find-links" | "-f") => out.find_links.extend(words.next().map(str::to_owned)),
-            Some("--index-url" | "-i") => out.index = words.next().map(str::to_owned),
-            Some(first) if first.contains("==") => {
-                let (name, version) = first.split_once("==").unwrap_or_default();
-                let version = version.split(';').next().unwrap_or("").to_owned();
-                let hashes = words
-                    .filter_map(|w| w.strip_prefix("--hash=sha256:"))
-                    .map(str::to_owned)
-                    .collect();
-                let name = name.split('[').next().unwrap_or(name);
-                out.pins.insert(normalize(name), (version, hashes));
-            }
-            _ => {}
-        }
-    }
-    out
-}
 
 /// Builds each of `dists` (normalized names) into `work/built-ARCH`; returns that directory
 /// and each wheel's sha256 by name.
@@ -245,140 +193,6 @@ fn build_requires(
         });
     }
     Ok(())
-}
-
-/// The checked sdist of `name` `version`, found locally or downloaded into `scratch`.
-#[allow(clippy::too_many_arguments)]
-fn locate(
-    name: &str,
-    version: &str,
-    want: &[String],
-    reqs: &Reqs,
-    app_dir: &Path,
-    uv: &Path,
-    scratch: &Path,
-) -> Result<PathBuf, PythonError> {
-    let fits = |file: &str| {
-        file.strip_suffix(".tar.gz")
-            .and_then(|stem| stem.rsplit_once('-'))
-            .is_some_and(|(n, v)| normalize(n) == name && v == version)
-    };
-    let check = |path: &Path, listed: Option<&str>| -> Result<PathBuf, PythonError> {
-        let got = sha256_file(path).map_err(|source| PythonError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let ok = if want.is_empty() {
-            listed.is_none_or(|l| l == got)
-        } else {
-            want.contains(&got)
-        };
-        if !ok {
-            return Err(PythonError::SourceHash {
-                dist: format!("{name}=={version}"),
-                path: path.to_path_buf(),
-                got,
-            });
-        }
-        Ok(path.to_path_buf())
-    };
-    for link in &reqs.find_links {
-        let dir = app_dir.join(link.strip_prefix("file://").unwrap_or(link));
-        let found = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .find(|e| fits(&e.file_name().to_string_lossy()));
-        if let Some(e) = found {
-            return check(&e.path(), None);
-        }
-    }
-    let index = match &reqs.index {
-        Some(i) => i.clone(),
-        None => default_index(uv, scratch)?,
-    };
-    let url = format!("{}/{name}/", index.trim_end_matches('/'));
-    let fetch_err = |url: &str, why: String| PythonError::SourceFetch {
-        url: url.to_owned(),
-        why,
-    };
-    let fetcher = distill_apt::fetch::HttpFetcher::new();
-    let page = distill_apt::fetch::get_bytes(&fetcher, &url, 64 << 20)
-        .map_err(|e| fetch_err(&url, e.to_string()))?;
-    let page = String::from_utf8_lossy(&page);
-    let (file_url, listed) = anchors(&page)
-        .into_iter()
-        .find(|(_, text)| fits(text))
-        .and_then(|(href, _)| {
-            let mut u = url::Url::parse(&url).ok()?.join(&href).ok()?;
-            let listed = u
-                .fragment()
-                .and_then(|f| f.strip_prefix("sha256="))
-                .map(str::to_owned);
-            u.set_fragment(None);
-            Some((u.to_string(), listed))
-        })
-        .ok_or_else(|| fetch_err(&url, format!("no {name}-{version}.tar.gz is listed")))?;
-    let path = scratch.join("sdist.tar.gz");
-    let mut f = std::fs::File::create(&path).map_err(|source| PythonError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    distill_apt::fetch::get_to_file(&fetcher, &file_url, MAX_SDIST, &mut f)
-        .map_err(|e| fetch_err(&file_url, e.to_string()))?;
-    check(&path, listed.as_deref())
-}
-
-/// `(href, text)` of each `<a>` of a PEP 503 simple page.
-fn anchors(page: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = page;
-    while let Some(i) = rest.find("<a ") {
-        rest = &rest[i + 3..];
-        let Some(end) = rest.find("</a>") else { break };
-        let tag = &rest[..end];
-        let href = tag
-            .split_once("href=\"")
-            .and_then(|(_, h)| h.split_once('"'))
-            .map(|(h, _)| h.replace("&amp;", "&"));
-        let text = tag.rsplit_once('>').map(|(_, t)| t.trim().to_owned());
-        if let (Some(h), Some(t)) = (href, text) {
-            out.push((h, t));
-        }
-        rest = &rest[end..];
-    }
-    out
-}
-
-/// The index uv installs from when the requirements name none.
-fn default_index(uv: &Path, scratch: &Path) -> Result<String, PythonError> {
-    let empty = scratch.join("empty.txt");
-    std::fs::write(&empty, "").map_err(|source| PythonError::Read {
-        path: empty.clone(),
-        source,
-    })?;
-    let o = Command::new(uv)
-        .args([
-            "pip",
-            "compile",
-            "--quiet",
-            "--no-header",
-            "--emit-index-url",
-        ])
-        .arg(&empty)
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .output()
-        .map_err(|e| PythonError::Tool {
-            tool: "uv pip compile".into(),
-            why: e.to_string(),
-        })?;
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("--index-url ").map(|u| u.trim().to_owned()))
-        .ok_or_else(|| PythonError::Tool {
-            tool: "uv pip compile --emit-index-url".into(),
-            why: String::from_utf8_lossy(&o.stderr).into_owned(),
-        })
 }
 
 /// Unpacks a `.tar.gz` sdist under `into`; returns its one top directory.
@@ -558,12 +372,6 @@ fn host_python() -> Result<(PathBuf, Option<PathBuf>), PythonError> {
     Ok((exe, hidden))
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
-    Ok(hex::encode(h.finalize()))
-}
-
 /// Adds each built wheel's sha256 to its distribution's hashes in the requirements file.
 pub fn add_hashes(path: &Path, built: &BTreeMap<String, String>) -> Result<(), PythonError> {
     let io = |source| PythonError::Read {
@@ -602,17 +410,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requirements_pins_links_and_hashes() {
-        let r = parse(
-            "--find-links ./wheels\n-i http://127.0.0.1:1/simple\nSd_Only==0.1 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\nflask==3.1.0 ; python_version >= '3.9'\n",
-        );
-        assert_eq!(r.find_links, ["./wheels"]);
-        assert_eq!(r.index.as_deref(), Some("http://127.0.0.1:1/simple"));
-        assert_eq!(
-            r.pins["sd-only"],
-            ("0.1".to_owned(), vec!["aa".to_owned(), "bb".to_owned()])
-        );
-        assert_eq!(r.pins["flask"].0, "3.1.0");
+    fn built_wheels_add_their_hashes() {
         let built = BTreeMap::from([("sd-only".to_owned(), "cc".to_owned())]);
         assert_eq!(
             with_hashes(
@@ -620,25 +418,6 @@ mod tests {
                 &built
             ),
             "Sd_Only==0.1 --hash=sha256:cc \\\n    --hash=sha256:aa\nflask==3.1.0\n"
-        );
-    }
-
-    #[test]
-    fn a_simple_page_lists_its_files() {
-        let page = r#"<html><body><a href="../../files/sd_only-0.1.tar.gz#sha256=ab" data-requires-python="&gt;=3">sd_only-0.1.tar.gz</a>
-<a href="/x/sd_only-0.2-py3-none-any.whl">sd_only-0.2-py3-none-any.whl</a></body></html>"#;
-        assert_eq!(
-            anchors(page),
-            [
-                (
-                    "../../files/sd_only-0.1.tar.gz#sha256=ab".to_owned(),
-                    "sd_only-0.1.tar.gz".to_owned()
-                ),
-                (
-                    "/x/sd_only-0.2-py3-none-any.whl".to_owned(),
-                    "sd_only-0.2-py3-none-any.whl".to_owned()
-                ),
-            ]
         );
     }
 }

@@ -109,6 +109,11 @@ pub enum PythonError {
     #[error("{}: the dependencies are not static ([project] dynamic names them), and reading them would run the build backend", path.display())]
     #[diagnostic(help("list them in [project] dependencies, or lock them (uv lock, poetry lock)"))]
     Dynamic { path: PathBuf },
+    #[error("--locked: {} pins no hashes, and distill.lock pins nothing for it", path.display())]
+    #[diagnostic(help(
+        "run `distill lock` to pin what it resolves to, or lock the project (uv lock, pip-compile --generate-hashes)"
+    ))]
+    NotPinned { path: PathBuf },
     #[error("Compiling bytecode with the image's Python failed:\n{output}")]
     #[diagnostic(help("the output above names the file; fix it or exclude it from the app"))]
     Compile { output: String },
@@ -153,6 +158,22 @@ impl LockKind {
 }
 
 impl Deps {
+    /// The file whose requirements nothing pins (a requirements.txt without hashes, a
+    /// pyproject.toml without a lock), if the dependencies are such.
+    pub fn unpinned(&self) -> Result<Option<PathBuf>, PythonError> {
+        Ok(match self {
+            Deps::Pyproject(p) => Some(p.clone()),
+            Deps::Requirements(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| PythonError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                (!text.contains("--hash")).then(|| p.clone())
+            }
+            Deps::UvLock(_) | Deps::Lock(..) => None,
+        })
+    }
+
     pub fn file_name(&self) -> &'static str {
         match self {
             Deps::UvLock(_) => "uv.lock",

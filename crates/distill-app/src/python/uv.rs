@@ -31,7 +31,7 @@ use crate::kind::{Installed, Target};
 pub const UV_VERSION: &str = "0.13.9";
 
 /// `uv` at [`UV_VERSION`].
-fn uv(cache: &Path) -> Result<PathBuf, PythonError> {
+pub(super) fn uv(cache: &Path) -> Result<PathBuf, PythonError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let on_path = std::env::split_paths(&path)
         .map(|d| d.join("uv"))
@@ -84,7 +84,7 @@ fn uv(cache: &Path) -> Result<PathBuf, PythonError> {
     Ok(bin)
 }
 
-fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonError> {
+pub(super) fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonError> {
     cmd.output().map_err(|e| PythonError::Tool {
         tool: tool.into(),
         why: e.to_string(),
@@ -92,19 +92,20 @@ fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, PythonErro
 }
 
 /// The requirements uv installs from, and whether they pin every distribution with hashes.
-struct Requirements {
-    path: PathBuf,
-    hashed: bool,
+pub(super) struct Requirements {
+    pub path: PathBuf,
+    pub hashed: bool,
 }
 
 /// The requirements uv installs from: `uv.lock` exported (with hashes), another lock read
 /// by distill ([`locks`]), the project's dependencies, or `requirements.txt` itself.
-fn requirements(
+pub(super) fn requirements(
     app: &PythonApp,
     deps: &Deps,
     uv: &Path,
     work: &Path,
     tags: &Tags,
+    target: &Target,
 ) -> Result<Requirements, PythonError> {
     let out = work.join(format!("requirements.{}.txt", tags.arch));
     let write = |text: String| {
@@ -115,6 +116,19 @@ fn requirements(
                 source,
             })
     };
+    // What the project's files do not pin, distill.lock may (`distill lock`).
+    if let Some(path) = deps.unpinned()? {
+        if let Some(text) = &target.pins {
+            write(text.clone())?;
+            return Ok(Requirements {
+                path: out,
+                hashed: true,
+            });
+        }
+        if target.locked {
+            return Err(PythonError::NotPinned { path });
+        }
+    }
     let no_pyproject = toml::Table::new();
     let pyproject = app.pyproject.as_ref().unwrap_or(&no_pyproject);
     match deps {
@@ -183,7 +197,7 @@ fn requirements(
 /// The warning for dependencies no lock pins.
 fn unlocked(path: &Path) {
     tracing::warn!(
-        "{} pins no hashes: this build is not locked, and installs what the index serves today; lock it (uv lock, poetry lock, or pip-compile --generate-hashes)",
+        "{} pins no hashes: this build is not locked, and installs what the index serves today; lock it (uv lock, poetry lock, pip-compile --generate-hashes), or pin it with `distill lock` and build with --locked",
         path.display()
     );
 }
@@ -241,20 +255,11 @@ pub fn install(
         return Ok(Installed::none(site, dst, "python dependencies"));
     };
     let uv = uv(cache)?;
-    let reqs = requirements(app, deps, &uv, work, &tags)?;
+    let reqs = requirements(app, deps, &uv, work, &tags, target)?;
     let uv_cache = cache.join("uv");
     let mut links = None;
     let mut o = pip_install(app, &uv, &site, &reqs, &tags, &uv_cache, None)?;
-    let refused = |output: &str| -> Vec<String> {
-        source_only(output)
-            .into_iter()
-            .filter(|d| {
-                !app.allow_source
-                    .iter()
-                    .any(|a| source::normalize(a) == source::normalize(d))
-            })
-            .collect()
-    };
+    let refused = |output: &str| refused_sources(app, output);
     let output = String::from_utf8_lossy(&o.stderr).into_owned();
     let sources = source_only(&output);
     if !o.status.success() && !sources.is_empty() && refused(&output).is_empty() {
@@ -315,9 +320,21 @@ pub fn install(
     })
 }
 
+/// The source-only distributions in uv's `output` that are not allowed to build.
+pub(super) fn refused_sources(app: &PythonApp, output: &str) -> Vec<String> {
+    source_only(output)
+        .into_iter()
+        .filter(|d| {
+            !app.allow_source
+                .iter()
+                .any(|a| source::normalize(a) == source::normalize(d))
+        })
+        .collect()
+}
+
 /// Why `uv pip install` failed: the source-only distributions not allowed, a wheel built
 /// for another Python, or uv's own words.
-fn install_failed(refused: Vec<String>, output: String, tags: &Tags) -> PythonError {
+pub(super) fn install_failed(refused: Vec<String>, output: String, tags: &Tags) -> PythonError {
     if !refused.is_empty() {
         return PythonError::SourceOnly {
             dists: refused,
@@ -343,7 +360,7 @@ fn install_failed(refused: Vec<String>, output: String, tags: &Tags) -> PythonEr
 /// `uv pip SUB` for the image's target, in the app's directory, never building a source
 /// distribution (its build runs its code on this machine), never downloading a Python;
 /// `links` is a directory of wheels distill built, confined.
-fn uv_pip(
+pub(super) fn uv_pip(
     sub: &str,
     app: &PythonApp,
     uv: &Path,

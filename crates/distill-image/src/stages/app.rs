@@ -21,7 +21,7 @@ use distill_core::{Component, Platform};
 use super::{Context, StageError, StageLayer};
 use crate::family::node;
 use crate::layercache::Key;
-use crate::lock::Lockfile;
+use crate::lock::{LockError, Lockfile};
 
 /// An app's dependencies, one entry per platform of the plan, in its order.
 pub struct Deps {
@@ -73,34 +73,76 @@ fn work(cx: &Context) -> PathBuf {
     cx.staging.join("app")
 }
 
-fn target(cx: &Context, platform: Platform) -> Target {
-    Target {
+fn target(cx: &Context, app: &dyn App, platform: Platform) -> Result<Target, StageError> {
+    Ok(Target {
         release: cx.plan.debian.release,
         platform,
         tool_node: None,
-    }
+        locked: cx.plan.debian.locked,
+        pins: pins(cx, app, platform)?,
+    })
 }
 
-/// The key of `app`'s install for `platform`: the digest of its inputs' contents.
-fn install_key(cx: &Context, app: &dyn App, platform: Platform) -> Option<Key> {
+/// With `--locked`, what distill.lock pins for the app on `platform`: refused when it was
+/// resolved from other inputs.
+fn pins(cx: &Context, app: &dyn App, platform: Platform) -> Result<Option<String>, StageError> {
+    if !cx.plan.debian.locked {
+        return Ok(None);
+    }
+    let path = cx.plan.debian.lockfile.display().to_string();
+    let text =
+        std::fs::read_to_string(&cx.plan.debian.lockfile).map_err(|source| LockError::Read {
+            path: path.clone(),
+            source,
+        })?;
+    let lock = Lockfile::parse(&text, &path)?;
+    let Some(pinned) = lock
+        .platforms
+        .iter()
+        .find(|p| p.platform == platform.to_string())
+        .and_then(|p| p.app.as_ref())
+    else {
+        return Ok(None);
+    };
+    if Some(&pinned.inputs) != inputs_digest(app).as_ref() {
+        return Err(LockError::Mismatch {
+            path,
+            why: format!("its {platform} app dependencies were resolved from other requirements"),
+        }
+        .into());
+    }
+    Ok(Some(pinned.requirements.clone()))
+}
+
+/// The digest of `app`'s inputs' contents and settings, by their paths in the app's
+/// directory: the same wherever the project is checked out.
+pub(crate) fn inputs_digest(app: &dyn App) -> Option<String> {
     use sha2::{Digest as _, Sha256};
     let mut h = Sha256::new();
     for path in app.inputs()? {
+        let name = path.strip_prefix(app.dir()).unwrap_or(&path);
         // An absent file (no package-lock.json) is an input too: its absence.
         match std::fs::read(&path) {
             Ok(bytes) => {
-                h.update(format!("{} {}\n", path.display(), bytes.len()));
+                h.update(format!("{} {}\n", name.display(), bytes.len()));
                 h.update(bytes);
             }
-            Err(_) => h.update(format!("{} absent\n", path.display())),
+            Err(_) => h.update(format!("{} absent\n", name.display())),
         }
     }
+    h.update(app.settings());
+    Some(hex::encode(h.finalize()))
+}
+
+/// The key of `app`'s install for `target`: the digest of its inputs, and the pins.
+fn install_key(cx: &Context, app: &dyn App, target: &Target) -> Option<Key> {
+    use sha2::{Digest as _, Sha256};
     cx.key(
         "app-install",
         &serde_json::json!({
-            "inputs": hex::encode(h.finalize()),
-            "settings": app.settings(),
-            "platform": platform.to_string(),
+            "inputs": inputs_digest(app)?,
+            "pins": target.pins.as_ref().map(|p| hex::encode(Sha256::digest(p))),
+            "platform": target.platform.to_string(),
             "release": cx.plan.debian.release.codename(),
         }),
     )
@@ -119,7 +161,8 @@ pub fn install(cx: &Context, app: &dyn App) -> Result<Deps, StageError> {
     };
     let (layers, cache) = (&cx.sources.layers, cx.sources.cache);
     for platform in &cx.plan.platforms {
-        let key = install_key(cx, app, *platform);
+        let t = target(cx, app, *platform)?;
+        let key = install_key(cx, app, &t);
         let kept = key
             .as_ref()
             .and_then(|k| layers.record::<InstallRecord>(cache, "app-installs", k));
@@ -148,7 +191,7 @@ pub fn install(cx: &Context, app: &dyn App) -> Result<Deps, StageError> {
 fn install_one(cx: &Context, app: &dyn App, platform: Platform) -> Result<Installed, StageError> {
     cx.progress
         .start(&format!("installing dependencies for {platform}"), 0);
-    let mut t = target(cx, platform);
+    let mut t = target(cx, app, platform)?;
     // Yarn, pnpm and Bun run under the official Node of the image's line, for this machine,
     // not whatever `node` the host has.
     if let Some(major) = cx.plan.debian.node {

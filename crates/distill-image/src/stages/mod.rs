@@ -77,6 +77,9 @@ pub enum StageError {
     App(#[from] distill_app::AppError),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Elf(#[from] distill_app::elf::ElfError),
     #[error(transparent)]
     #[diagnostic(transparent)]

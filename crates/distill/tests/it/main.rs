@@ -17,6 +17,7 @@ mod nodelocks;
 mod nodescripts;
 mod outputs;
 mod packages;
+mod pinning;
 mod pylocks;
 mod registry;
 mod report;

@@ -30,7 +30,7 @@ fn lockers() -> PathBuf {
     dir
 }
 
-const APP: &str = "import os, sys\nimport humanize\nfrom flask import Flask\napp = Flask(__name__)\n\n\
+pub(crate) const APP: &str = "import os, sys\nimport humanize\nfrom flask import Flask\napp = Flask(__name__)\n\n\
 @app.get('/')\ndef index():\n    return f'{humanize.intcomma(1234567)} on Python {sys.version_info.major}.{sys.version_info.minor}\\n'\n\n\
 if __name__ == '__main__':\n    app.run(host='0.0.0.0', port=int(os.environ.get('PORT', '8080')))\n";
 
@@ -53,7 +53,7 @@ fn tool(dir: &Path, scratch: &Path, program: &Path) -> Command {
 }
 
 /// `name==version` lines (any markers after), normalized names.
-fn pins(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn pins(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| {
             let l = l.split([';', ' ', '\\']).next()?.trim();
@@ -195,7 +195,7 @@ fn lock(kind: &str, dir: &Path, scratch: &Path) -> BTreeMap<String, String> {
 }
 
 /// `NAME-VERSION.dist-info` directories under `site`, normalized names.
-fn dist_infos(site: &Path) -> BTreeMap<String, String> {
+pub(crate) fn dist_infos(site: &Path) -> BTreeMap<String, String> {
     std::fs::read_dir(site)
         .unwrap_or_else(|e| panic!("{}: {e}", site.display()))
         .flatten()
@@ -541,6 +541,16 @@ fn an_allowed_sdist_builds_confined_and_cannot_write_outside_or_reach_the_networ
         "{module}"
     );
     assert!(!marker.exists());
+    // On an extra index, which uv looks in before the index (here one without it).
+    let (ok, err, _) = build(
+        &format!(
+            "--index-url {}\n--extra-index-url={}\nsdonly==0.1\n",
+            server.url("/empty"),
+            server.url("/simple")
+        ),
+        "extra.tar",
+    );
+    assert!(ok, "{err}");
 
     let (ok, err, archive) = build(
         &format!(
