@@ -130,6 +130,10 @@ pub struct Target {
     pub locked: bool,
     /// What `distill lock` pinned for this target ([`App::pin`]), read from distill.lock.
     pub pins: Option<String>,
+    /// The image release's interpreter and C toolchain for this machine, a root that
+    /// allowed source builds run in ([`App::builds_from_source`]); `None` builds them
+    /// under the host's own.
+    pub build_root: Option<PathBuf>,
 }
 
 /// An app's dependencies, installed for one platform.
@@ -196,6 +200,12 @@ pub trait App: std::fmt::Debug + Send + Sync {
     fn pin(&self, target: &Target, work: &Path, cache: &Path) -> Result<Option<String>, AppError> {
         let _ = (target, work, cache);
         Ok(None)
+    }
+
+    /// Whether the install builds code from source (allowed by name), and so wants
+    /// [`Target::build_root`].
+    fn builds_from_source(&self) -> bool {
+        false
     }
 
     /// The settings beside [`App::inputs`] that change what is installed (the groups asked

@@ -77,12 +77,50 @@ pub fn command(
     program: &str,
     args: &[&str],
 ) -> Result<Command, SandboxError> {
+    command_in(None, mounts, cwd, path, env, program, args)
+}
+
+/// [`command`], with `root` (a merged-/usr root filesystem, such as the image release's
+/// build tools) in place of the host's: its `/usr` and `/etc`, read-only, on an empty root.
+pub fn command_in(
+    root: Option<&Path>,
+    mounts: &[Mount],
+    cwd: &Path,
+    path: &[PathBuf],
+    env: &[(&str, OsString)],
+    program: &str,
+    args: &[&str],
+) -> Result<Command, SandboxError> {
     let mut c = Command::new(bwrap()?);
     c.args(["--unshare-all", "--die-with-parent", "--new-session"])
-        .args(["--cap-drop", "ALL", "--ro-bind", "/", "/"])
-        .args(["--dev", "/dev", "--proc", "/proc"])
+        .args(["--cap-drop", "ALL"]);
+    match root {
+        None => {
+            c.args(["--ro-bind", "/", "/"]);
+        }
+        Some(r) => {
+            c.args(["--tmpfs", "/"])
+                .arg("--ro-bind")
+                .arg(r.join("usr"))
+                .arg("/usr")
+                .arg("--ro-bind")
+                .arg(r.join("etc"))
+                .arg("/etc");
+            for (link, to) in [
+                ("/bin", "usr/bin"),
+                ("/sbin", "usr/sbin"),
+                ("/lib", "usr/lib"),
+                ("/lib64", "usr/lib64"),
+            ] {
+                c.args(["--symlink", to, link]);
+            }
+        }
+    }
+    c.args(["--dev", "/dev", "--proc", "/proc"])
         .args(["--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/root"]);
-    if let Some(home) = dirs::home_dir().filter(|h| h.is_dir() && h != Path::new("/")) {
+    if let Some(home) =
+        dirs::home_dir().filter(|h| root.is_none() && h.is_dir() && h != Path::new("/"))
+    {
         c.arg("--tmpfs").arg(home);
     }
     for m in mounts {

@@ -344,6 +344,7 @@ fn pin_app(
             tool_node: None,
             locked: false,
             pins: None,
+            build_root: None,
         };
         let pinned = app
             .pin(&target, work.path(), sources.cache.root())

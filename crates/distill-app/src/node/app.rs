@@ -250,6 +250,7 @@ mod tests {
             tool_node: None,
             locked: false,
             pins: None,
+            build_root: None,
         };
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
@@ -271,6 +272,7 @@ mod tests {
             tool_node: None,
             locked: false,
             pins: None,
+            build_root: None,
         };
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(

@@ -94,6 +94,15 @@ impl App for PythonApp {
         })
     }
 
+    fn builds_from_source(&self) -> bool {
+        !self.allow_source.is_empty()
+            || (matches!(self.deps, Some(Deps::Lock(LockKind::Poetry, _)))
+                && self
+                    .pyproject
+                    .as_ref()
+                    .is_some_and(super::locks::poetry::package_mode))
+    }
+
     fn settings(&self) -> String {
         format!(
             "groups={:?} allow_source={:?}",

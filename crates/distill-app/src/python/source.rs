@@ -3,22 +3,21 @@
 //! backend, which is code.
 //!
 //! Everything is fetched before any of it runs, and nothing runs with the network:
-//! 1. the pinned version (`NAME==V` in the requirements uv installs from) is found as
-//!    `NAME-V.tar.gz` in a `--find-links` directory of those requirements, or on an index:
-//!    each `--extra-index-url` first and then the index, as uv ranks them (PEP 503 pages;
-//!    uv names its index when the requirements do not, `uv pip compile --emit-index-url`),
-//!    downloaded and checked against the requirement's `--hash` (or, unlocked, the index's);
+//! 1. the pinned version is found and checked ([`super::sdist`]);
 //! 2. its `[build-system] requires` (setuptools when it names none) are installed as wheels
-//!    only (installing a wheel runs nothing) into a directory of their own;
+//!    only (installing a wheel runs nothing), for the image's Python, into a directory of
+//!    their own;
 //! 3. the sdist is unpacked by distill (files and directories under one top directory);
-//! 4. the build backend's `build_wheel` runs under the host's `python3` in the sandbox:
-//!    no network, the host read-only, home and `/tmp` empty, and only the source tree and
-//!    the output directory writable, at fixed paths.
+//! 4. the build backend's `build_wheel` runs in the sandbox under the image's Python, on a
+//!    root of the image release's `python3-dev` and `gcc` for this machine
+//!    ([`Builder::root`]; the host's `python3` only when there is none): no network,
+//!    nothing of the host, `/tmp` empty, and only the source tree and the output
+//!    directory writable, at fixed paths.
 //!
 //! The wheel then goes to the ordinary install (`--find-links`, its sha256 added to the
-//! requirement's hashes, since it was built from the checked sdist). It is built for the
-//! host's Python, so a pure-Python wheel fits any image; a C extension built this way is
-//! refused by the wheel-tag check, naming it.
+//! requirement's hashes, since it was built from the checked sdist). A C extension built
+//! so is compiled for the image's Python and glibc, and fits the image on this machine's
+//! architecture ([`super::wheels::check`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -46,6 +45,18 @@ for part in filter(None, obj.split(".")):
 print(backend.build_wheel(spec["out"]))
 "#;
 
+/// Where allowed builds run: in the image release's root (its Python and C toolchain, for
+/// the machine distill runs on), or, without one, under the host's `python3`.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub root: Option<PathBuf>,
+    /// The image's Python (`3.13`), which build requirements are installed for.
+    pub python: String,
+    /// uv's `--python-platform` for this machine (`x86_64-manylinux_2_40`).
+    pub platform: String,
+    pub arch: distill_core::Arch,
+}
+
 /// Builds each of `dists` (normalized names) into `work/built-ARCH`; returns that directory
 /// and each wheel's sha256 by name.
 pub fn build(
@@ -54,8 +65,9 @@ pub fn build(
     app_dir: &Path,
     uv: &Path,
     work: &Path,
-    arch: distill_core::Arch,
+    builder: &Builder,
 ) -> Result<(PathBuf, BTreeMap<String, String>), PythonError> {
+    let arch = builder.arch;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PythonError::Read { path, source }
@@ -83,8 +95,8 @@ pub fn build(
             })?;
         let (requires, backend, backend_path) = build_system(&src);
         let deps = scratch.join("build-deps");
-        build_requires(dist, uv, &deps, &requires)?;
-        let wheel = confined_build(dist, &src, &deps, &out, &backend, &backend_path)?;
+        build_requires(dist, uv, &deps, &requires, builder)?;
+        let wheel = confined_build(dist, &src, &deps, &out, (&backend, &backend_path), builder)?;
         hashes.insert(name, sha256_file(&wheel).map_err(io(&wheel))?);
     }
     Ok((out, hashes))
@@ -96,8 +108,9 @@ pub fn build_project(
     dir: &Path,
     work: &Path,
     uv: &Path,
-    arch: distill_core::Arch,
+    builder: &Builder,
 ) -> Result<PathBuf, PythonError> {
+    let arch = builder.arch;
     let scratch = work.join(format!("project-{arch}"));
     let _ = std::fs::remove_dir_all(&scratch);
     let src = scratch.join("src");
@@ -128,10 +141,10 @@ pub fn build_project(
         .map_or("the project".into(), |n| n.to_string_lossy().into_owned());
     let (requires, backend, backend_path) = build_system(&src);
     let deps = scratch.join("build-deps");
-    build_requires(&name, uv, &deps, &requires)?;
+    build_requires(&name, uv, &deps, &requires, builder)?;
     let out = scratch.join("out");
     std::fs::create_dir_all(&out).map_err(io(&out))?;
-    confined_build(&name, &src, &deps, &out, &backend, &backend_path)
+    confined_build(&name, &src, &deps, &out, (&backend, &backend_path), builder)
 }
 
 /// The inventory's record of a wheel distill built.
@@ -164,16 +177,24 @@ fn build_requires(
     uv: &Path,
     deps: &Path,
     requires: &[String],
+    builder: &Builder,
 ) -> Result<(), PythonError> {
-    let o = Command::new(uv)
-        .args([
-            "pip",
-            "install",
-            "--quiet",
-            "--no-progress",
-            "--only-binary",
-            ":all:",
-        ])
+    let mut cmd = Command::new(uv);
+    cmd.args([
+        "pip",
+        "install",
+        "--quiet",
+        "--no-progress",
+        "--only-binary",
+        ":all:",
+    ]);
+    // In the image release's root, for its Python (a C-extension build requirement such
+    // as Cython must fit it); under the host's, for the host's.
+    if builder.root.is_some() {
+        cmd.args(["--python-version", &builder.python])
+            .args(["--python-platform", &builder.platform]);
+    }
+    let o = cmd
         .arg("--target")
         .arg(deps)
         .args(requires)
@@ -261,11 +282,14 @@ fn confined_build(
     src: &Path,
     deps: &Path,
     out: &Path,
-    backend: &str,
-    backend_path: &[String],
+    (backend, backend_path): (&str, &[String]),
+    builder: &Builder,
 ) -> Result<PathBuf, PythonError> {
     let at = Path::new(AT);
-    let python = host_python()?;
+    let python = match &builder.root {
+        Some(_) => (PathBuf::from("/usr/bin/python3"), None),
+        None => host_python()?,
+    };
     let mut mounts = vec![
         Mount {
             host: deps.to_path_buf(),
@@ -306,7 +330,8 @@ fn confined_build(
     ];
     tracing::info!("building {dist} from source, confined ({backend})");
     let before: Vec<_> = wheels_in(out);
-    let o = sandbox::command(
+    let o = sandbox::command_in(
+        builder.root.as_deref(),
         &mounts,
         &at.join("src"),
         &[],

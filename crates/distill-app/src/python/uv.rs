@@ -258,13 +258,18 @@ pub fn install(
     let reqs = requirements(app, deps, &uv, work, &tags, target)?;
     let uv_cache = cache.join("uv");
     let mut links = None;
+    let builder = builder(target, &tags);
+    let mut built_names: Vec<String> = Vec::new();
     let mut o = pip_install(app, &uv, &site, &reqs, &tags, &uv_cache, None)?;
     let refused = |output: &str| refused_sources(app, output);
     let output = String::from_utf8_lossy(&o.stderr).into_owned();
     let sources = source_only(&output);
     if !o.status.success() && !sources.is_empty() && refused(&output).is_empty() {
         // Only allowed ones are missing: build them, confined, and install again.
-        let (dir, built) = source::build(&sources, &reqs.path, &app.dir, &uv, work, arch)?;
+        let (dir, built) = source::build(&sources, &reqs.path, &app.dir, &uv, work, &builder)?;
+        if builder.root.is_some() {
+            built_names = built.keys().cloned().collect();
+        }
         if reqs.hashed {
             source::add_hashes(&reqs.path, &built)?;
         }
@@ -279,13 +284,13 @@ pub fn install(
     // installed beside its dependencies, as `poetry install` does.
     let project = match (&deps, &app.pyproject) {
         (Deps::Lock(LockKind::Poetry, _), Some(p)) if locks::poetry::package_mode(p) => {
-            let wheel = source::build_project(&app.dir, work, &uv, arch)?;
+            let wheel = source::build_project(&app.dir, work, &uv, &builder)?;
             install_wheel(app, &uv, &site, &wheel, &tags, &uv_cache)?;
             Some(source::component(&wheel)?)
         }
         _ => None,
     };
-    wheels::check(&site, &tags)?;
+    wheels::check(&site, &tags, &built_names)?;
     let dists: Vec<wheels::Dist> = wheels::installed(&site)?
         .into_iter()
         .filter(|d| match &project {
@@ -318,6 +323,17 @@ pub fn install(
         native,
         components,
     })
+}
+
+/// Where allowed builds run for `target`: in its build root, for this machine.
+fn builder(target: &Target, tags: &Tags) -> source::Builder {
+    let arch = distill_core::Arch::host().unwrap_or(target.platform.arch);
+    source::Builder {
+        root: target.build_root.clone(),
+        python: tags.python_text(),
+        platform: Tags::new(target.release, arch).uv_platform(),
+        arch,
+    }
 }
 
 /// The source-only distributions in uv's `output` that are not allowed to build.

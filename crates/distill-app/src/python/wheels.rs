@@ -138,10 +138,25 @@ pub fn installed(site: &Path) -> Result<Vec<Dist>, PythonError> {
     Ok(out)
 }
 
-/// Every installed distribution's `WHEEL` tags must fit the image.
-pub fn check(site: &Path, tags: &Tags) -> Result<(), PythonError> {
+/// Every installed distribution's `WHEEL` tags must fit the image. The distributions
+/// distill `built` from source in the image release's own root may carry the plain
+/// `linux_MACHINE` tag of this machine's build: they were compiled against the image's
+/// Python and glibc.
+pub fn check(site: &Path, tags: &Tags, built: &[String]) -> Result<(), PythonError> {
+    let local = format!("linux_{}", tags.arch.machine());
     for dist in installed(site)? {
-        if !dist.tags.is_empty() && !dist.tags.iter().any(|t| tags.accepts(t)) {
+        let ours = built.iter().any(|b| normalize(b) == normalize(&dist.name));
+        let fits = |t: &String| {
+            tags.accepts(t)
+                || (ours && {
+                    let cp = format!("cp{}{}", tags.python.0, tags.python.1);
+                    let mut parts = t.split('-');
+                    parts.next() == Some(cp.as_str())
+                        && matches!(parts.next(), Some(a) if a == cp || a == "abi3")
+                        && parts.next() == Some(local.as_str())
+                })
+        };
+        if !dist.tags.is_empty() && !dist.tags.iter().any(fits) {
             return Err(PythonError::NeedsCompiler {
                 dist: format!("{}-{}", dist.name, dist.version),
                 python: tags.python_text(),

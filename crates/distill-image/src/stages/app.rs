@@ -80,6 +80,7 @@ fn target(cx: &Context, app: &dyn App, platform: Platform) -> Result<Target, Sta
         tool_node: None,
         locked: cx.plan.debian.locked,
         pins: pins(cx, app, platform)?,
+        build_root: None,
     })
 }
 
@@ -205,9 +206,47 @@ fn install_one(cx: &Context, app: &dyn App, platform: Platform) -> Result<Instal
             cx.plan.debian.node_version.as_deref(),
         )?;
     }
+    if app.builds_from_source() {
+        t.build_root = build_root(cx)?;
+    }
     let d = app.install(&t, &work(cx), cx.sources.cache.root())?;
     cx.progress.finish();
     Ok(d)
+}
+
+/// What allowed source builds need from the image's release, for this machine: its Python
+/// with headers, and a C compiler.
+const BUILD_TOOLS: [&str; 3] = ["python3-dev", "gcc", "libc6-dev"];
+
+/// The image release's [`BUILD_TOOLS`] for this machine, resolved from the verified
+/// indexes and kept as a root in the cache; `None` on a machine of no known platform.
+fn build_root(cx: &Context) -> Result<Option<PathBuf>, StageError> {
+    let Some(arch) = distill_core::Arch::host() else {
+        return Ok(None);
+    };
+    let host = Platform::linux(arch);
+    let plan = crate::plan::DebianPlan {
+        include: BUILD_TOOLS.iter().map(|s| (*s).to_owned()).collect(),
+        exclude: Vec::new(),
+        tiers: Vec::new(),
+        node: None,
+        node_version: None,
+        native: None,
+        locked: false,
+        ..cx.plan.debian.clone()
+    };
+    cx.progress
+        .start("resolving the build tools for allowed sources", 0);
+    let lock = crate::resolve::lock(&plan, &[host], cx.sources, cx.progress).map_err(Box::new)?;
+    let pins: Vec<distill_apt::pin::Pin> = lock
+        .platforms
+        .iter()
+        .flat_map(|p| &p.packages)
+        .map(crate::lock::LockedPackage::pin)
+        .collect();
+    let root = sysroot::get(cx, host, &pins)?;
+    cx.progress.finish();
+    Ok(Some(root.root().to_path_buf()))
 }
 
 /// Platform `i`'s install made now, when its record came from the cache.

@@ -80,6 +80,9 @@ pub enum StageError {
     Lock(#[from] crate::lock::LockError),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Resolve(#[from] Box<crate::resolve::ResolveError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Elf(#[from] distill_app::elf::ElfError),
     #[error(transparent)]
     #[diagnostic(transparent)]

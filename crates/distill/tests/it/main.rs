@@ -25,4 +25,5 @@ mod reproducible;
 mod runtimes;
 mod sbom;
 mod sign;
+mod sources;
 mod workspaces;
