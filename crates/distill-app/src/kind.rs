@@ -136,6 +136,20 @@ pub struct Target {
     pub build_root: Option<PathBuf>,
 }
 
+impl Target {
+    /// `platform` on `release`, with nothing pinned, no build root and the host's `node`.
+    pub fn new(release: Release, platform: Platform) -> Self {
+        Self {
+            release,
+            platform,
+            tool_node: None,
+            locked: false,
+            pins: None,
+            build_root: None,
+        }
+    }
+}
+
 /// An app's dependencies, installed for one platform.
 #[derive(Debug, Clone)]
 pub struct Installed {

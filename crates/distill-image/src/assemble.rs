@@ -338,14 +338,7 @@ fn pin_app(
             continue;
         };
         progress.start(&format!("pinning the app's dependencies for {platform}"), 0);
-        let target = distill_app::Target {
-            release: plan.debian.release,
-            platform: *platform,
-            tool_node: None,
-            locked: false,
-            pins: None,
-            build_root: None,
-        };
+        let target = distill_app::Target::new(plan.debian.release, *platform);
         let pinned = app
             .pin(&target, work.path(), sources.cache.root())
             .map_err(stages::StageError::from)?;

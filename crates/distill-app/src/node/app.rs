@@ -244,14 +244,7 @@ mod tests {
         let app = detect(d.path()).unwrap().unwrap();
         assert_eq!(app.start, None);
         assert!(app.major().is_err());
-        let target = Target {
-            release: distill_core::Release::Trixie,
-            platform: Platform::linux(Arch::Amd64),
-            tool_node: None,
-            locked: false,
-            pins: None,
-            build_root: None,
-        };
+        let target = Target::new(distill_core::Release::Trixie, Platform::linux(Arch::Amd64));
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(matches!(err, NodeAppError::NoLock { .. }));
     }
@@ -266,14 +259,7 @@ mod tests {
         .unwrap();
         std::fs::write(d.path().join("yarn.lock"), "__metadata:\n  version: 6\n").unwrap();
         let app = detect(d.path()).unwrap().unwrap();
-        let target = Target {
-            release: distill_core::Release::Trixie,
-            platform: Platform::linux(Arch::Amd64),
-            tool_node: None,
-            locked: false,
-            pins: None,
-            build_root: None,
-        };
+        let target = Target::new(distill_core::Release::Trixie, Platform::linux(Arch::Amd64));
         let err = npm::install(&app, &target, d.path(), d.path()).unwrap_err();
         assert!(
             matches!(&err, NodeAppError::OldYarn { version, .. } if version == "3.8.7"),

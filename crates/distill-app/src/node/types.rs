@@ -70,7 +70,8 @@ pub enum NodeAppError {
     ToolArchive { spec: String, why: String },
     #[error("These packages build or download a native addon in an install script, which distill does not run, and ship no addon for {platform}: {}", packages.join(", "))]
     #[diagnostic(help(
-        "use versions that ship a prebuilt .node for {platform} (often as an optional dependency), or build node_modules for {platform} yourself and pass --use-node-modules"
+        "run their scripts confined with --allow-scripts={} (or `[node] allow_scripts` in distill.toml), use versions that ship a prebuilt .node for {platform} (often as an optional dependency), or build node_modules for {platform} yourself and pass --use-node-modules",
+        names(packages)
     ))]
     NativeAddons {
         platform: String,
@@ -215,6 +216,20 @@ impl From<NodeAppError> for crate::kind::AppError {
     }
 }
 
+/// `bcrypt,@scope/x` of labels `bcrypt@5.0.1 (install: ...)`.
+fn names(labels: &[String]) -> String {
+    labels
+        .iter()
+        .map(|l| {
+            let spec = l.split(' ').next().unwrap_or(l);
+            spec.rfind('@')
+                .filter(|i| *i > 0)
+                .map_or(spec, |i| &spec[..i])
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub fn read_json(path: &Path) -> Result<serde_json::Value, NodeAppError> {
     let text = std::fs::read_to_string(path).map_err(|source| NodeAppError::Read {
         path: path.to_path_buf(),
@@ -242,4 +257,16 @@ pub struct Chosen {
     pub chosen: usize,
     /// Indexes of the members the image holds: the chosen one and its member dependencies.
     pub needed: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_hint_names_the_packages_to_allow() {
+        let labels = [
+            "bcrypt@5.1.1 (install: node-pre-gyp install)".to_owned(),
+            "@scope/x@1.0.0 (install: node-gyp rebuild)".to_owned(),
+        ];
+        assert_eq!(super::names(&labels), "bcrypt,@scope/x");
+    }
 }

@@ -69,7 +69,7 @@ pub enum PythonError {
         dists.join(", ")
     )]
     #[diagnostic(help(
-        "pin versions that publish wheels for Python {python} on {platform}, build them from source in distill's sandbox with --allow-source={}, or build the wheels yourself and add them with a `--find-links DIR` line in the requirements", dists.join(",")
+        "pin versions that publish wheels for Python {python} on {platform}, build them from source in distill's sandbox with --allow-source={} (or `[python] allow_source = [{}]` in distill.toml), or build the wheels yourself and add them with a `--find-links DIR` line in the requirements", dists.join(","), dists.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ")
     ))]
     SourceOnly {
         dists: Vec<String>,

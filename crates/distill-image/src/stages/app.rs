@@ -75,12 +75,9 @@ fn work(cx: &Context) -> PathBuf {
 
 fn target(cx: &Context, app: &dyn App, platform: Platform) -> Result<Target, StageError> {
     Ok(Target {
-        release: cx.plan.debian.release,
-        platform,
-        tool_node: None,
         locked: cx.plan.debian.locked,
         pins: pins(cx, app, platform)?,
-        build_root: None,
+        ..Target::new(cx.plan.debian.release, platform)
     })
 }
 
