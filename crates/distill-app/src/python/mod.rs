@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod bytecode;
+pub mod index;
 pub mod locks;
 pub mod pin;
 pub mod sdist;

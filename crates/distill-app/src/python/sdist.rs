@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::Digest;
 
@@ -133,7 +132,11 @@ pub(super) fn locate(
     let fetcher = distill_apt::fetch::HttpFetcher::new();
     let mut tried = Vec::new();
     let mut found = None;
-    for index in reqs.extra_indexes.iter().chain(std::iter::once(&index)) {
+    // The requirements' extra indexes, then the host's (pip's or uv's settings), then the
+    // index: the order uv looks in.
+    let mut extras = reqs.extra_indexes.clone();
+    extras.extend(super::index::extra_indexes());
+    for index in extras.iter().chain(std::iter::once(&index)) {
         let url = format!("{}/{name}/", index.trim_end_matches('/'));
         // An index without the project answers 404: the next one may have it.
         let page = match distill_apt::fetch::get_bytes(&fetcher, &url, 64 << 20) {
@@ -205,7 +208,7 @@ fn default_index(uv: &Path, scratch: &Path) -> Result<String, PythonError> {
         path: empty.clone(),
         source,
     })?;
-    let o = Command::new(uv)
+    let o = super::index::command(uv)
         .args([
             "pip",
             "compile",

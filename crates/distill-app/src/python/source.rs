@@ -179,7 +179,7 @@ fn build_requires(
     requires: &[String],
     builder: &Builder,
 ) -> Result<(), PythonError> {
-    let mut cmd = Command::new(uv);
+    let mut cmd = super::index::command(uv);
     cmd.args([
         "pip",
         "install",

@@ -204,7 +204,7 @@ fn unlocked(path: &Path) {
 
 /// `uv.lock` as a hashed requirements file, without the project and the dev groups.
 fn export(app: &PythonApp, uv: &Path, out: &Path, tags: &Tags) -> Result<(), PythonError> {
-    let mut cmd = Command::new(uv);
+    let mut cmd = super::index::command(uv);
     cmd.current_dir(&app.dir).args(["export", "--frozen"]);
     if !app.groups.iter().any(|g| g == "dev") {
         cmd.arg("--no-dev");
@@ -384,7 +384,7 @@ pub(super) fn uv_pip(
     uv_cache: &Path,
     links: Option<&Path>,
 ) -> Command {
-    let mut cmd = Command::new(uv);
+    let mut cmd = super::index::command(uv);
     cmd.current_dir(&app.dir)
         .args(["pip", sub, "--quiet", "--no-progress", "--no-build"])
         .args(["--python-version", &tags.python_text()])

@@ -551,6 +551,20 @@ fn an_allowed_sdist_builds_confined_and_cannot_write_outside_or_reach_the_networ
         "extra.tar",
     );
     assert!(ok, "{err}");
+    // On an extra index the host's pip settings name: uv is given them.
+    std::fs::write(app.path().join("requirements.txt"), "sdonly==0.1\n").unwrap();
+    let o = crate::common::distill()
+        .arg("build")
+        .arg(app.path())
+        .args(["--allow-source", "sdonly", "-o"])
+        .arg(format!(
+            "oci-archive:{}",
+            host.path().join("pip.tar").display()
+        ))
+        .env("PIP_EXTRA_INDEX_URL", server.url("/simple"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let (ok, err, archive) = build(
         &format!(
