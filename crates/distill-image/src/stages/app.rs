@@ -393,8 +393,12 @@ mod sysroot {
     use super::*;
     use distill_apt::pin::Pin;
 
-    /// How many kept roots stay (each is an image's packages on disk); older ones go.
-    const KEEP: usize = 2;
+    /// How many kept roots stay (each is an image's packages on disk, or a release's build
+    /// tools); older ones go, once unused for [`IDLE`].
+    const KEEP: usize = 3;
+    /// How long a root must have gone unused before it may go: a build running beside this
+    /// one may be using it.
+    const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
 
     pub(super) fn get(cx: &Context, host: Platform, pins: &[Pin]) -> Result<Sysroot, StageError> {
         let shas: Vec<&str> = pins.iter().map(|p| p.sha256.as_str()).collect();
@@ -407,7 +411,15 @@ mod sysroot {
         };
         let dir = cx.sources.cache.root().join("sysroots");
         let root = dir.join(key.as_str());
-        let done = |r: &std::path::Path| r.join(".distill-complete").is_file();
+        let done = |r: &std::path::Path| {
+            let mark = r.join(".distill-complete");
+            // Its time says when the root was last used, for `prune`.
+            std::fs::File::options()
+                .write(true)
+                .open(&mark)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                .is_ok()
+        };
         if done(&root) {
             return Ok(Sysroot::open(&root, host.arch));
         }
@@ -440,20 +452,30 @@ mod sysroot {
         Ok(image)
     }
 
-    /// Removes all but the [`KEEP`] most recently made roots (`keep` among them).
+    /// Removes all but the [`KEEP`] most recently used roots (`keep` among them), of those
+    /// unused for [`IDLE`].
     fn prune(dir: &std::path::Path, keep: &std::path::Path) {
         let Ok(read) = std::fs::read_dir(dir) else {
             return;
         };
+        let used = |p: &std::path::Path| {
+            std::fs::metadata(p.join(".distill-complete"))
+                .or_else(|_| std::fs::metadata(p))
+                .and_then(|m| m.modified())
+                .ok()
+        };
         let mut roots: Vec<(std::time::SystemTime, PathBuf)> = read
             .filter_map(Result::ok)
             .filter(|e| e.path() != keep)
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .filter_map(|e| Some((used(&e.path())?, e.path())))
             .collect();
         roots.sort();
         let extra = (roots.len() + 1).saturating_sub(KEEP);
-        for (_, old) in roots.into_iter().take(extra) {
-            let _ = std::fs::remove_dir_all(old);
+        let now = std::time::SystemTime::now();
+        for (when, old) in roots.into_iter().take(extra) {
+            if now.duration_since(when).is_ok_and(|idle| idle >= IDLE) {
+                let _ = std::fs::remove_dir_all(old);
+            }
         }
     }
 }
