@@ -478,4 +478,39 @@ mod sysroot {
             }
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::{Duration, SystemTime};
+
+        #[test]
+        fn only_roots_idle_for_an_hour_go_and_three_stay() {
+            let d = tempfile::tempdir().unwrap();
+            let now = SystemTime::now();
+            let root = |name: &str, ago: u64| {
+                let r = d.path().join(name);
+                std::fs::create_dir_all(&r).unwrap();
+                let f = std::fs::File::create(r.join(".distill-complete")).unwrap();
+                f.set_modified(now - Duration::from_secs(ago)).unwrap();
+            };
+            root("new", 0);
+            root("busy", 60);
+            root("idle-1", 7200);
+            root("idle-2", 9000);
+            root("idle-3", 10000);
+            super::prune(d.path(), &d.path().join("new"));
+            let mut left: Vec<String> = std::fs::read_dir(d.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            left.sort();
+            assert_eq!(left, ["busy", "idle-1", "new"]);
+            // A root in use is kept, however many there are.
+            root("busy-2", 30);
+            root("busy-3", 10);
+            super::prune(d.path(), &d.path().join("new"));
+            assert!(d.path().join("busy").is_dir() && d.path().join("busy-2").is_dir());
+            assert!(!d.path().join("idle-1").exists());
+        }
+    }
 }
