@@ -30,7 +30,8 @@ pub struct FileSpec {
     pub gid: u64,
     /// Where the item was written, such as `distill.toml:12`, for error messages.
     pub origin: String,
-    /// Names left out wherever they appear in a directory `src` (`.git`, `__pycache__`...).
+    /// Names left out wherever they appear in a directory `src` (`.git`, `__pycache__`...),
+    /// and, when one holds a `/`, that path under `src` (`packages/web`, `./web`).
     pub exclude: Vec<String>,
 }
 
@@ -137,10 +138,14 @@ fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            !spec
-                .exclude
-                .iter()
-                .any(|x| e.file_name().to_str() == Some(x.as_str()))
+            let rel = e.path().strip_prefix(&spec.src).ok();
+            !spec.exclude.iter().any(|x| {
+                if x.contains('/') {
+                    rel.is_some_and(|r| r == Path::new(x.trim_start_matches("./")))
+                } else {
+                    e.file_name().to_str() == Some(x.as_str())
+                }
+            })
         });
     for item in walk {
         let item = item.map_err(|e| {
@@ -249,6 +254,24 @@ mod tests {
             summary(&collect(&[spec(&f, "/opt/")]).unwrap()),
             [("opt/app.bin".into(), 0o644)]
         );
+    }
+
+    #[test]
+    fn excludes_are_names_anywhere_or_paths_under_src() {
+        let d = tempfile::tempdir().unwrap();
+        for dir in ["web", "api/web", "packages/web", "packages/api", "api/.git"] {
+            fs::create_dir_all(d.path().join(dir)).unwrap();
+            fs::write(d.path().join(dir).join("f"), b"x").unwrap();
+        }
+        let mut s = spec(d.path(), "/app");
+        s.exclude = vec![".git".into(), "./web".into(), "packages/web".into()];
+        let got: Vec<String> = collect(&[s])
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .filter(|p| p.ends_with("/f"))
+            .collect();
+        assert_eq!(got, ["app/api/web/f", "app/packages/api/f"]);
     }
 
     #[test]

@@ -110,9 +110,9 @@ pub struct AppImage {
     /// The exact release of the runtime the project pins (Node `20.16.0`), when the
     /// member's runtime comes from outside Debian and can be pinned.
     pub runtime_version: Option<String>,
-    /// The paths under the app's directory that go to [`APP_DIR`] (`/`-separated, each
-    /// file or directory whole); `None` for the whole directory.
-    pub files: Option<Vec<String>>,
+    /// Paths under the app's directory left out of [`APP_DIR`] (`/`-separated: a workspace's
+    /// members the app does not need), beside the names that never go ([`IGNORED`]).
+    pub left_out: Vec<String>,
     /// The working directory, when not [`APP_DIR`] (a workspace member's own).
     pub workdir: Option<String>,
 }

@@ -48,15 +48,12 @@ impl App for NodeApp {
             Some(e) => e.to_vec(),
             None => self.entrypoint(NODE_BINARY, &member_dir)?,
         };
-        let (files, workdir) = match &self.workspace {
-            Some(w) => (
-                Some(w.files(&self.dir, &crate::kind::IGNORED)?),
-                Some(member_dir),
-            ),
-            None => (None, None),
+        let (left_out, workdir) = match &self.workspace {
+            Some(w) => (w.left_out(), Some(member_dir)),
+            None => (Vec::new(), None),
         };
         Ok(AppImage {
-            files,
+            left_out,
             workdir,
             runtime_version: self.wanted.as_ref().and_then(version::release),
             member: FamilyMember::Nodejs(major),

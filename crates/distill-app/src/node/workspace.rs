@@ -16,58 +16,15 @@ impl Chosen {
         &self.members[self.chosen]
     }
 
-    /// Whether `dir` (relative, `/`-separated) is or holds a member not needed.
-    fn left_out(&self, rel: &str) -> bool {
+    /// The directories of the members the image does not hold, as `./DIR`: paths under the
+    /// root, never names that could match deeper ([`crate::FileSpec::exclude`]).
+    pub fn left_out(&self) -> Vec<String> {
         self.members
             .iter()
             .enumerate()
-            .any(|(i, m)| m.dir == rel && !self.needed.contains(&i))
-    }
-
-    /// The paths under the root that go into the image: every entry but the members left
-    /// out, descending only into directories that hold a member.
-    pub fn files(&self, root: &Path, ignored: &[&str]) -> Result<Vec<String>, NodeAppError> {
-        let mut out = Vec::new();
-        self.walk(root, "", ignored, &mut out)?;
-        Ok(out)
-    }
-
-    fn walk(
-        &self,
-        root: &Path,
-        rel: &str,
-        ignored: &[&str],
-        out: &mut Vec<String>,
-    ) -> Result<(), NodeAppError> {
-        let dir = root.join(rel);
-        let read = std::fs::read_dir(&dir).map_err(|source| NodeAppError::Read {
-            path: dir.clone(),
-            source,
-        })?;
-        let mut names: Vec<String> = read
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .filter(|n| !ignored.contains(&n.as_str()))
-            .collect();
-        names.sort();
-        for name in names {
-            let path = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let holds = |m: &Member| m.dir.starts_with(&format!("{path}/"));
-            if self.left_out(&path) {
-                continue;
-            }
-            let is_member = self.members.iter().any(|m| m.dir == path);
-            if !is_member && self.members.iter().any(holds) && root.join(&path).is_dir() {
-                self.walk(root, &path, ignored, out)?;
-            } else {
-                out.push(path);
-            }
-        }
-        Ok(())
+            .filter(|(i, _)| !self.needed.contains(i))
+            .map(|(_, m)| format!("./{}", m.dir))
+            .collect()
     }
 }
 
@@ -175,12 +132,16 @@ pub fn members(root: &Path, package: &serde_json::Value) -> Result<Vec<Member>, 
                 why: format!("the pattern `{pattern}` leaves the repository"),
             });
         }
-        let full = root.join(p);
-        let found = glob::glob(&full.to_string_lossy()).map_err(|e| NodeAppError::Workspace {
+        // The root is a path, not a pattern: `[` in it must match itself.
+        let full = format!("{}/{p}", glob::Pattern::escape(&root.to_string_lossy()));
+        let found = glob::glob(&full).map_err(|e| NodeAppError::Workspace {
             dir: root.to_path_buf(),
             why: format!("the pattern `{pattern}`: {e}"),
         })?;
-        list.extend(found.flatten().filter(|d| d.join("package.json").is_file()));
+        // A member is a directory of the repository: a symlink may lead anywhere.
+        list.extend(found.flatten().filter(|d| {
+            d.symlink_metadata().is_ok_and(|m| m.is_dir()) && d.join("package.json").is_file()
+        }));
     }
     let mut out = Vec::new();
     for d in dirs {
@@ -340,6 +301,8 @@ mod tests {
         )
         .unwrap();
         std::fs::write(d.path().join("README.md"), "").unwrap();
+        std::os::unix::fs::symlink(d.path().join("apps/web"), d.path().join("packages/linked"))
+            .unwrap();
         std::fs::write(d.path().join("packages/NOTES"), "").unwrap();
         d
     }
@@ -373,19 +336,7 @@ mod tests {
         assert_eq!(c.member().dir, "packages/api");
         let needed: Vec<&str> = c.needed.iter().map(|i| all[*i].name.as_str()).collect();
         assert_eq!(needed, ["@d/api", "@d/deep", "@d/lib"]);
-        let files = c.files(d.path(), &["node_modules"]).unwrap();
-        assert_eq!(
-            files,
-            [
-                "README.md",
-                "package.json",
-                "packages/NOTES",
-                "packages/api",
-                "packages/deep",
-                "packages/lib",
-                "packages/skip",
-            ]
-        );
+        assert_eq!(c.left_out(), ["./apps/web", "./packages/tools"]);
         assert_eq!(
             choose(d.path(), all.clone(), "./apps/web/")
                 .unwrap()

@@ -49,7 +49,7 @@ impl App for PythonApp {
             .unwrap_or_default();
         Ok(AppImage {
             runtime_version: None,
-            files: None,
+            left_out: Vec::new(),
             workdir: None,
             member: FamilyMember::Python3,
             release: self.release,

@@ -6,7 +6,7 @@
 //! the member its ELF calls for, with its libraries from packages. The planner knows no kind
 //! by name: a new kind changes nothing here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use distill_app::{APP_DIR, DetectOptions, FileSpec};
@@ -72,25 +72,17 @@ pub(crate) fn app_request(
         path: dir.clone(),
         source,
     })?;
-    let spec = |src: PathBuf, dst: String| FileSpec {
-        src,
-        dst,
+    // And the paths the app leaves out (a workspace's members it does not need).
+    exclude.extend(image.left_out.iter().cloned());
+    req.files.push(FileSpec {
+        src: root,
+        dst: APP_DIR.into(),
         mode: None,
         uid: 0,
         gid: 0,
         origin: "the app".into(),
-        exclude: exclude.clone(),
-    };
-    match &image.files {
-        None => req.files.push(spec(root, APP_DIR.into())),
-        // Only these paths (a workspace member and what it needs), each whole, at its place.
-        Some(paths) => req.files.extend(
-            paths
-                .iter()
-                .filter(|p| p.as_str() != "distill.toml")
-                .map(|p| spec(root.join(p), format!("{APP_DIR}/{p}"))),
-        ),
-    }
+        exclude,
+    });
     Ok(Some(Found { req, app, image }))
 }
 
