@@ -130,41 +130,12 @@ pub(super) fn locate(
         why,
     };
     let fetcher = distill_apt::fetch::HttpFetcher::new();
-    let mut tried = Vec::new();
-    let mut found = None;
     // The requirements' extra indexes, then the host's (pip's or uv's settings), then the
     // index: the order uv looks in.
-    let mut extras = reqs.extra_indexes.clone();
-    extras.extend(super::index::extra_indexes());
-    for index in extras.iter().chain(std::iter::once(&index)) {
-        let url = format!("{}/{name}/", index.trim_end_matches('/'));
-        // An index without the project answers 404: the next one may have it.
-        let page = match distill_apt::fetch::get_bytes(&fetcher, &url, 64 << 20) {
-            Ok(p) => p,
-            Err(e) => {
-                tried.push(format!("{url} ({e})"));
-                continue;
-            }
-        };
-        let page = String::from_utf8_lossy(&page);
-        found = anchors(&page)
-            .into_iter()
-            .find(|(_, text)| fits(text))
-            .and_then(|(href, _)| {
-                let mut u = url::Url::parse(&url).ok()?.join(&href).ok()?;
-                let listed = u
-                    .fragment()
-                    .and_then(|f| f.strip_prefix("sha256="))
-                    .map(str::to_owned);
-                u.set_fragment(None);
-                Some((u.to_string(), listed))
-            });
-        if found.is_some() {
-            break;
-        }
-        tried.push(format!("{url} (not listed)"));
-    }
-    let (file_url, listed) = found.ok_or_else(|| {
+    let mut indexes = reqs.extra_indexes.clone();
+    indexes.extend(super::index::extra_indexes());
+    indexes.push(index);
+    let (file_url, listed) = on_an_index(&fetcher, &indexes, name, &fits).map_err(|tried| {
         fetch_err(
             &tried.join(", "),
             format!("no index lists {name}-{version}.tar.gz"),
@@ -178,6 +149,46 @@ pub(super) fn locate(
     distill_apt::fetch::get_to_file(&fetcher, &file_url, MAX_SDIST, &mut f)
         .map_err(|e| fetch_err(&file_url, e.to_string()))?;
     check(&path, listed.as_deref())
+}
+
+/// The URL of the first file `fits` lists on `name`'s page of the first of `indexes` that
+/// lists one, with the sha256 the page gives; `Err` with what each index answered.
+fn on_an_index(
+    fetcher: &distill_apt::fetch::HttpFetcher,
+    indexes: &[String],
+    name: &str,
+    fits: &dyn Fn(&str) -> bool,
+) -> Result<(String, Option<String>), Vec<String>> {
+    let mut tried = Vec::new();
+    for index in indexes {
+        let url = format!("{}/{name}/", index.trim_end_matches('/'));
+        // An index without the project answers 404: the next one may have it.
+        let page = match distill_apt::fetch::get_bytes(fetcher, &url, 64 << 20) {
+            Ok(p) => p,
+            Err(e) => {
+                tried.push(format!("{url} ({e})"));
+                continue;
+            }
+        };
+        let page = String::from_utf8_lossy(&page);
+        let found = anchors(&page)
+            .into_iter()
+            .find(|(_, text)| fits(text))
+            .and_then(|(href, _)| {
+                let mut u = url::Url::parse(&url).ok()?.join(&href).ok()?;
+                let listed = u
+                    .fragment()
+                    .and_then(|f| f.strip_prefix("sha256="))
+                    .map(str::to_owned);
+                u.set_fragment(None);
+                Some((u.to_string(), listed))
+            });
+        match found {
+            Some(f) => return Ok(f),
+            None => tried.push(format!("{url} (not listed)")),
+        }
+    }
+    Err(tried)
 }
 
 /// `(href, text)` of each `<a>` of a PEP 503 simple page.
