@@ -140,7 +140,7 @@ pub enum NodeAppError {
     NoEntrypoint { dir: PathBuf },
     #[error("{}: Yarn {version} installs production dependencies only with its workspace-tools plugin", dir.display())]
     #[diagnostic(help(
-        "a plugin is code from the project, which distill does not run: move the project to Yarn 4 (`yarn set version 4 && yarn install`), whose production install is built in, or use --use-node-modules with a tree you installed"
+        "move the project to Yarn 4 (`yarn set version 4 && yarn install`), whose production install is built in (a plugin is code from the project, which distill does not run), or pass --use-node-modules with a tree you installed"
     ))]
     OldYarn { dir: PathBuf, version: String },
     #[error("{}: the workspaces cannot be read: {why}", dir.display())]

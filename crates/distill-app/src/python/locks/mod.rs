@@ -56,9 +56,7 @@ pub enum LockError {
     #[diagnostic(help("lock again with `pdm lock --strategy inherit_metadata` (PDM's default)"))]
     NoGroups { path: PathBuf },
     #[error("{} has no dependency group `{group}`", path.display())]
-    #[diagnostic(help(
-        "[python] groups names the groups to install beside the main one; this project has: {known}"
-    ))]
+    #[diagnostic(help("name in [python] groups a group this project has: {known}"))]
     UnknownGroup {
         path: PathBuf,
         group: String,
