@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use distill_oci::layer::{Entry, EntryKind, FileSource, LayerError, normalize_path};
 
 /// One `[[files]]` item, with `src` already made absolute.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileSpec {
     pub src: PathBuf,
     pub dst: String,
@@ -33,6 +33,12 @@ pub struct FileSpec {
     /// Names left out wherever they appear in a directory `src` (`.git`, `__pycache__`...),
     /// and, when one holds a `/`, that path under `src` (`packages/web`, `./web`).
     pub exclude: Vec<String>,
+    /// Mode for directories (`None`: `0755`), as Docker's `--chmod` sets both.
+    pub dir_mode: Option<u32>,
+    /// The context's ignore patterns (`[context] ignore`, a `.dockerignore`).
+    pub ignore: Option<std::sync::Arc<crate::ignore::Ignore>>,
+    /// No source: `dst` is an empty directory (a Dockerfile's `WORKDIR`).
+    pub empty_dir: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -69,6 +75,11 @@ pub enum FilesError {
         first: String,
         second: String,
     },
+    #[error("{origin}: source {} is left out by the context's ignore patterns", path.display())]
+    #[diagnostic(help(
+        "remove the pattern that matches it from .dockerignore ([context] ignore), or add an exception `!PATH`"
+    ))]
+    Ignored { origin: String, path: PathBuf },
     #[error("{origin}: {} is not valid UTF-8; image paths must be", path.display())]
     #[diagnostic(help("rename the file to a UTF-8 name"))]
     NotUtf8 { origin: String, path: PathBuf },
@@ -98,27 +109,59 @@ pub fn collect(specs: &[FileSpec]) -> Result<Vec<Entry>, FilesError> {
     Ok(out.into_values().map(|(e, _)| e).collect())
 }
 
-fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
-    let origin = &spec.origin;
-    let read_err = |path: &Path| {
-        let (origin, path) = (origin.clone(), path.to_path_buf());
-        move |source: io::Error| {
-            if source.kind() == io::ErrorKind::NotFound {
-                FilesError::MissingSource { origin, path }
-            } else {
-                FilesError::Read {
-                    origin,
-                    path,
-                    source,
-                }
+/// The error for `path` of item `origin` that cannot be read.
+fn unreadable(origin: &str, path: &Path) -> impl FnOnce(io::Error) -> FilesError + use<> {
+    let (origin, path) = (origin.to_owned(), path.to_path_buf());
+    move |source: io::Error| {
+        if source.kind() == io::ErrorKind::NotFound {
+            FilesError::MissingSource { origin, path }
+        } else {
+            FilesError::Read {
+                origin,
+                path,
+                source,
             }
         }
-    };
-    let meta = fs::metadata(&spec.src).map_err(read_err(&spec.src))?;
+    }
+}
+
+/// Drops the `hollow` directories (left out, walked into for exceptions) that hold nothing
+/// kept. The walk is depth first, so what is under a directory follows it; judged from the
+/// end, a hollow directory inside another is settled before its parent.
+fn prune_hollow(entries: &mut Vec<Entry>, hollow: &std::collections::BTreeSet<String>) {
+    let mut kept = vec![true; entries.len()];
+    for i in (0..entries.len()).rev() {
+        let as_dir = format!("{}/", entries[i].path);
+        if hollow.contains(&as_dir) {
+            kept[i] = (i + 1..entries.len())
+                .find(|&j| kept[j])
+                .is_some_and(|j| entries[j].path.starts_with(&as_dir));
+        }
+    }
+    let mut keep = kept.into_iter();
+    entries.retain(|_| keep.next().unwrap_or(true));
+}
+
+fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
+    let origin = &spec.origin;
+    let read_err = |path: &Path| unreadable(origin, path);
     let bad_dst = |source| FilesError::BadDestination {
         origin: origin.clone(),
         source,
     };
+    let dir_mode = spec.dir_mode.unwrap_or(0o755);
+    if spec.empty_dir {
+        let root = normalize_path(&spec.dst).map_err(bad_dst)?;
+        return Ok(vec![entry(&root, EntryKind::Dir, dir_mode, spec)]);
+    }
+    let ignored = |p: &Path| spec.ignore.as_ref().is_some_and(|i| i.excludes(p));
+    if ignored(&spec.src) {
+        return Err(FilesError::Ignored {
+            origin: origin.clone(),
+            path: spec.src.clone(),
+        });
+    }
+    let meta = fs::metadata(&spec.src).map_err(read_err(&spec.src))?;
     if !meta.is_dir() {
         let dst = if spec.dst.ends_with('/') {
             let name = spec.src.file_name().unwrap_or_default();
@@ -130,14 +173,28 @@ fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
         return Ok(vec![file_entry(spec, path, &spec.src, &meta)?]);
     }
 
-    let root = normalize_path(&spec.dst).map_err(bad_dst)?;
-    let mut entries = vec![entry(&root, EntryKind::Dir, 0o755, spec)];
+    // A directory copied to `/` (Docker's `COPY dir /`) lands at the top, with no entry for
+    // the root itself.
+    let at_root = spec.dst.trim_matches('/').is_empty();
+    let root = match at_root {
+        true => String::new(),
+        false => normalize_path(&spec.dst).map_err(bad_dst)?,
+    };
+    let mut entries = match at_root {
+        true => Vec::new(),
+        false => vec![entry(&root, EntryKind::Dir, dir_mode, spec)],
+    };
+    let descend = spec.ignore.as_ref().is_some_and(|i| i.has_exceptions());
+    let mut hollow = std::collections::BTreeSet::new();
     let walk = walkdir::WalkDir::new(&spec.src)
         .min_depth(1)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
+            if ignored(e.path()) && !(descend && e.file_type().is_dir()) {
+                return false;
+            }
             let rel = e.path().strip_prefix(&spec.src).ok();
             !spec.exclude.iter().any(|x| {
                 if x.contains('/') {
@@ -153,10 +210,17 @@ fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
             read_err(&path)(e.into())
         })?;
         let rel = item.path().strip_prefix(&spec.src).unwrap_or(item.path());
-        let path = format!("{root}/{}", utf8(rel, origin)?);
+        let path = match at_root {
+            true => utf8(rel, origin)?.to_owned(),
+            false => format!("{root}/{}", utf8(rel, origin)?),
+        };
         let ft = item.file_type();
+        if ft.is_dir() && ignored(item.path()) {
+            // Walked into only for the exceptions below it: kept if one of them is there.
+            hollow.insert(format!("{path}/"));
+        }
         if ft.is_dir() {
-            entries.push(entry(&path, EntryKind::Dir, 0o755, spec));
+            entries.push(entry(&path, EntryKind::Dir, dir_mode, spec));
         } else if ft.is_symlink() {
             let target = fs::read_link(item.path()).map_err(read_err(item.path()))?;
             let target = utf8(&target, origin)?.to_owned();
@@ -168,6 +232,7 @@ fn collect_one(spec: &FileSpec) -> Result<Vec<Entry>, FilesError> {
             entries.push(file_entry(spec, path, item.path(), &meta)?);
         }
     }
+    prune_hollow(&mut entries, &hollow);
     Ok(entries)
 }
 
@@ -233,7 +298,7 @@ mod tests {
             uid: 0,
             gid: 0,
             origin: "distill.toml:1".into(),
-            exclude: Vec::new(),
+            ..FileSpec::default()
         }
     }
 
@@ -377,5 +442,42 @@ mod tests {
             collect(&[spec(&f, "/../../etc/x")]),
             Err(FilesError::BadDestination { .. })
         ));
+    }
+
+    #[test]
+    fn ignored_paths_stay_out_and_exceptions_bring_back_files_with_their_directories() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "a.log",
+            "keep.txt",
+            "conf/sub/app.ini",
+            "conf/sub/local.ini",
+            "cache/x",
+        ] {
+            fs::create_dir_all(d.path().join(f).parent().unwrap()).unwrap();
+            fs::write(d.path().join(f), b"x").unwrap();
+        }
+        let patterns: Vec<String> = ["*.log", "conf/sub", "!conf/sub/app.ini", "cache"]
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        let ignore = crate::ignore::Ignore::new(d.path(), &patterns).unwrap();
+        let mut s = spec(d.path(), "/app");
+        s.ignore = Some(std::sync::Arc::new(ignore));
+        s.uid = 7;
+        let got = collect(std::slice::from_ref(&s)).unwrap();
+        let paths: Vec<(&str, u64)> = got.iter().map(|e| (e.path.as_str(), e.uid)).collect();
+        assert_eq!(
+            paths,
+            [
+                ("app", 7),
+                ("app/conf", 7),
+                ("app/conf/sub", 7),
+                ("app/conf/sub/app.ini", 7),
+                ("app/keep.txt", 7)
+            ]
+        );
+        s.src = d.path().join("a.log");
+        assert!(matches!(collect(&[s]), Err(FilesError::Ignored { .. })));
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! - [`kind`]: app kinds behind one trait ([`AppKind`], [`App`]), detected in the build
 //!   context in the order of [`KINDS`]: [`python`], [`node`];
-//! - [`files`]: local files and directories (`[[files]]` in distill.toml);
+//! - [`files`]: local files and directories (`[[files]]` in distill.toml), with the
+//!   context's [`ignore`] patterns;
 //! - [`elf`]: what a binary needs from the image; [`native`]: a binary as the context;
 //! - [`sysroot`]: the image's packages on disk, run through their own loader.
 
 pub mod elf;
 pub mod files;
+pub mod ignore;
 pub mod kind;
 pub mod native;
 pub mod node;

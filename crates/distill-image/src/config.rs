@@ -35,6 +35,30 @@ pub struct Config {
     pub python: Option<Spanned<PythonSection>>,
     /// The Node app in the context, detected, with these settings.
     pub node: Option<Spanned<NodeSection>>,
+    #[serde(default)]
+    pub context: ContextSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSection {
+    /// Patterns of files `[[files]]` leaves out, as `.dockerignore` writes them.
+    #[serde(default)]
+    pub ignore: Vec<Spanned<String>>,
+}
+
+/// `[image.healthcheck]`: Docker's `Healthcheck` in the image config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthcheckSection {
+    /// `["CMD", PROGRAM, ARGS...]`, or `["NONE"]` to turn a base's check off.
+    pub test: Spanned<Vec<String>>,
+    /// Durations: `"30s"`, `"1m30s"`, `"500ms"`.
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub start_period: Option<Spanned<String>>,
+    pub start_interval: Option<Spanned<String>>,
+    pub retries: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +152,10 @@ pub struct ImageSection {
     #[serde(default)]
     pub ports: Vec<Spanned<String>>,
     pub stop_signal: Option<Spanned<String>>,
+    /// Mount points the image declares (`Volumes`).
+    #[serde(default)]
+    pub volumes: Vec<Spanned<String>>,
+    pub healthcheck: Option<Spanned<HealthcheckSection>>,
     pub compression: Option<Spanned<String>>,
     /// Keep a registry base's setuid and setgid files (cleared by default).
     pub allow_setuid: Option<bool>,
@@ -136,9 +164,12 @@ pub struct ImageSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesItem {
-    pub src: Spanned<String>,
+    /// A path or a glob under the context; none makes `dst` an empty directory.
+    pub src: Option<Spanned<String>>,
     pub dst: Spanned<String>,
     pub mode: Option<Spanned<ModeValue>>,
+    /// The mode of the directories the item writes (default `0755`).
+    pub dir_mode: Option<Spanned<ModeValue>>,
     pub uid: Option<u64>,
     pub gid: Option<u64>,
 }
@@ -293,7 +324,7 @@ mod tests {
         );
         let c = Config::parse(&s).unwrap();
         assert_eq!(c.files.len(), 2);
-        assert_eq!(s.locate(&c.files[1].src.span()).line, 6);
+        assert_eq!(s.locate(&c.files[1].src.as_ref().unwrap().span()).line, 6);
         assert!(
             matches!(c.files[1].mode.as_ref().unwrap().get_ref(), ModeValue::Text(m) if m == "0600")
         );

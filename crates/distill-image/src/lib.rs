@@ -13,6 +13,7 @@
 
 pub mod assemble;
 pub mod config;
+pub mod dockerfile;
 pub mod family;
 pub mod init;
 pub mod layercache;

@@ -112,8 +112,31 @@ pub struct ImageSpec {
     /// `PORT/PROTO` such as `8080/tcp`.
     pub exposed_ports: Vec<String>,
     pub stop_signal: Option<String>,
+    /// Mount points (`Volumes`), such as `/data`.
+    pub volumes: Vec<String>,
+    pub healthcheck: Option<Healthcheck>,
     /// Manifest annotations.
     pub annotations: BTreeMap<String, String>,
+}
+
+/// Docker's `Healthcheck` in the image config. The OCI image-spec has no such field, but
+/// Docker and podman read it from there, so it is written as Docker writes it; durations
+/// are in nanoseconds, and unset ones (Docker's zero) are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Healthcheck {
+    /// `["CMD", PROGRAM, ARGS...]` or `["NONE"]`.
+    pub test: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 /// One layer plus the history line that says where it came from.
@@ -251,7 +274,27 @@ fn runtime_config(spec: &ImageSpec) -> Result<oci_spec::image::Config, ImageErro
     if let Some(v) = &spec.stop_signal {
         cfg = cfg.stop_signal(v.clone());
     }
+    if !spec.volumes.is_empty() {
+        cfg = cfg.volumes(spec.volumes.clone());
+    }
     cfg.build().map_err(spec_err("config"))
+}
+
+/// The config as JSON with `config.Healthcheck` added.
+fn with_healthcheck(
+    config: &oci_spec::image::ImageConfiguration,
+    check: &Healthcheck,
+) -> Result<serde_json::Value, ImageError> {
+    let json = |source| ImageError::Json {
+        what: "image config",
+        source,
+    };
+    let mut value = serde_json::to_value(config).map_err(json)?;
+    let check = serde_json::to_value(check).map_err(json)?;
+    if let Some(cfg) = value.get_mut("config").and_then(|c| c.as_object_mut()) {
+        cfg.insert("Healthcheck".into(), check);
+    }
+    Ok(value)
 }
 
 /// Writes the config and manifest of one platform image into `store`.
@@ -294,7 +337,10 @@ pub fn write_image(
         config = config.variant(v.clone());
     }
     let config = config.build().map_err(spec_err("image config"))?;
-    let (config_digest, config_size) = put_json(store, "image config", &config)?;
+    let (config_digest, config_size) = match &spec.healthcheck {
+        None => put_json(store, "image config", &config)?,
+        Some(h) => put_json(store, "image config", &with_healthcheck(&config, h)?)?,
+    };
 
     let layer_descs = layers
         .iter()
@@ -422,5 +468,32 @@ mod tests {
         assert_eq!(cfg["created"], "1970-01-01T00:00:00Z");
         assert_eq!(cfg["config"]["User"], "65532");
         assert_eq!(cfg["config"]["ExposedPorts"].as_object().unwrap().len(), 20);
+    }
+
+    #[test]
+    fn volumes_and_healthcheck_are_written_as_docker_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::create(dir.path()).unwrap();
+        let spec = ImageSpec {
+            volumes: vec!["/data".into(), "/var/log".into()],
+            healthcheck: Some(Healthcheck {
+                test: vec!["CMD".into(), "/x".into()],
+                interval: Some(30_000_000_000),
+                retries: Some(3),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let a = write_image(&store, &spec, &[]).unwrap();
+        assert_eq!(write_image(&store, &spec, &[]).unwrap(), a);
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&store.read(&a.config).unwrap()).unwrap();
+        let volumes = cfg["config"]["Volumes"].as_object().unwrap();
+        assert_eq!(volumes.keys().collect::<Vec<_>>(), ["/data", "/var/log"]);
+        assert_eq!(volumes["/data"], serde_json::json!({}));
+        assert_eq!(
+            cfg["config"]["Healthcheck"],
+            serde_json::json!({"Test": ["CMD", "/x"], "Interval": 30_000_000_000u64, "Retries": 3})
+        );
     }
 }

@@ -29,6 +29,9 @@ enum Command {
     Base(commands::base::Args),
     /// Resolve [packages] and write distill.lock beside the config.
     Lock(commands::lock::Args),
+    /// Print the distill.toml equivalent to a Dockerfile's final stage: building it gives
+    /// the digest `distill build -f Dockerfile` gives.
+    Migrate(commands::migrate::Args),
     /// Copy an image to a registry (or any destination); prints its digest.
     Push(commands::push::PushArgs),
     /// Copy an image from a registry to local outputs; prints its digest.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => done(commands::build::run(*args, cli.quiet)),
         Command::Lock(args) => done(commands::lock::run(args, cli.quiet)),
+        Command::Migrate(args) => done(commands::migrate::run(args, cli.quiet)),
         Command::Base(args) => done(commands::base::run(args, cli.quiet)),
         Command::Push(args) => done(commands::push::push(args)),
         Command::Pull(args) => done(commands::push::pull(args)),

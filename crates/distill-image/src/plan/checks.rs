@@ -160,13 +160,6 @@ pub fn dst(c: &Checker, dst: &Spanned<String>) -> Result<String, ConfigError> {
             "write the plain path inside the image",
         );
     }
-    if d.trim_matches('/').is_empty() {
-        return c.err(
-            dst.span(),
-            "dst is the image root".into(),
-            "name a directory, such as \"/app/\"",
-        );
-    }
     Ok(d.clone())
 }
 

@@ -1,7 +1,6 @@
 //! From `distill.toml` to a [`Request`]: every value checked, every mistake an error that
 //! names its line, with the command line's options applied where they override the file.
 
-use distill_app::FileSpec;
 use distill_core::{EnvVar, FamilyMember, Platform, Release};
 use distill_oci::Compression;
 use toml::Spanned;
@@ -195,22 +194,13 @@ pub fn request(config: Config, source: &Source, opts: &Options) -> Result<Reques
         path: opts.context.clone(),
         source,
     })?;
-    let mut files = Vec::new();
-    for item in &config.files {
-        files.push(FileSpec {
-            src: checks::context_path(&c, &context, &item.src)?,
-            dst: checks::dst(&c, &item.dst)?,
-            mode: item
-                .mode
-                .as_ref()
-                .map(|m| checks::mode(&c, m))
-                .transpose()?,
-            uid: item.uid.unwrap_or(0),
-            gid: item.gid.unwrap_or(0),
-            origin: c.origin(&item.src.span()),
-            exclude: Vec::new(),
-        });
-    }
+    let files = super::files::specs(&c, &config, &context)?;
+    let volumes = super::health::volumes(&c, img)?;
+    let healthcheck = img
+        .healthcheck
+        .as_ref()
+        .map(|h| super::health::healthcheck(&c, h))
+        .transpose()?;
     let debian = debian(&c, &config, opts)?;
     let app = config.python.is_some() || config.node.is_some();
     if files.is_empty() && debian.include.is_empty() && base == Base::Scratch && !app {
@@ -238,6 +228,8 @@ pub fn request(config: Config, source: &Source, opts: &Options) -> Result<Reques
         labels: img.labels.clone(),
         ports,
         stop_signal,
+        volumes,
+        healthcheck,
         allow_setuid: img.allow_setuid.unwrap_or(false),
         files,
         debian,

@@ -82,6 +82,7 @@ pub(crate) fn app_request(
         gid: 0,
         origin: "the app".into(),
         exclude,
+        ..FileSpec::default()
     });
     Ok(Some(Found { req, app, image }))
 }
@@ -150,7 +151,7 @@ pub fn native(opts: &Options) -> Result<Plan, PlanError> {
         uid: 0,
         gid: 0,
         origin: "native binary".into(),
-        exclude: Vec::new(),
+        ..FileSpec::default()
     };
     req.files.push(file(&native.path, program, 0o755));
     for (soname, lib) in &native.bundled {

@@ -44,6 +44,8 @@ impl Request {
             labels: BTreeMap::new(),
             ports: Vec::new(),
             stop_signal: None,
+            volumes: Vec::new(),
+            healthcheck: None,
             allow_setuid: false,
             files: Vec::new(),
             debian: DebianPlan {
@@ -164,25 +166,30 @@ fn wrap_init(
 }
 
 /// Adds the defaults and the family's recipe to a request.
-pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
-    let member = match req.base {
-        Base::Family(m) => Some(m),
-        _ => None,
-    };
-    let Variant { nonroot, debug, .. } = req.variant;
+/// The defaults, then the user's variables (by name): their order is part of the digest,
+/// and the family's come after them.
+fn base_env(req: &Request, family: bool, debug: bool) -> Vec<String> {
     let user_sets = |k: &str| req.env.iter().any(|e| e.name == k);
-    // The order of these variables is part of the image's digest: defaults, then the
-    // user's (by name), then the family's.
     let mut env: Vec<String> = Vec::new();
     if !user_sets("PATH") {
         // Debug images find busybox's applets on PATH, as distroless's do.
         let busybox = if debug { ":/busybox" } else { "" };
         env.push(format!("PATH={DEFAULT_PATH}{busybox}"));
     }
-    if member.is_some() && !user_sets("SSL_CERT_FILE") {
+    if family && !user_sets("SSL_CERT_FILE") {
         env.push(format!("SSL_CERT_FILE={CA_BUNDLE}"));
     }
     env.extend(req.env.iter().map(ToString::to_string));
+    env
+}
+
+pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
+    let member = match req.base {
+        Base::Family(m) => Some(m),
+        _ => None,
+    };
+    let Variant { nonroot, debug, .. } = req.variant;
+    let mut env = base_env(&req, member.is_some(), debug);
     let entrypoint = req
         .entrypoint
         .clone()
@@ -235,6 +242,7 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
         family_extra,
         init: req.init,
         detected: None,
+        notes: Vec::new(),
         app: None,
         ca_extra: req.ca_extra,
         platforms: req.platforms,
@@ -251,6 +259,8 @@ pub fn finish(req: Request, opts: &Options) -> Result<Plan, PlanError> {
             labels: req.labels,
             exposed_ports: req.ports,
             stop_signal: req.stop_signal,
+            volumes: req.volumes,
+            healthcheck: req.healthcheck,
             annotations,
         },
         files: req.files,

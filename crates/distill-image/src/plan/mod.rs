@@ -4,14 +4,18 @@
 //! written. Here it becomes first a [`Request`] (validated, with the line of every mistake:
 //! [`config`]), or a request is made directly from what the context is ([`detect`]: a
 //! Python or Node app, a binary) or from `distill base` ([`member`]); then [`finish`] adds
-//! defaults and the family's recipe and gives the [`Plan`]. No TOML is ever written to be
-//! parsed again, and nothing is built until a plan exists.
+//! defaults and the family's recipe and gives the [`Plan`]. Nothing is built until a plan
+//! exists. The one TOML written to be parsed again is a Dockerfile's translation
+//! ([`crate::dockerfile`]): building it is building what `distill migrate` prints, so the
+//! two give one digest by construction.
 
 pub mod appconfig;
 pub mod checks;
 pub mod config;
 pub mod detect;
+mod files;
 pub mod finish;
+mod health;
 pub mod types;
 
 use std::path::PathBuf;
@@ -48,6 +52,9 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
 /// Reads the config at `path` and plans it: a plan of its own, or, with `[python]` or
 /// `[node]`, the detected app with the config's settings on top ([`appconfig`]).
 fn load(path: &std::path::Path, opts: &Options) -> Result<Plan, PlanError> {
+    if let Some(plan) = dockerfile(path, opts)? {
+        return Ok(plan);
+    }
     let (config, source) = crate::config::Config::load(path)?;
     if config.python.is_some() || config.node.is_some() {
         return appconfig::plan(config, &source, opts);
@@ -55,6 +62,38 @@ fn load(path: &std::path::Path, opts: &Options) -> Result<Plan, PlanError> {
     let mut req = config::request(config, &source, opts)?;
     req.config = Some(path.to_path_buf());
     finish(req, opts)
+}
+
+/// The plan of a Dockerfile at `path`: the distill.toml `distill migrate` prints, planned
+/// as if read from a file (`None` when `path` is no Dockerfile).
+fn dockerfile(path: &std::path::Path, opts: &Options) -> Result<Option<Plan>, PlanError> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned(),
+        Err(_) => return Ok(None),
+    };
+    if !crate::dockerfile::is_dockerfile(path, &text) {
+        return Ok(None);
+    }
+    let migration = crate::dockerfile::load(
+        path,
+        &crate::dockerfile::Options {
+            context: opts.context.clone(),
+            build_args: opts.build_args.clone(),
+            target: opts.target.clone(),
+        },
+    )?;
+    let mut name = path.as_os_str().to_owned();
+    name.push(" (as distill.toml)");
+    let source = crate::config::Source {
+        path: name.into(),
+        text: migration.toml,
+    };
+    let config = crate::config::Config::parse(&source)?;
+    let mut req = config::request(config, &source, opts)?;
+    req.config = Some(path.to_path_buf());
+    let mut plan = finish(req, opts)?;
+    plan.notes = migration.notes;
+    Ok(Some(plan))
 }
 
 /// The plan of `distill base`: a member of the family as an image of its own.
@@ -169,6 +208,32 @@ mod tests {
                 "setuid",
             ),
             ("[[files]]\nsrc = \"a\"\ndst = \"a\"\n", 3, "not absolute"),
+            ("[image]\nvolumes = [\"data\"]\n", 2, "not absolute"),
+            (
+                "[image.healthcheck]\ntest = [\"CMD-SHELL\", \"curl x\"]\n",
+                2,
+                "needs /bin/sh",
+            ),
+            (
+                "[image.healthcheck]\ntest = [\"CMD\", \"/x\"]\nretries = 0\n",
+                3,
+                "not a positive count",
+            ),
+            (
+                "[image.healthcheck]\ntest = [\"CMD\", \"/x\"]\ninterval = \"5 s\"\n",
+                3,
+                "not a duration",
+            ),
+            (
+                "[context]\nignore = [\"[\"]\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\n",
+                2,
+                "not valid",
+            ),
+            (
+                "[[files]]\nsrc = \"*.none\"\ndst = \"/a/\"\n",
+                2,
+                "matches no file",
+            ),
             (
                 "[[files]]\nsrc = \"../a\"\ndst = \"/a\"\n",
                 2,

@@ -55,6 +55,9 @@ pub struct Options {
     pub cmd: Option<Vec<String>>,
     /// `--deny-eol`: a runtime past its upstream end of life is an error, not a warning.
     pub deny_eol: bool,
+    /// `--build-arg` and `--target`, for a Dockerfile.
+    pub build_args: std::collections::BTreeMap<String, String>,
+    pub target: Option<String>,
 }
 
 /// Why there is no plan.
@@ -63,6 +66,9 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dockerfile(#[from] crate::dockerfile::DockerfileError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     App(#[from] distill_app::AppError),
@@ -169,6 +175,8 @@ pub struct Request {
     pub labels: BTreeMap<String, String>,
     pub ports: Vec<String>,
     pub stop_signal: Option<String>,
+    pub volumes: Vec<String>,
+    pub healthcheck: Option<distill_oci::image::Healthcheck>,
     /// `[image] allow_setuid`: a registry base keeps its setuid and setgid files.
     pub allow_setuid: bool,
     pub files: Vec<FileSpec>,
@@ -196,6 +204,8 @@ pub struct Plan {
     pub init: Option<InitPlan>,
     /// What distill detected in the context, for the user (printed on stderr).
     pub detected: Option<String>,
+    /// What the user should know about how the input was read (a Dockerfile's notes).
+    pub notes: Vec<String>,
     /// A detected app, whose dependencies become a layer of their own.
     pub app: Option<Arc<dyn distill_app::App>>,
     /// Extra CA certificates (PEM files) for a family image's bundle.

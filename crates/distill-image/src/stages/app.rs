@@ -368,7 +368,7 @@ pub fn layers(
             uid: 0,
             gid: 0,
             origin: d.what.clone(),
-            exclude: Vec::new(),
+            ..FileSpec::default()
         }])?;
         if entries.is_empty() {
             out.push(None);

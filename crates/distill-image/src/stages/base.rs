@@ -255,5 +255,16 @@ pub fn merge(
     if ours.stop_signal.is_none() {
         spec.stop_signal = c["StopSignal"].as_str().map(str::to_owned);
     }
+    if let Some(volumes) = c["Volumes"].as_object() {
+        spec.volumes.extend(volumes.keys().cloned());
+        spec.volumes.sort();
+        spec.volumes.dedup();
+    }
+    if ours.healthcheck.is_none() {
+        spec.healthcheck =
+            serde_json::from_value::<distill_oci::image::Healthcheck>(c["Healthcheck"].clone())
+                .ok()
+                .filter(|h| !h.test.is_empty());
+    }
     Ok(spec)
 }

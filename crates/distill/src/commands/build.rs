@@ -14,9 +14,17 @@ pub struct Common {
     /// ELF binary, which goes onto the family member its libraries call for.
     #[arg(default_value = ".")]
     pub context: PathBuf,
-    /// The config file [default: CONTEXT/distill.toml].
+    /// The config file [default: CONTEXT/distill.toml], or a Dockerfile (named
+    /// Dockerfile, Containerfile, *.Dockerfile, or starting with FROM or ARG), whose final
+    /// stage is built as the distill.toml `distill migrate` prints.
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
+    /// A Dockerfile's build argument, NAME=VALUE (repeatable), for its ARG lines.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    pub build_arg: Vec<(String, String)>,
+    /// The Dockerfile stage to build instead of the last.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
     /// Platforms to build, comma-separated, such as linux/amd64,linux/arm64.
     #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
     pub platform: Option<Vec<Platform>>,
@@ -105,6 +113,17 @@ pub struct Args {
     sign: super::args::SignArgs,
 }
 
+pub fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        // Docker takes a bare NAME's value from the environment.
+        _ if !s.is_empty() && !s.contains('=') => {
+            Ok((s.to_owned(), std::env::var(s).unwrap_or_default()))
+        }
+        _ => Err("expected NAME=VALUE".into()),
+    }
+}
+
 fn parse_mirror(s: &str) -> Result<String, String> {
     if s.starts_with("http://") || s.starts_with("https://") {
         Ok(s.trim_end_matches('/').to_owned())
@@ -136,6 +155,8 @@ pub fn options(
         entrypoint: common.entrypoint.map(|w| w.0),
         cmd: common.cmd.map(|w| w.0),
         deny_eol: common.deny_eol,
+        build_args: common.build_arg.into_iter().collect(),
+        target: common.target,
     })
 }
 
@@ -168,6 +189,9 @@ pub fn run(args: Args, quiet: bool) -> miette::Result<()> {
     let plan = plan(&opts).context("Invalid build configuration")?;
     if let Some(detected) = plan.detected.as_ref().filter(|_| !quiet) {
         eprintln!("detected {detected}");
+    }
+    for note in plan.notes.iter().filter(|_| !quiet) {
+        eprintln!("note: {note}");
     }
     let progress = crate::ui::Bars::new(quiet);
     let attach = |report: &distill_image::Report, reference: &distill_core::Reference| match &key {

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod keygen;
 pub mod load;
 pub mod lock;
+pub mod migrate;
 pub mod push;
 pub mod sbom;
 pub mod sign;

@@ -228,3 +228,18 @@ pub fn npm_lock(dir: &Path, manifest: &str) {
             .args(["--no-audit", "--no-fund"]),
     );
 }
+
+/// The config of the first image in an unpacked layout.
+pub fn image_config(layout: &Path) -> serde_json::Value {
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let blob = |d: &serde_json::Value| layout.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
+    let mut m = json(&blob(
+        &json(&layout.join("index.json"))["manifests"][0]["digest"],
+    ));
+    if m["manifests"].is_array() {
+        m = json(&blob(&m["manifests"][0]["digest"]));
+    }
+    json(&blob(&m["config"]["digest"]))
+}

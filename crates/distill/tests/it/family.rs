@@ -89,21 +89,6 @@ fn section<'a>(out: &'a str, file: &str) -> &'a str {
     &out[start..start + out[start..].find("--- end\n").unwrap()]
 }
 
-/// The config of the first image in an unpacked layout.
-fn image_config(layout: &Path) -> serde_json::Value {
-    let json = |p: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    };
-    let blob = |d: &serde_json::Value| layout.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
-    let mut m = json(&blob(
-        &json(&layout.join("index.json"))["manifests"][0]["digest"],
-    ));
-    if m["manifests"].is_array() {
-        m = json(&blob(&m["manifests"][0]["digest"]));
-    }
-    json(&blob(&m["config"]["digest"]))
-}
-
 /// The Debian packages of an image, from its history (`distill: debian packages A B ...`).
 fn packages_of(config: &serde_json::Value) -> Vec<String> {
     config["history"]
@@ -136,7 +121,7 @@ fn check(name: &str, debian: &str, variant: &str, https: &HttpsServer) {
     let archive = out.path().join("img.tar");
     crate::common::build_ok(ctx.path(), &[format!("oci-archive:{}", archive.display())]);
     let (_, layout) = validate_archive(&archive).unwrap();
-    let packages = packages_of(&image_config(layout.path()));
+    let packages = packages_of(&crate::common::image_config(layout.path()));
     let run = Podman::new().run_with(
         &["--network", "host"],
         &format!("oci-archive:{}", archive.display()),
@@ -562,7 +547,7 @@ fn build_config(ctx: &Path, toml: &str) -> (tempfile::TempDir, String, serde_jso
     let archive = out.path().join("img.tar");
     crate::common::build_ok(ctx, &[format!("oci-archive:{}", archive.display())]);
     let (_, layout) = validate_archive(&archive).unwrap();
-    let config = image_config(layout.path());
+    let config = crate::common::image_config(layout.path());
     (out, format!("oci-archive:{}", archive.display()), config)
 }
 

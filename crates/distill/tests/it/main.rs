@@ -4,6 +4,7 @@ mod apps;
 mod attest;
 mod common;
 mod crash;
+mod dockerfiles;
 mod errors;
 mod family;
 mod faults;
