@@ -218,7 +218,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             Some(base) => self.stage(base)?,
             None => self.base(&image, span)?,
         }
+        // A stage's own CMD is what an ENTRYPOINT after it keeps; one it built on is a base's.
         self.args.clear();
+        self.cmd_set = false;
         for i in stage.instructions {
             self.instruction(i)?;
         }

@@ -236,6 +236,12 @@ fn entrypoint_resets_a_base_cmd_but_not_one_written_before_it() {
         "1",
         "a stage built on a stage keeps its settings"
     );
+    let (c, _) =
+        migrate("FROM gcr.io/distroless/static AS a\nCMD [\"x\"]\nFROM a\nENTRYPOINT [\"/app\"]\n");
+    assert!(
+        c.image.cmd.is_none(),
+        "the CMD of the stage built on is a base's"
+    );
 }
 
 #[test]

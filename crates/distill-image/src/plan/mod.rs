@@ -67,10 +67,14 @@ fn load(path: &std::path::Path, opts: &Options) -> Result<Plan, PlanError> {
 /// The plan of a Dockerfile at `path`: the distill.toml `distill migrate` prints, planned
 /// as if read from a file (`None` when `path` is no Dockerfile).
 fn dockerfile(path: &std::path::Path, opts: &Options) -> Result<Option<Plan>, PlanError> {
-    let text = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned(),
-        Err(_) => return Ok(None),
-    };
+    // The head is enough to tell, and a large file is not read whole for it.
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut head));
+    if read.is_err() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
     if !crate::dockerfile::is_dockerfile(path, &text) {
         return Ok(None);
     }
