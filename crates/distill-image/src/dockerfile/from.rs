@@ -49,6 +49,26 @@ pub fn parse(image: &str, notes: &mut Vec<String>) -> Result<From, String> {
             ));
             m
         }
+        // distill's `java` is Debian's JRE: 17 on 12, 21 on 13.
+        "java17" | "java21" => {
+            let want = if runtime == "java17" {
+                Release::Bookworm
+            } else {
+                Release::Trixie
+            };
+            if release.is_some_and(|r| r != want) {
+                return Err(format!(
+                    "{runtime} on Debian {} is not built: Debian 12 has Java 17 and 13 has Java 21",
+                    release.map_or("", |r| r.number())
+                ));
+            }
+            notes.push(format!("`{image}` is distill's `java` on {want}"));
+            return Ok(From::Member {
+                member: FamilyMember::Java,
+                release: Some(want),
+                variant: tag.to_owned(),
+            });
+        }
         other => other
             .parse::<FamilyMember>()
             .map_err(|e| format!("{e}: distroless's `{other}` has no member in distill"))?,
@@ -106,6 +126,19 @@ mod tests {
             parse("python:3.12-slim", &mut notes),
             Ok(From::Registry("python:3.12-slim".into()))
         );
+        assert_eq!(
+            parse("gcr.io/distroless/java17-debian12", &mut notes),
+            Ok(From::Member {
+                member: FamilyMember::Java,
+                release: Some(Release::Bookworm),
+                variant: "latest".into()
+            })
+        );
+        let Ok(From::Member { release, .. }) = parse("gcr.io/distroless/java21", &mut notes) else {
+            panic!()
+        };
+        assert_eq!(release, Some(Release::Trixie));
+        assert!(parse("gcr.io/distroless/java17-debian13", &mut notes).is_err());
         assert!(parse("gcr.io/distroless/static:v1", &mut notes).is_err());
         assert!(parse("gcr.io/distroless/ruby-debian12", &mut notes).is_err());
         parse("gcr.io/distroless/cc-debian13@sha256:abc", &mut notes).unwrap();

@@ -175,13 +175,22 @@ impl<'a, 'f> Translator<'a, 'f> {
             .or_else(|| name.parse::<usize>().ok().filter(|i| *i < stages.len()))
     }
 
-    /// The first `RUN` of stage `index` (or of a stage it builds on), with its line.
+    /// The `RUN`s of stage `index` (or of a stage it builds on).
+    /// The line of the first, and the commands of all of them, so the hint sees what the
+    /// stage is for (a `go build` after a `go mod download`).
     pub fn runs(&self, index: usize) -> Option<(String, String)> {
         let stage = self.file.stages().nth(index)?;
-        for i in stage.instructions {
-            if let Instruction::Run(r) = i {
-                return Some(self.runs_of(r));
-            }
+        let runs: Vec<(String, String)> = stage
+            .instructions
+            .iter()
+            .filter_map(|i| match i {
+                Instruction::Run(r) => Some(self.runs_of(r)),
+                _ => None,
+            })
+            .collect();
+        if let Some((at, _)) = runs.first() {
+            let all: Vec<&str> = runs.iter().map(|(_, t)| t.as_str()).collect();
+            return Some((at.clone(), all.join("\n")));
         }
         let base = self.globals_word(&stage.from.image.value);
         self.stage_index(&base)

@@ -270,6 +270,17 @@ fn what_needs_a_shell_is_refused_with_the_line_and_a_hint() {
         hint.contains("installs Python dependencies") && hint.contains("distill build ."),
         "{hint}"
     );
+    let go = "FROM golang:1.22 AS build\nRUN go mod download\nRUN CGO_ENABLED=0 go build -o /go/bin/app\n\
+              FROM gcr.io/distroless/static-debian12\nCOPY --from=build /go/bin/app /\n";
+    let (msg, hint) = refused(go);
+    assert!(
+        msg.contains("RUN at") && msg.contains("Dockerfile:2"),
+        "{msg}"
+    );
+    assert!(
+        hint.contains("compiles the app"),
+        "the hint reads every RUN: {hint}"
+    );
     let (msg, _) = refused("FROM gcr.io/distroless/static\nHEALTHCHECK CMD curl -f http://x/\n");
     assert!(msg.contains("Shell-form HEALTHCHECK"), "{msg}");
     let (msg, _) = refused("FROM gcr.io/distroless/static\nCOPY --from=alpine:3 /bin/sh /sh\n");
