@@ -13,6 +13,7 @@
 mod copy;
 mod emit;
 mod from;
+mod health;
 mod hints;
 mod stage;
 mod types;
