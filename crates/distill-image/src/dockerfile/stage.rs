@@ -459,7 +459,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             .files
             .iter()
             .any(|f| f.src.is_none() && f.dst == clean);
-        if clean != "/" && !exists {
+        // A directory the base has is left as it is, as BuildKit's mkdir leaves it: an entry
+        // of ours would replace its mode and owner (/tmp's sticky bit, /home/nonroot's 0700).
+        let base_has = self.draft.base != "scratch" && BASE_DIRS.contains(&clean.as_str());
+        if clean != "/" && !exists && !base_has {
             // BuildKit makes the directory as the current user.
             self.draft.files.push(FileItem {
                 origin: format!(
@@ -502,6 +505,24 @@ impl<'a, 'f> Translator<'a, 'f> {
         (self.draft, self.notes)
     }
 }
+
+/// Directories every distroless image has (and most registry images).
+const BASE_DIRS: [&str; 14] = [
+    "/bin",
+    "/etc",
+    "/home",
+    "/home/nonroot",
+    "/lib",
+    "/root",
+    "/sbin",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/var",
+];
 
 /// The `ARG`s BuildKit defines in the global scope, for the host.
 fn predefined() -> Vars {

@@ -145,6 +145,20 @@ fn workdir_is_made_as_the_user_and_relative_paths_follow_it() {
 }
 
 #[test]
+fn workdir_leaves_a_directory_the_base_has_as_it_is() {
+    let (c, _) = migrate(
+        "FROM gcr.io/distroless/static-debian13:nonroot\nWORKDIR /tmp\nWORKDIR /home/nonroot\n",
+    );
+    assert_eq!(c.image.workdir.as_ref().unwrap().get_ref(), "/home/nonroot");
+    assert!(
+        c.files.is_empty(),
+        "no entry replaces /tmp's sticky bit or /home/nonroot's 0700"
+    );
+    let (c, _) = migrate("FROM scratch\nWORKDIR /tmp\n");
+    assert_eq!(c.files[0].dst.get_ref(), "/tmp");
+}
+
+#[test]
 fn copy_flags_globs_and_several_sources() {
     let (c, _) = migrate(
         "FROM scratch\nCOPY --chown=nonroot --chmod=640 app.py /a\nCOPY --chown=10:20 --chmod=0755 conf /etc/conf\nCOPY *.py app.py /many/\nCOPY --link / /all/\n",
